@@ -1,0 +1,1 @@
+//! Trident's typed settings: defaults, TOML file, TRIDENT_* environment, validation

@@ -1,0 +1,27 @@
+//! Trident's core vocabulary: the one message model every protocol adapter translates
+//! into, validated names, topology definitions and the error type the engine returns.
+//!
+//! This crate performs no I/O and knows no protocol. Protocol adapters depend on it (and
+//! on the engine's API); the routing and storage crates build on it.
+
+pub mod error;
+pub mod log;
+pub mod message;
+pub mod names;
+pub mod topology;
+pub mod value;
+
+pub use error::{Error, ErrorKind, Result};
+pub use log::{BatchEncoding, LogBatch, Offset};
+pub use message::{DeliveryMode, Message, MqttProperties, Properties};
+pub use names::{ExchangeName, NameError, QueueName, TopicName, VhostName};
+pub use topology::{
+    Binding, BindingDestination, ExchangeDef, ExchangeKind, Overflow, QueueArgs, QueueDef,
+    TopicConfig,
+};
+pub use value::{FieldTable, FieldValue};
+
+/// Identifies one client connection across the engine (exclusive queue ownership,
+/// consumer bookkeeping). Allocated by the broker, opaque to everyone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(pub u64);

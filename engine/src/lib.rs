@@ -1,0 +1,1 @@
+//! The engine: vhosts, exchanges, queues, partitioned logs, consumer group offsets

@@ -1,0 +1,1 @@
+//! Kafka wire protocol adapter: sans-io codec, API handlers, group coordinator

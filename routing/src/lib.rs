@@ -1,0 +1,1 @@
+//! Exchange routing: direct, fanout, topic (trie), headers; exchange-to-exchange bindings

@@ -1,0 +1,1 @@
+//! Segment logs, durable queue store, metadata store

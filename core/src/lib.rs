@@ -16,7 +16,7 @@ pub use log::{BatchEncoding, LogBatch, Offset};
 pub use message::{DeliveryMode, Message, MqttProperties, Properties};
 pub use names::{ExchangeName, NameError, QueueName, TopicName, VhostName};
 pub use topology::{
-    Binding, BindingDestination, ExchangeDef, ExchangeKind, Overflow, QueueArgs, QueueDef,
+    Binding, BindingDestination, Durability, ExchangeDef, ExchangeKind, Overflow, QueueArgs, QueueDef,
     TopicConfig,
 };
 pub use value::{FieldTable, FieldValue};

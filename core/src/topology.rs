@@ -150,7 +150,6 @@ pub struct Binding {
     pub destination: BindingDestination,
     pub routing_key: String,
     /// Binding arguments; the headers exchange matches on these (with `x-match`).
-    #[serde(skip)]
     pub arguments: FieldTable,
 }
 
@@ -189,4 +188,22 @@ impl Default for TopicConfig {
             segment_ms: Some(7 * 24 * 3600 * 1000),
         }
     }
+}
+
+/// When an acknowledgement may be sent for a message that the publisher asked to be
+/// kept (AMQP persistent + confirms, Kafka acks=1/all, MQTT QoS 1/2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// Acknowledge only after the data is fsynced. Writers that arrive while a sync is
+    /// in flight share the next one (group commit), so the cost is one fsync per batch,
+    /// not per message. Survives power loss.
+    #[default]
+    Fsync,
+    /// Acknowledge after the write reaches the OS; fsync every `interval_ms`. Survives a
+    /// process crash (`kill -9`); a power loss may lose the last interval.
+    Interval { interval_ms: u64 },
+    /// Acknowledge after the write reaches the OS; never fsync explicitly. Survives a
+    /// process crash; a power loss may lose whatever the OS had not written back.
+    Never,
 }

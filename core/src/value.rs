@@ -6,10 +6,11 @@
 //! headers survive a round trip through the engine unchanged.
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 
 /// An ordered header table. Order is kept because AMQP clients can observe it and
 /// because duplicate names are legal in Kafka headers and MQTT user properties.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FieldTable(pub Vec<(String, FieldValue)>);
 
 impl FieldTable {
@@ -67,7 +68,7 @@ impl FromIterator<(String, FieldValue)> for FieldTable {
 }
 
 /// One typed value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FieldValue {
     Bool(bool),
     I8(i8),

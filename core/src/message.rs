@@ -88,6 +88,12 @@ pub struct Message {
     /// producer's timestamp for Kafka records with CreateTime).
     pub timestamp_ms: i64,
     pub delivery_mode: DeliveryMode,
+    /// The exchange the message was published to ("" for the default exchange). AMQP
+    /// deliveries report it, and dead-lettering records it in `x-death`.
+    pub exchange: String,
+    /// The routing key it was published with: the AMQP routing key, the MQTT topic
+    /// (mapped to dot form by the MQTT adapter), or the Kafka topic name.
+    pub routing_key: String,
 }
 
 impl Message {

@@ -1,0 +1,230 @@
+//! The typed configuration and its defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::ConfigError;
+
+/// When a stored message is acknowledged (see docs/architecture.md, durability).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DurabilitySetting {
+    /// After fsync, with group commit (the default).
+    #[default]
+    Fsync,
+    /// After write; fsync every `fsync_interval_ms`.
+    Interval,
+    /// After write; never fsync explicitly.
+    Never,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub durability: DurabilitySetting,
+    pub fsync_interval_ms: u64,
+    /// Log filter in `RUST_LOG` syntax; `RUST_LOG` itself wins when set.
+    pub log: String,
+    pub amqp: AmqpSettings,
+    pub mqtt: MqttSettings,
+    pub kafka: KafkaSettings,
+    pub http: HttpSettings,
+    pub limits: LimitSettings,
+    pub topics: TopicSettings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            durability: DurabilitySetting::Fsync,
+            fsync_interval_ms: 100,
+            log: "info".into(),
+            amqp: AmqpSettings::default(),
+            mqtt: MqttSettings::default(),
+            kafka: KafkaSettings::default(),
+            http: HttpSettings::default(),
+            limits: LimitSettings::default(),
+            topics: TopicSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AmqpSettings {
+    pub enabled: bool,
+    pub listen: String,
+    pub frame_max: u32,
+    pub channel_max: u16,
+    pub heartbeat_secs: u16,
+}
+
+impl Default for AmqpSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "0.0.0.0:5672".into(),
+            // RabbitMQ's default, large enough for batching and small enough to
+            // interleave channels fairly.
+            frame_max: 131_072,
+            channel_max: 2047,
+            heartbeat_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttSettings {
+    pub enabled: bool,
+    pub listen: String,
+}
+
+impl Default for MqttSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "0.0.0.0:1883".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSettings {
+    pub enabled: bool,
+    pub listen: String,
+    pub advertised_host: String,
+    pub advertised_port: u16,
+    pub auto_create_topics: bool,
+    pub sasl_required: bool,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "0.0.0.0:9092".into(),
+            advertised_host: "127.0.0.1".into(),
+            advertised_port: 0,
+            auto_create_topics: true,
+            sasl_required: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    pub enabled: bool,
+    pub listen: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "0.0.0.0:15672".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    pub max_message_bytes: u64,
+    pub queue_memory_bytes: u64,
+    pub queue_memory_messages: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 128 * 1024 * 1024,
+            queue_memory_bytes: 64 * 1024 * 1024,
+            queue_memory_messages: 100_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicSettings {
+    pub default_partitions: u32,
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
+    pub segment_bytes: u64,
+}
+
+impl Default for TopicSettings {
+    fn default() -> Self {
+        Self {
+            default_partitions: 1,
+            retention_ms: 7 * 24 * 3600 * 1000,
+            retention_bytes: -1,
+            segment_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+fn check_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|e: std::net::AddrParseError| {
+        ConfigError::Invalid(format!("setting '{key}' = {value:?} is not a socket address (host:port): {e}"))
+    })
+}
+
+fn positive(key: &str, v: u64) -> Result<(), ConfigError> {
+    if v == 0 {
+        return Err(ConfigError::Invalid(format!("setting '{key}' must be greater than 0")));
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Checks what serde cannot: addresses parse, sizes are positive and consistent.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid("setting 'data_dir' must not be empty".into()));
+        }
+        if self.amqp.enabled {
+            check_addr("amqp.listen", &self.amqp.listen)?;
+        }
+        if self.mqtt.enabled {
+            check_addr("mqtt.listen", &self.mqtt.listen)?;
+        }
+        if self.kafka.enabled {
+            check_addr("kafka.listen", &self.kafka.listen)?;
+            if self.kafka.advertised_host.is_empty() {
+                return Err(ConfigError::Invalid("setting 'kafka.advertised_host' must not be empty".into()));
+            }
+        }
+        if self.http.enabled {
+            check_addr("http.listen", &self.http.listen)?;
+        }
+        if self.amqp.frame_max < 4096 {
+            return Err(ConfigError::Invalid(format!(
+                "setting 'amqp.frame_max' = {} is below the AMQP minimum of 4096",
+                self.amqp.frame_max
+            )));
+        }
+        positive("amqp.channel_max", u64::from(self.amqp.channel_max))?;
+        if self.durability == DurabilitySetting::Interval {
+            positive("fsync_interval_ms", self.fsync_interval_ms)?;
+        }
+        positive("limits.max_message_bytes", self.limits.max_message_bytes)?;
+        positive("limits.queue_memory_bytes", self.limits.queue_memory_bytes)?;
+        positive("limits.queue_memory_messages", self.limits.queue_memory_messages)?;
+        positive("topics.default_partitions", u64::from(self.topics.default_partitions))?;
+        if self.topics.segment_bytes < 1024 {
+            return Err(ConfigError::Invalid(format!(
+                "setting 'topics.segment_bytes' = {} must be at least 1024",
+                self.topics.segment_bytes
+            )));
+        }
+        Ok(())
+    }
+}

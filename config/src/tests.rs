@@ -1,0 +1,54 @@
+use std::io::Write;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn defaults_are_valid() {
+    let c = load(None, env(&[]), &[]).expect("defaults load");
+    assert_eq!(c.amqp.listen, "0.0.0.0:5672");
+    assert_eq!(c.mqtt.listen, "0.0.0.0:1883");
+    assert_eq!(c.kafka.listen, "0.0.0.0:9092");
+    assert_eq!(c.http.listen, "0.0.0.0:15672");
+    assert_eq!(c.data_dir, std::path::PathBuf::from("./data"));
+    assert_eq!(c.durability, DurabilitySetting::Fsync);
+}
+
+#[test]
+fn precedence_flags_over_env_over_file() {
+    let mut f = tempfile::NamedTempFile::new().expect("temp file");
+    writeln!(f, "data_dir = \"/from/file\"\n[amqp]\nlisten = \"127.0.0.1:1111\"\n[kafka]\nlisten = \"127.0.0.1:2222\"")
+        .expect("write");
+    let c = load(
+        Some(f.path()),
+        env(&[("TRIDENT_AMQP_LISTEN", "127.0.0.1:3333"), ("TRIDENT_DATA_DIR", "/from/env")]),
+        &[("data_dir", "/from/flag".to_string())],
+    )
+    .expect("loads");
+    assert_eq!(c.data_dir, std::path::PathBuf::from("/from/flag"));
+    assert_eq!(c.amqp.listen, "127.0.0.1:3333");
+    assert_eq!(c.kafka.listen, "127.0.0.1:2222");
+}
+
+#[test]
+fn errors_name_the_setting() {
+    let e = load(None, env(&[("TRIDENT_AMQP_LISTEN", "not-an-address")]), &[]).expect_err("bad addr");
+    assert!(e.to_string().contains("amqp.listen"), "{e}");
+    let e = load(None, env(&[("TRIDENT_AMQP_FRAME_MAX", "lots")]), &[]).expect_err("bad int");
+    assert!(e.to_string().contains("amqp.frame_max") && e.to_string().contains("TRIDENT_AMQP_FRAME_MAX"), "{e}");
+    let e = load(None, env(&[("TRIDENT_NO_SUCH", "1")]), &[]).expect_err("unknown");
+    assert!(e.to_string().contains("TRIDENT_NO_SUCH"), "{e}");
+    let e = load(None, env(&[("TRIDENT_DURABILITY", "sometimes")]), &[]).expect_err("bad enum");
+    assert!(e.to_string().contains("sometimes"), "{e}");
+}
+
+#[test]
+fn unknown_file_keys_are_refused() {
+    let mut f = tempfile::NamedTempFile::new().expect("temp file");
+    writeln!(f, "[amqp]\nlisten = \"127.0.0.1:1\"\nfram_max = 5").expect("write");
+    let e = load(Some(f.path()), env(&[]), &[]).expect_err("typo");
+    assert!(e.to_string().contains("fram_max"), "{e}");
+}

@@ -1,1 +1,34 @@
-fn main() {}
+//! `trident`: one binary serving AMQP 0-9-1, MQTT and the Kafka protocol over one engine.
+
+mod cli;
+mod http;
+mod server;
+
+use anyhow::Context;
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let cli = cli::Cli::parse();
+    let command = cli.command.unwrap_or(cli::Command::Serve(cli::ServeArgs::default()));
+    match command {
+        cli::Command::Serve(args) => {
+            let config = args.load_config()?;
+            init_tracing(&config.log);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("trident")
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(server::run(config))
+        }
+    }
+}
+
+fn init_tracing(default_filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    // RUST_LOG wins over the configured filter, as operators expect.
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(default_filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(true).init();
+}

@@ -1,0 +1,130 @@
+//! The HTTP listener: `/healthz` for orchestration and `/metrics` in the Prometheus
+//! text format. (The management API and dashboard will grow here.)
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use trident_engine::{Engine, Metrics};
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub engine: Engine,
+    /// Set once every configured listener is accepting.
+    pub ready: Arc<AtomicBool>,
+}
+
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
+    if s.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
+    }
+}
+
+async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        render_metrics(&s.engine),
+    )
+}
+
+/// Escapes a label value as the exposition format requires.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+pub fn render_metrics(engine: &Engine) -> String {
+    let m = engine.metrics();
+    let mut out = String::with_capacity(4096);
+    let counters: [(&str, &str, u64); 11] = [
+        ("trident_connections_opened_total", "client connections accepted", Metrics::get(&m.connections_opened)),
+        ("trident_messages_published_total", "messages published to exchanges", Metrics::get(&m.messages_published)),
+        ("trident_bytes_published_total", "body bytes published to exchanges", Metrics::get(&m.bytes_published)),
+        ("trident_messages_unroutable_total", "published messages that matched no queue", Metrics::get(&m.messages_unroutable)),
+        ("trident_messages_delivered_total", "messages delivered from queues", Metrics::get(&m.messages_delivered)),
+        ("trident_messages_acked_total", "deliveries acknowledged", Metrics::get(&m.messages_acked)),
+        ("trident_messages_dead_lettered_total", "messages dead-lettered", Metrics::get(&m.messages_dead_lettered)),
+        ("trident_messages_expired_total", "messages expired by TTL", Metrics::get(&m.messages_expired)),
+        ("trident_records_appended_total", "records appended to partition logs", Metrics::get(&m.records_appended)),
+        ("trident_log_bytes_appended_total", "bytes appended to partition logs", Metrics::get(&m.bytes_appended)),
+        ("trident_records_fetched_total", "records read from partition logs", Metrics::get(&m.records_fetched)),
+    ];
+    for (name, help, value) in counters {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP trident_connections open client connections\n# TYPE trident_connections gauge\ntrident_connections {}",
+        m.connections_open()
+    );
+    let stats = engine.stats();
+    let _ = writeln!(out, "# HELP trident_queue_messages_ready messages ready in a queue\n# TYPE trident_queue_messages_ready gauge");
+    for q in &stats.queues {
+        let _ = writeln!(
+            out,
+            "trident_queue_messages_ready{{vhost=\"{}\",queue=\"{}\"}} {}",
+            label(q.vhost.as_str()),
+            label(q.name.as_str()),
+            q.stats.ready
+        );
+    }
+    let _ = writeln!(out, "# HELP trident_queue_messages_unacked deliveries awaiting acknowledgement\n# TYPE trident_queue_messages_unacked gauge");
+    for q in &stats.queues {
+        let _ = writeln!(
+            out,
+            "trident_queue_messages_unacked{{vhost=\"{}\",queue=\"{}\"}} {}",
+            label(q.vhost.as_str()),
+            label(q.name.as_str()),
+            q.stats.unacked
+        );
+    }
+    let _ = writeln!(out, "# HELP trident_queue_consumers consumers attached to a queue\n# TYPE trident_queue_consumers gauge");
+    for q in &stats.queues {
+        let _ = writeln!(
+            out,
+            "trident_queue_consumers{{vhost=\"{}\",queue=\"{}\"}} {}",
+            label(q.vhost.as_str()),
+            label(q.name.as_str()),
+            q.stats.consumers
+        );
+    }
+    let _ = writeln!(out, "# HELP trident_log_end_offset next offset of a partition\n# TYPE trident_log_end_offset gauge");
+    for p in &stats.partitions {
+        let _ = writeln!(
+            out,
+            "trident_log_end_offset{{topic=\"{}\",partition=\"{}\"}} {}",
+            label(p.topic.as_str()),
+            p.partition,
+            p.high_watermark
+        );
+    }
+    let _ = writeln!(out, "# HELP trident_log_start_offset first retained offset of a partition\n# TYPE trident_log_start_offset gauge");
+    for p in &stats.partitions {
+        let _ = writeln!(
+            out,
+            "trident_log_start_offset{{topic=\"{}\",partition=\"{}\"}} {}",
+            label(p.topic.as_str()),
+            p.partition,
+            p.log_start_offset
+        );
+    }
+    let disk: u64 = stats.partitions.iter().map(|p| p.size_bytes).sum();
+    let _ = writeln!(
+        out,
+        "# HELP trident_log_bytes_on_disk bytes of partition logs on disk\n# TYPE trident_log_bytes_on_disk gauge\ntrident_log_bytes_on_disk {disk}"
+    );
+    out
+}

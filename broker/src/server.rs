@@ -1,0 +1,151 @@
+//! Wiring: open the engine, bind every listener, serve until a signal, shut down in
+//! order (stop accepting, let connections finish, flush the engine).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use trident_config::{Config, DurabilitySetting};
+use trident_core::{Durability, TopicConfig};
+use trident_engine::{Engine, EngineConfig};
+
+use crate::http;
+
+/// How long connections get to finish after a shutdown signal.
+const DRAIN: Duration = Duration::from_secs(10);
+
+fn engine_config(c: &Config) -> EngineConfig {
+    let mut e = EngineConfig::new(&c.data_dir);
+    e.durability = match c.durability {
+        DurabilitySetting::Fsync => Durability::Fsync,
+        DurabilitySetting::Interval => Durability::Interval {
+            interval_ms: c.fsync_interval_ms,
+        },
+        DurabilitySetting::Never => Durability::Never,
+    };
+    e.max_message_bytes = usize::try_from(c.limits.max_message_bytes).unwrap_or(usize::MAX);
+    e.queue_memory_bytes = usize::try_from(c.limits.queue_memory_bytes).unwrap_or(usize::MAX);
+    e.queue_memory_messages = usize::try_from(c.limits.queue_memory_messages).unwrap_or(usize::MAX);
+    e.auto_create_topics = c.kafka.auto_create_topics;
+    e.default_topic = TopicConfig {
+        partitions: c.topics.default_partitions,
+        retention_ms: (c.topics.retention_ms >= 0).then_some(c.topics.retention_ms),
+        retention_bytes: u64::try_from(c.topics.retention_bytes).ok(),
+        segment_bytes: c.topics.segment_bytes,
+        ..TopicConfig::default()
+    };
+    e
+}
+
+async fn bind(key: &str, addr: &str) -> anyhow::Result<TcpListener> {
+    let addr: SocketAddr = addr
+        .parse()
+        .with_context(|| format!("setting '{key}' = {addr:?} is not an address"))?;
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (setting '{key}')"))
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let engine = Engine::open(engine_config(&config))
+        .await
+        .with_context(|| format!("opening the data directory {}", config.data_dir.display()))?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let ready = Arc::new(AtomicBool::new(false));
+    let mut tasks: JoinSet<()> = JoinSet::new();
+
+    if config.amqp.enabled {
+        let listener = bind("amqp.listen", &config.amqp.listen).await?;
+        tracing::info!(addr = %listener.local_addr()?, "AMQP 0-9-1 listening");
+        let amqp = trident_amqp::AmqpConfig {
+            frame_max: config.amqp.frame_max,
+            channel_max: config.amqp.channel_max,
+            heartbeat_secs: config.amqp.heartbeat_secs,
+            ..trident_amqp::AmqpConfig::default()
+        };
+        let (engine, rx) = (engine.clone(), shutdown_rx.clone());
+        tasks.spawn(async move { trident_amqp::serve(listener, engine, amqp, rx).await });
+    }
+    if config.kafka.enabled {
+        let listener = bind("kafka.listen", &config.kafka.listen).await?;
+        let local = listener.local_addr()?;
+        tracing::info!(addr = %local, "Kafka protocol listening");
+        let kafka = trident_kafka::KafkaConfig {
+            advertised_host: config.kafka.advertised_host.clone(),
+            advertised_port: if config.kafka.advertised_port == 0 {
+                local.port()
+            } else {
+                config.kafka.advertised_port
+            },
+            sasl_required: config.kafka.sasl_required,
+            ..trident_kafka::KafkaConfig::default()
+        };
+        let (engine, rx) = (engine.clone(), shutdown_rx.clone());
+        tasks.spawn(async move { trident_kafka::serve(listener, engine, kafka, rx).await });
+    }
+    if config.mqtt.enabled {
+        tracing::warn!(addr = %config.mqtt.listen, "MQTT is not built yet; its listener is not started");
+    }
+    if config.http.enabled {
+        let listener = bind("http.listen", &config.http.listen).await?;
+        tracing::info!(addr = %listener.local_addr()?, "HTTP (/healthz, /metrics) listening");
+        let app = http::router(http::HttpState {
+            engine: engine.clone(),
+            ready: ready.clone(),
+        });
+        let mut rx = shutdown_rx.clone();
+        tasks.spawn(async move {
+            let stop = async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            };
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        });
+    }
+    ready.store(true, Ordering::Release);
+    tracing::info!(data_dir = %config.data_dir.display(), "trident ready");
+
+    wait_for_signal().await;
+    tracing::info!("shutting down: no new connections, draining");
+    ready.store(false, Ordering::Release);
+    let _ = shutdown_tx.send(true);
+    if tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} })
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not finish in time; closing them");
+        tasks.abort_all();
+    }
+    engine.shutdown().await;
+    tracing::info!("trident stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the broker");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,1 +1,26 @@
-//! Segment logs, durable queue store, metadata store
+//! Trident's storage: partition logs ([`SegmentLog`]), the disk side of durable queues
+//! ([`QueueStore`]) and the metadata store ([`MetaStore`]).
+//!
+//! Everything here is synchronous `std::fs` I/O. The engine owns one handle per
+//! partition or queue inside that entity's task and decides where blocking calls run.
+//! Each type documents its durability contract; the common rule is that writes reach
+//! the OS immediately (surviving a process crash) and survive power loss once the
+//! type's `sync` (or, for [`MetaStore`], the call itself) has returned.
+
+mod ack_file;
+mod entry;
+mod error;
+mod fsutil;
+mod index;
+mod log;
+pub mod message_codec;
+mod meta;
+mod queue_store;
+mod removed;
+mod segment;
+
+pub use error::{Result, StorageError};
+pub use log::{LogConfig, SegmentLog};
+pub use message_codec::{CodecError, decode_message, encode_message};
+pub use meta::{MetaOp, MetaStore, MetaTable};
+pub use queue_store::{QueueStore, QueueStoreConfig, Recovered};

@@ -1,0 +1,287 @@
+//! The queue store's removal journal: an append-only file of fixed-size CRC'd records.
+//!
+//! ```text
+//! record (24 bytes): u8 kind | 3 zero bytes | u64 LE a | u64 LE b | u32 LE crc32c(bytes 0..20)
+//!   kind 1 REMOVE: sequence numbers a..b (half-open) were removed
+//!   kind 2 BASE:   every sequence number below a was removed (b = 0); written first by
+//!                  compaction
+//! ```
+//!
+//! Fixed-size records make a torn tail trivial to find: recovery keeps records up to the
+//! first one that is short or fails its CRC and cuts the file there.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, ErrorKind, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, StorageError};
+use crate::fsutil::sync_dir;
+
+const RECORD_LEN: usize = 24;
+const KIND_REMOVE: u8 = 1;
+const KIND_BASE: u8 = 2;
+/// Buffered records are written out once this many bytes accumulate.
+const FLUSH_AT: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AckRecord {
+    Remove { from: u64, to: u64 },
+    Base { below: u64 },
+}
+
+impl AckRecord {
+    fn encode(&self) -> [u8; RECORD_LEN] {
+        let (kind, a, b) = match *self {
+            AckRecord::Remove { from, to } => (KIND_REMOVE, from, to),
+            AckRecord::Base { below } => (KIND_BASE, below, 0),
+        };
+        let mut r = [0u8; RECORD_LEN];
+        r[0] = kind;
+        r[4..12].copy_from_slice(&a.to_le_bytes());
+        r[12..20].copy_from_slice(&b.to_le_bytes());
+        let crc = crc32c::crc32c(&r[..20]);
+        r[20..24].copy_from_slice(&crc.to_le_bytes());
+        r
+    }
+
+    fn decode(r: &[u8; RECORD_LEN]) -> Option<Self> {
+        let crc = u32::from_le_bytes([r[20], r[21], r[22], r[23]]);
+        if crc32c::crc32c(&r[..20]) != crc || r[1..4] != [0, 0, 0] {
+            return None;
+        }
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&r[4..12]);
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&r[12..20]);
+        let (a, b) = (u64::from_le_bytes(a), u64::from_le_bytes(b));
+        match r[0] {
+            KIND_REMOVE if a < b => Some(AckRecord::Remove { from: a, to: b }),
+            KIND_BASE if b == 0 => Some(AckRecord::Base { below: a }),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct AckFile {
+    path: PathBuf,
+    file: File,
+    /// Bytes on disk (written, not necessarily synced).
+    size: u64,
+    records: u64,
+    /// Records not yet written. Acks are cheap to lose (the message is redelivered),
+    /// so they are batched into one write per `FLUSH_AT` bytes or per sync.
+    buf: Vec<u8>,
+    dirty: bool,
+    pub poisoned: bool,
+}
+
+impl AckFile {
+    /// Opens (or creates) the journal and returns its valid records. A torn or corrupt
+    /// tail is cut off (and the cut fsynced).
+    pub fn open(path: &Path) -> Result<(Self, Vec<AckRecord>)> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| StorageError::io(path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| StorageError::io(path, e))?
+            .len();
+        let mut records = Vec::new();
+        let mut reader = BufReader::with_capacity(256 * 1024, &file);
+        let mut rec = [0u8; RECORD_LEN];
+        let mut valid = 0u64;
+        loop {
+            match reader.read_exact(&mut rec) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => break,
+                Err(e) => return Err(StorageError::io(path, e)),
+            }
+            let Some(r) = AckRecord::decode(&rec) else {
+                break;
+            };
+            records.push(r);
+            valid += RECORD_LEN as u64;
+        }
+        drop(reader);
+        if valid < len {
+            tracing::warn!(path = %path.display(), valid_bytes = valid, file_bytes = len,
+                "truncating torn or corrupt tail of the ack journal; later acks are lost and those messages will be redelivered");
+            file.set_len(valid)
+                .and_then(|()| file.sync_data())
+                .map_err(|e| StorageError::io(path, e))?;
+        }
+        let n = records.len() as u64;
+        Ok((
+            AckFile {
+                path: path.to_path_buf(),
+                file,
+                size: valid,
+                records: n,
+                buf: Vec::new(),
+                dirty: false,
+                poisoned: false,
+            },
+            records,
+        ))
+    }
+
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Queues a record; sequential single acks are merged into one range record while
+    /// still buffered.
+    pub fn push(&mut self, rec: AckRecord) -> Result<()> {
+        if let AckRecord::Remove { from, to } = rec
+            && let Some(last) = self.buf.len().checked_sub(RECORD_LEN)
+        {
+            let mut prev = [0u8; RECORD_LEN];
+            prev.copy_from_slice(&self.buf[last..]);
+            if let Some(AckRecord::Remove { from: pf, to: pt }) = AckRecord::decode(&prev)
+                && pt == from
+            {
+                self.buf.truncate(last);
+                self.buf
+                    .extend_from_slice(&AckRecord::Remove { from: pf, to }.encode());
+                return Ok(());
+            }
+        }
+        self.buf.extend_from_slice(&rec.encode());
+        self.records += 1;
+        if self.buf.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes buffered records to the file (no fsync).
+    pub fn flush(&mut self) -> Result<()> {
+        if self.poisoned {
+            return Err(StorageError::Poisoned {
+                path: self.path.clone(),
+            });
+        }
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.file.write_all_at(&self.buf, self.size) {
+            // Cut back any partial record so later ones stay readable.
+            if self.file.set_len(self.size).is_err() {
+                self.poisoned = true;
+            }
+            return Err(StorageError::io(&self.path, e));
+        }
+        self.size += self.buf.len() as u64;
+        self.buf.clear();
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Flushes and fdatasyncs.
+    pub fn sync(&mut self) -> Result<()> {
+        self.flush()?;
+        if self.dirty {
+            if let Err(e) = self.file.sync_data() {
+                self.poisoned = true;
+                return Err(StorageError::io(&self.path, e));
+            }
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Replaces the journal with `records`, atomically and durably (write a temporary
+    /// file, fsync, rename over, fsync the directory). Pending buffered records are
+    /// dropped: the caller's state, which `records` describes, already includes them.
+    pub fn rewrite(&mut self, records: impl Iterator<Item = AckRecord>) -> Result<()> {
+        let tmp = self.path.with_extension("compact.tmp");
+        let mut f = File::create(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
+        let mut w = std::io::BufWriter::with_capacity(256 * 1024, &mut f);
+        let mut n = 0u64;
+        for r in records {
+            w.write_all(&r.encode())
+                .map_err(|e| StorageError::io(&tmp, e))?;
+            n += 1;
+        }
+        w.flush().map_err(|e| StorageError::io(&tmp, e))?;
+        drop(w);
+        f.sync_all().map_err(|e| StorageError::io(&tmp, e))?;
+        drop(f);
+        std::fs::rename(&tmp, &self.path).map_err(|e| StorageError::io(&self.path, e))?;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        sync_dir(dir)?;
+        self.file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.size = n * RECORD_LEN as u64;
+        self.records = n;
+        self.buf.clear();
+        self.dirty = false;
+        self.poisoned = false;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_reject_damage() {
+        for r in [
+            AckRecord::Remove { from: 3, to: 9 },
+            AckRecord::Base { below: 77 },
+        ] {
+            let e = r.encode();
+            assert_eq!(AckRecord::decode(&e), Some(r));
+            for i in 0..RECORD_LEN {
+                let mut bad = e;
+                bad[i] ^= 0x40;
+                assert_eq!(AckRecord::decode(&bad), None, "flip at {i}");
+            }
+        }
+        assert_eq!(AckRecord::decode(&[0u8; RECORD_LEN]), None);
+    }
+
+    #[test]
+    fn torn_tail_is_cut_and_sequential_acks_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acks");
+        let (mut f, recs) = AckFile::open(&path).unwrap();
+        assert!(recs.is_empty());
+        for s in 0..10 {
+            f.push(AckRecord::Remove { from: s, to: s + 1 }).unwrap();
+        }
+        f.push(AckRecord::Remove { from: 20, to: 21 }).unwrap();
+        f.sync().unwrap();
+        drop(f);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            2 * RECORD_LEN as u64
+        );
+        // A torn third record.
+        let mut data = std::fs::read(&path).unwrap();
+        data.extend_from_slice(&AckRecord::Remove { from: 30, to: 31 }.encode()[..10]);
+        std::fs::write(&path, &data).unwrap();
+        let (_f, recs) = AckFile::open(&path).unwrap();
+        assert_eq!(
+            recs,
+            vec![
+                AckRecord::Remove { from: 0, to: 10 },
+                AckRecord::Remove { from: 20, to: 21 }
+            ]
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            2 * RECORD_LEN as u64
+        );
+    }
+}

@@ -1,0 +1,353 @@
+//! [`QueueStore`]: the disk side of one durable queue.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use trident_core::Message;
+
+use crate::ack_file::{AckFile, AckRecord};
+use crate::entry::ENCODING_QUEUE_MESSAGE;
+use crate::error::{Result, StorageError};
+use crate::fsutil::{create_dir_all, sync_dir};
+use crate::log::{LogConfig, SegmentLog};
+use crate::message_codec::{decode_message, encode_message};
+use crate::removed::RemovedSet;
+
+const MESSAGES_DIR: &str = "messages";
+const ACK_FILE: &str = "acks";
+/// Bytes before the encoded message in each entry: the body length, so that recovery
+/// can total the backlog's bytes without decoding every message.
+const PREFIX_LEN: usize = 4;
+/// Compact the ack journal when it holds more than twice the records needed to
+/// describe the current state, plus this slack (so small queues never bother).
+const COMPACT_SLACK: u64 = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueStoreConfig {
+    /// Size of message segment files. Space is reclaimed a whole segment at a time, once
+    /// every message in it is removed.
+    pub segment_bytes: u64,
+    /// Largest encoded message (body plus properties and headers) accepted.
+    pub max_message_bytes: u32,
+}
+
+impl Default for QueueStoreConfig {
+    fn default() -> Self {
+        QueueStoreConfig {
+            segment_bytes: 64 * 1024 * 1024,
+            // RabbitMQ's default max_message_size (128 MiB) plus room for properties.
+            max_message_bytes: 128 * 1024 * 1024 + 64 * 1024,
+        }
+    }
+}
+
+/// What [`QueueStore::open`] found on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recovered {
+    /// Messages not removed.
+    pub messages: u64,
+    /// Sum of their body sizes (what `x-max-length-bytes` counts).
+    pub bytes: u64,
+    /// The lowest sequence number not removed: where reading should start.
+    pub first_seq: u64,
+    /// The sequence number the next append gets.
+    pub next_seq: u64,
+}
+
+/// The disk side of one durable queue: FIFO appends, removals in any order.
+///
+/// Layout: `dir/messages/` is a [`SegmentLog`] with one entry per message (the entry's
+/// offset is the message's sequence number; payload = `u32 LE body length` + the
+/// [`crate::message_codec`] encoding); `dir/acks` is a journal of removals
+/// (see `ack_file.rs`). Message segments wholly below the low-water mark (lowest
+/// un-removed seq) are deleted; the journal is compacted (write new, fsync, rename,
+/// fsync dir) when it grows to more than twice what the current state needs.
+///
+/// # Durability contract
+/// - [`append`](Self::append) writes the message to the OS (survives `kill -9`, not a
+///   power loss). Removals ([`ack`](Self::ack), [`ack_range`](Self::ack_range),
+///   [`purge_all`](Self::purge_all)) are buffered in memory and may be lost in any
+///   crash before the next sync; a lost removal means the message comes back
+///   (at-least-once), never that another message disappears.
+/// - After [`sync`](Self::sync) returns, every appended message survives `kill -9` and
+///   power loss, and every removal is durable: removed messages are not returned after
+///   a restart. Sync fsyncs the messages before the journal, and recovery discards
+///   removals of sequence numbers the message log no longer has, so a removal can never
+///   outlive (and later hit a new message reusing) the seq of a lost message.
+/// - Removed messages are never returned by [`read`](Self::read), synced or not.
+#[derive(Debug)]
+pub struct QueueStore {
+    dir: PathBuf,
+    log: SegmentLog,
+    acks: AckFile,
+    removed: RemovedSet,
+    segment_bytes: u64,
+    scratch: Vec<u8>,
+}
+
+impl QueueStore {
+    /// Opens (or creates) the store in `dir` and recovers it.
+    pub fn open(dir: &Path, cfg: QueueStoreConfig) -> Result<(Self, Recovered)> {
+        let existed = dir.is_dir();
+        create_dir_all(dir)?;
+        if !existed && let Some(parent) = dir.parent() {
+            sync_dir(parent)?;
+        }
+        let log_cfg = LogConfig {
+            segment_bytes: cfg.segment_bytes,
+            segment_ms: None,
+            retention_ms: None,
+            retention_bytes: None,
+            index_interval_bytes: 4096,
+            max_batch_bytes: cfg.max_message_bytes,
+        };
+        let log = SegmentLog::open(&dir.join(MESSAGES_DIR), log_cfg)?;
+        let leftover = dir.join(ACK_FILE).with_extension("compact.tmp");
+        if leftover.exists() {
+            std::fs::remove_file(&leftover).map_err(|e| StorageError::io(&leftover, e))?;
+        }
+        let (acks, records) = AckFile::open(&dir.join(ACK_FILE))?;
+        let mut removed = RemovedSet::new(log.start_offset());
+        for r in records {
+            match r {
+                AckRecord::Remove { from, to } => {
+                    removed.insert(from, to);
+                }
+                AckRecord::Base { below } => removed.set_base(below),
+            }
+        }
+        let next_seq = log.next_offset();
+        let clamped = removed.clamp(next_seq);
+        if clamped {
+            tracing::warn!(dir = %dir.display(), next_seq,
+                "ack journal names messages the log lost in a crash; forgetting those removals");
+        }
+        let mut store = QueueStore {
+            dir: dir.to_path_buf(),
+            log,
+            acks,
+            removed,
+            segment_bytes: cfg.segment_bytes,
+            scratch: Vec::new(),
+        };
+        if clamped || store.needs_compaction() {
+            store.compact()?;
+        }
+        let mut messages = 0u64;
+        let mut bytes = 0u64;
+        let first_seq = store.removed.lwm();
+        let removed = &store.removed;
+        store.log.scan_prefix(first_seq, PREFIX_LEN, |h, prefix| {
+            if !removed.contains(h.base_offset) {
+                let p: [u8; PREFIX_LEN] = prefix.try_into().map_err(|_| {
+                    StorageError::corrupt(
+                        dir.join(MESSAGES_DIR),
+                        h.base_offset,
+                        format!("entry {} is not a queue message", h.base_offset),
+                    )
+                })?;
+                messages += 1;
+                bytes += u64::from(u32::from_le_bytes(p));
+            }
+            Ok(true)
+        })?;
+        Ok((
+            store,
+            Recovered {
+                messages,
+                bytes,
+                first_seq,
+                next_seq,
+            },
+        ))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The seq the next append gets.
+    pub fn next_seq(&self) -> u64 {
+        self.log.next_offset()
+    }
+
+    /// The lowest seq not removed (== `next_seq()` when empty).
+    pub fn first_seq(&self) -> u64 {
+        self.removed.lwm()
+    }
+
+    /// Messages stored and not removed.
+    pub fn len(&self) -> u64 {
+        self.next_seq() - self.removed.lwm() - self.removed.removed_above_lwm()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of message segment files on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        self.log.size_bytes()
+    }
+
+    /// Appends a message; returns its sequence number. Write only (see the contract).
+    pub fn append(&mut self, msg: &Message) -> Result<u64> {
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        let body_len = u32::try_from(msg.body.len()).unwrap_or(u32::MAX);
+        buf.extend_from_slice(&body_len.to_le_bytes());
+        encode_message(msg, &mut buf);
+        let res = self
+            .log
+            .append_raw(1, msg.timestamp_ms, ENCODING_QUEUE_MESSAGE, &buf);
+        if buf.capacity() <= 1024 * 1024 {
+            self.scratch = buf;
+        }
+        res
+    }
+
+    /// Records the removal of one message (acked, dropped, dead-lettered, expired...).
+    /// Removing an already removed seq is a no-op; a seq never appended is an error.
+    pub fn ack(&mut self, seq: u64) -> Result<()> {
+        self.ack_range(seq, seq.saturating_add(1)).map(|_| ())
+    }
+
+    /// Removes every message in `from..to`; returns how many were not removed before.
+    pub fn ack_range(&mut self, from: u64, to: u64) -> Result<u64> {
+        let next = self.next_seq();
+        if to > next {
+            return Err(StorageError::InvalidArgument(format!(
+                "cannot remove up to seq {to}: the queue's next seq is {next}"
+            )));
+        }
+        let newly = self.removed.insert(from, to);
+        if newly > 0 {
+            self.acks.push(AckRecord::Remove { from, to })?;
+        }
+        Ok(newly)
+    }
+
+    /// Removes every message; returns how many there were.
+    pub fn purge_all(&mut self) -> Result<u64> {
+        let from = self.removed.lwm();
+        self.ack_range(from, self.next_seq())
+    }
+
+    /// Makes all appends and removals durable: fdatasync of the message segment, then of
+    /// the journal. Afterwards reclaims message segments below the low-water mark and
+    /// compacts the journal when due.
+    pub fn sync(&mut self) -> Result<()> {
+        self.log.sync()?;
+        self.acks.sync()?;
+        let lwm = self.removed.lwm();
+        // The removals that make these segments garbage are durable now.
+        self.log.delete_segments_below(lwm)?;
+        if lwm == self.next_seq()
+            && self.log.active_size() >= (self.segment_bytes / 2).min(4 * 1024 * 1024)
+        {
+            // A drained queue would otherwise keep a large, fully removed active segment
+            // until enough new messages arrive to roll it.
+            self.log.force_roll()?;
+            self.log.delete_segments_below(lwm)?;
+            self.log.sync()?;
+        }
+        if self.needs_compaction() {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    fn needs_compaction(&self) -> bool {
+        self.acks.records() > 2 * (self.removed.range_count() as u64 + 1) + COMPACT_SLACK
+    }
+
+    /// Rewrites the journal as BASE(lwm) + one REMOVE per range, durably.
+    fn compact(&mut self) -> Result<()> {
+        let base = std::iter::once(AckRecord::Base {
+            below: self.removed.lwm(),
+        });
+        let ranges = self
+            .removed
+            .ranges()
+            .map(|(from, to)| AckRecord::Remove { from, to });
+        self.acks.rewrite(base.chain(ranges))
+    }
+
+    /// Up to `max_count` messages from `from_seq` on, in seq order, skipping removed
+    /// ones, stopping before `max_bytes` of stored size is exceeded (but returning at
+    /// least one message when there is one).
+    pub fn read(
+        &self,
+        from_seq: u64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(u64, Message)>> {
+        let mut out = Vec::new();
+        let next = self.next_seq();
+        let mut cur = from_seq;
+        let mut used = 0usize;
+        while out.len() < max_count && (out.is_empty() || used < max_bytes) {
+            cur = self.removed.next_present(cur);
+            if cur >= next {
+                break;
+            }
+            let batches = self.log.read_raw(cur, max_bytes.saturating_sub(used))?;
+            if batches.is_empty() {
+                break;
+            }
+            for b in batches {
+                let seq = b.base_offset;
+                cur = seq + u64::from(b.record_count);
+                if self.removed.contains(seq) {
+                    continue;
+                }
+                let len = b.bytes.len();
+                if out.len() >= max_count
+                    || (!out.is_empty() && used.saturating_add(len) > max_bytes)
+                {
+                    return Ok(out);
+                }
+                out.push((seq, self.decode(seq, b.encoding, b.record_count, b.bytes)?));
+                used = used.saturating_add(len);
+            }
+        }
+        Ok(out)
+    }
+
+    fn decode(&self, seq: u64, encoding: u8, count: u32, bytes: Bytes) -> Result<Message> {
+        if encoding != ENCODING_QUEUE_MESSAGE || count != 1 || bytes.len() < PREFIX_LEN {
+            return Err(StorageError::corrupt(
+                self.dir.join(MESSAGES_DIR),
+                seq,
+                format!("entry {seq} is not a queue message"),
+            ));
+        }
+        Ok(decode_message(&bytes.slice(PREFIX_LEN..))?)
+    }
+
+    /// Syncs and closes the store.
+    pub fn close(mut self) -> Result<()> {
+        self.sync()
+    }
+
+    /// Deletes the store's files (queue deletion). Durable when it returns.
+    pub fn destroy(self) -> Result<()> {
+        let dir = self.dir.clone();
+        drop(self);
+        std::fs::remove_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
+        if let Some(parent) = dir.parent() {
+            sync_dir(parent)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for QueueStore {
+    /// Hands buffered removals to the OS so a clean shutdown without `sync` loses none
+    /// of them to a process exit (a power loss still can).
+    fn drop(&mut self) {
+        if let Err(e) = self.acks.flush() {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot flush buffered acks on close");
+        }
+    }
+}

@@ -1,1 +1,32 @@
-//! The engine: vhosts, exchanges, queues, partitioned logs, consumer group offsets
+//! The Trident engine: vhosts with exchanges, bindings and queues; topics made of
+//! partitioned logs; committed offsets of consumer groups; users and permissions.
+//!
+//! Protocol adapters talk to the engine only through the handles exported here
+//! ([`Engine`], [`Vhost`], [`QueueRef`], [`Topic`]/[`PartitionRef`]). Every queue and
+//! every partition is owned by one task fed through a bounded channel: ordering and
+//! backpressure follow from that, and no global lock sits on a publish or produce path.
+
+pub mod auth;
+mod config;
+pub mod delivery;
+mod engine;
+mod fs_names;
+pub mod metrics;
+pub mod offsets;
+pub mod publish;
+pub mod queue;
+pub mod topic;
+mod vhost;
+
+pub use auth::{Permission, User, UserStore};
+pub use config::EngineConfig;
+pub use delivery::{ConsumerEvent, ConsumerOptions, ConsumerSink, Delivery, DeliveryId, Outcome};
+pub use engine::{Engine, EngineStats, PartitionStats, QueueInfo};
+pub use metrics::Metrics;
+pub use offsets::CommittedOffset;
+pub use publish::{Confirm, Nack, PublishOptions, Published};
+pub use queue::{QueueRef, QueueStats};
+pub use topic::{
+    AppendError, AppendRequest, AppendResult, PartitionRef, ProducerSeq, ReadResult, Topic,
+};
+pub use vhost::{QueueDeclared, Vhost};

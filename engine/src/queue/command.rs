@@ -1,0 +1,55 @@
+//! Messages to a queue's owner task.
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use trident_core::{ConnectionId, Message, Result};
+
+use crate::delivery::{ConsumerOptions, ConsumerSink, Delivery, DeliveryId, Outcome};
+use crate::publish::ConfirmTicket;
+
+#[derive(Debug)]
+pub(crate) enum QueueCommand {
+    Publish {
+        message: Arc<Message>,
+        ticket: Option<ConfirmTicket>,
+    },
+    Consume {
+        opts: ConsumerOptions,
+        sink: ConsumerSink,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Cancel {
+        tag: Arc<str>,
+        reply: Option<oneshot::Sender<()>>,
+    },
+    Credit {
+        tag: Arc<str>,
+        credit: u32,
+    },
+    Settle {
+        ids: Vec<DeliveryId>,
+        outcome: Outcome,
+    },
+    Get {
+        no_ack: bool,
+        owner: ConnectionId,
+        reply: oneshot::Sender<Result<Option<Delivery>>>,
+    },
+    Purge {
+        reply: oneshot::Sender<Result<u64>>,
+    },
+    /// Stop the task and remove its storage. Checks `if_unused`/`if_empty` first.
+    Delete {
+        if_unused: bool,
+        if_empty: bool,
+        reply: oneshot::Sender<Result<u64>>,
+    },
+    ConnectionClosed {
+        conn: ConnectionId,
+    },
+    /// Stop the task, keeping storage (engine shutdown).
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}

@@ -1,0 +1,149 @@
+//! Queues: one owner task per queue (see `actor`), reached through a [`QueueRef`].
+
+mod actor;
+mod command;
+mod dead_letter;
+mod ready;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use tokio::sync::{mpsc, oneshot};
+use trident_core::{ConnectionId, Error, QueueDef, QueueName, Result};
+
+use crate::delivery::{ConsumerOptions, ConsumerSink, DeliveryId, Outcome};
+
+pub(crate) use actor::spawn_queue;
+pub(crate) use command::QueueCommand;
+
+/// Counters the owner task publishes for readers that must not wait on it (declare-ok
+/// counts, metrics, management).
+#[derive(Debug, Default)]
+pub(crate) struct QueueCounters {
+    pub ready: AtomicU64,
+    pub unacked: AtomicU64,
+    pub consumers: AtomicU32,
+    pub ready_bytes: AtomicU64,
+    pub published: AtomicU64,
+    pub delivered: AtomicU64,
+}
+
+/// A cheap handle to one queue's owner task.
+#[derive(Debug, Clone)]
+pub struct QueueRef {
+    inner: Arc<QueueRefInner>,
+}
+
+#[derive(Debug)]
+struct QueueRefInner {
+    def: QueueDef,
+    /// The connection that owns an exclusive queue.
+    owner: Option<ConnectionId>,
+    tx: mpsc::Sender<QueueCommand>,
+    counters: Arc<QueueCounters>,
+}
+
+/// Numbers describing a queue at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    pub ready: u64,
+    pub unacked: u64,
+    pub consumers: u32,
+    pub ready_bytes: u64,
+}
+
+impl QueueRef {
+    pub(crate) fn new(
+        def: QueueDef,
+        owner: Option<ConnectionId>,
+        tx: mpsc::Sender<QueueCommand>,
+        counters: Arc<QueueCounters>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(QueueRefInner {
+                def,
+                owner,
+                tx,
+                counters,
+            }),
+        }
+    }
+
+    pub fn name(&self) -> &QueueName {
+        &self.inner.def.name
+    }
+
+    pub fn def(&self) -> &QueueDef {
+        &self.inner.def
+    }
+
+    pub fn owner(&self) -> Option<ConnectionId> {
+        self.inner.owner
+    }
+
+    pub fn stats(&self) -> QueueStats {
+        let c = &self.inner.counters;
+        QueueStats {
+            ready: c.ready.load(Ordering::Relaxed),
+            unacked: c.unacked.load(Ordering::Relaxed),
+            consumers: c.consumers.load(Ordering::Relaxed),
+            ready_bytes: c.ready_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Refuses access by a connection other than an exclusive queue's owner (AMQP 405).
+    pub(crate) fn check_owner(&self, conn: ConnectionId, vhost: &str) -> Result<()> {
+        match self.inner.owner {
+            Some(owner) if owner != conn => {
+                Err(Error::locked("queue", self.name().as_str(), vhost))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) async fn send(&self, cmd: QueueCommand) -> Result<()> {
+        self.inner
+            .tx
+            .send(cmd)
+            .await
+            .map_err(|_| Error::Unavailable(format!("queue '{}' is gone", self.name())))
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> QueueCommand) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.send(make(tx)).await?;
+        rx.await
+            .map_err(|_| Error::Unavailable(format!("queue '{}' is gone", self.name())))
+    }
+
+    /// Settles deliveries made from this queue. Unknown ids are ignored here; the
+    /// adapter validates tags against its own records (AMQP 406 on unknown tags).
+    pub async fn settle(&self, ids: Vec<DeliveryId>, outcome: Outcome) -> Result<()> {
+        self.send(QueueCommand::Settle { ids, outcome }).await
+    }
+
+    /// Lets a consumer receive `credit` more deliveries.
+    pub async fn grant(&self, tag: Arc<str>, credit: u32) -> Result<()> {
+        self.send(QueueCommand::Credit { tag, credit }).await
+    }
+
+    /// Detaches a consumer. Its unacknowledged deliveries stay pending (they can still be
+    /// settled), as AMQP requires.
+    pub async fn cancel(&self, tag: Arc<str>) -> Result<()> {
+        self.call(|reply| QueueCommand::Cancel {
+            tag,
+            reply: Some(reply),
+        })
+        .await
+    }
+
+    /// Requeues everything a connection still holds and drops its consumers.
+    pub async fn connection_closed(&self, conn: ConnectionId) -> Result<()> {
+        self.send(QueueCommand::ConnectionClosed { conn }).await
+    }
+
+    pub(crate) async fn consume(&self, opts: ConsumerOptions, sink: ConsumerSink) -> Result<()> {
+        self.call(|reply| QueueCommand::Consume { opts, sink, reply })
+            .await?
+    }
+}

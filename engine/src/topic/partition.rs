@@ -1,0 +1,358 @@
+//! The owner task of one partition's log.
+//!
+//! Appends that arrive together are written together and, when any of them asked to be
+//! durable, covered by one fsync before any of them is answered: group commit, so the
+//! cost of "acknowledge after fsync" is paid per batch of requests, not per request.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use trident_core::message::now_ms;
+use trident_core::{BatchEncoding, Durability, Error, Offset, Result, TopicName};
+use trident_storage::{LogConfig, SegmentLog};
+
+use super::producer_state::{ProducerStates, SeqCheck};
+use super::{AppendError, AppendRequest, AppendResult, PartitionRef, ReadResult};
+use crate::config::EngineConfig;
+use crate::metrics::Metrics;
+
+const BATCH: usize = 256;
+
+/// What readers see without asking the task.
+#[derive(Debug)]
+pub(crate) struct PartitionShared {
+    pub high_watermark: AtomicU64,
+    pub log_start: AtomicU64,
+    pub size_bytes: AtomicU64,
+    pub hw_tx: watch::Sender<Offset>,
+}
+
+#[derive(Debug)]
+pub(crate) enum PartitionCommand {
+    Append {
+        req: AppendRequest,
+        reply: oneshot::Sender<Result<AppendResult, AppendError>>,
+    },
+    Read {
+        offset: Offset,
+        max_bytes: usize,
+        reply: oneshot::Sender<Result<ReadResult>>,
+    },
+    OffsetForTimestamp {
+        ts: i64,
+        reply: oneshot::Sender<Result<Option<Offset>>>,
+    },
+    DeleteRecordsBefore {
+        offset: Offset,
+        reply: oneshot::Sender<Result<Offset>>,
+    },
+    UpdateConfig {
+        config: LogConfig,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Shutdown {
+        delete: bool,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+struct PartitionActor {
+    name: String,
+    dir: PathBuf,
+    log: SegmentLog,
+    shared: Arc<PartitionShared>,
+    producers: ProducerStates,
+    durability: Durability,
+    metrics: Arc<Metrics>,
+    dirty: bool,
+    last_sync: Instant,
+    retention_every: Duration,
+    next_retention: Instant,
+    /// Answers held back until the next sync.
+    awaiting_sync: Vec<(
+        oneshot::Sender<Result<AppendResult, AppendError>>,
+        AppendResult,
+    )>,
+}
+
+pub(crate) fn spawn_partition(
+    topic: TopicName,
+    index: u32,
+    dir: PathBuf,
+    log_config: LogConfig,
+    cfg: &EngineConfig,
+    metrics: Arc<Metrics>,
+) -> Result<PartitionRef> {
+    let log = SegmentLog::open(&dir, log_config)?;
+    let (hw_tx, _) = watch::channel(log.next_offset());
+    let shared = Arc::new(PartitionShared {
+        high_watermark: AtomicU64::new(log.next_offset()),
+        log_start: AtomicU64::new(log.start_offset()),
+        size_bytes: AtomicU64::new(log.size_bytes()),
+        hw_tx,
+    });
+    let (tx, rx) = mpsc::channel(cfg.channel_capacity);
+    let retention_every = Duration::from_millis(cfg.retention_check_ms.max(100));
+    let actor = PartitionActor {
+        name: format!("{topic}-{index}"),
+        dir,
+        log,
+        shared: shared.clone(),
+        producers: ProducerStates::default(),
+        durability: cfg.durability,
+        metrics,
+        dirty: false,
+        last_sync: Instant::now(),
+        retention_every,
+        next_retention: Instant::now() + retention_every,
+        awaiting_sync: Vec::new(),
+    };
+    tokio::spawn(actor.run(rx));
+    Ok(PartitionRef {
+        topic,
+        index,
+        tx,
+        shared,
+    })
+}
+
+impl PartitionRef {
+    pub(crate) async fn shutdown(&self, delete: bool) {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .tx
+            .send(PartitionCommand::Shutdown { delete, reply: tx })
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+    }
+
+    pub(crate) async fn update_config(&self, config: LogConfig) -> Result<()> {
+        self.call(|reply| PartitionCommand::UpdateConfig { config, reply })
+            .await?
+    }
+}
+
+impl PartitionActor {
+    async fn run(mut self, mut rx: mpsc::Receiver<PartitionCommand>) {
+        loop {
+            let deadline = self.next_deadline();
+            let cmd = tokio::select! {
+                cmd = rx.recv() => cmd,
+                () = tokio::time::sleep_until(deadline) => {
+                    self.on_timer();
+                    continue;
+                }
+            };
+            let Some(cmd) = cmd else {
+                self.sync_now();
+                return;
+            };
+            if self.handle(cmd) {
+                return;
+            }
+            for _ in 1..BATCH {
+                match rx.try_recv() {
+                    Ok(cmd) => {
+                        if self.handle(cmd) {
+                            return;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.flush();
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let mut d = self.next_retention;
+        if let Durability::Interval { interval_ms } = self.durability
+            && self.dirty
+        {
+            d = d.min(self.last_sync + Duration::from_millis(interval_ms));
+        }
+        d
+    }
+
+    fn on_timer(&mut self) {
+        if Instant::now() >= self.next_retention {
+            self.next_retention = Instant::now() + self.retention_every;
+            match self.log.apply_retention(now_ms()) {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(partition = %self.name, segments = n, "retention removed segments")
+                }
+                Err(e) => tracing::error!(partition = %self.name, error = %e, "retention failed"),
+            }
+            self.publish_state();
+        }
+        if matches!(self.durability, Durability::Interval { .. }) {
+            self.sync_now();
+        }
+    }
+
+    /// Returns true when the task must stop.
+    fn handle(&mut self, cmd: PartitionCommand) -> bool {
+        match cmd {
+            PartitionCommand::Append { req, reply } => self.append(req, reply),
+            PartitionCommand::Read {
+                offset,
+                max_bytes,
+                reply,
+            } => {
+                let result = self
+                    .log
+                    .read(offset, max_bytes)
+                    .map_err(Error::from)
+                    .map(|batches| ReadResult {
+                        batches,
+                        high_watermark: self.log.next_offset(),
+                        log_start_offset: self.log.start_offset(),
+                    });
+                if let Ok(r) = &result {
+                    let n: u64 = r.batches.iter().map(|b| u64::from(b.record_count)).sum();
+                    Metrics::add(&self.metrics.records_fetched, n);
+                }
+                let _ = reply.send(result);
+            }
+            PartitionCommand::OffsetForTimestamp { ts, reply } => {
+                let _ = reply.send(self.log.offset_for_timestamp(ts).map_err(Error::from));
+            }
+            PartitionCommand::DeleteRecordsBefore { offset, reply } => {
+                let result = self.log.delete_records_before(offset).map_err(Error::from);
+                self.publish_state();
+                let _ = reply.send(result);
+            }
+            PartitionCommand::UpdateConfig { config, reply } => {
+                let _ = reply.send(self.log.set_config(config).map_err(Error::from));
+            }
+            PartitionCommand::Shutdown { delete, reply } => {
+                self.sync_now();
+                self.answer_waiters();
+                if delete && let Err(e) = std::fs::remove_dir_all(&self.dir) {
+                    tracing::warn!(partition = %self.name, error = %e, "could not remove partition directory");
+                }
+                let _ = reply.send(());
+                return true;
+            }
+        }
+        false
+    }
+
+    fn append(
+        &mut self,
+        mut req: AppendRequest,
+        reply: oneshot::Sender<Result<AppendResult, AppendError>>,
+    ) {
+        if let Some(p) = &req.producer {
+            match self.producers.check(p, req.record_count) {
+                Ok(SeqCheck::Append) => {}
+                Ok(SeqCheck::Duplicate(base_offset)) => {
+                    let _ = reply.send(Ok(AppendResult {
+                        base_offset,
+                        log_start_offset: self.log.start_offset(),
+                        duplicate: true,
+                    }));
+                    return;
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
+            }
+        }
+        let base = self.log.next_offset();
+        if req.encoding == BatchEncoding::RecordBatchV2 && req.bytes.len() >= 8 {
+            // The batch's first field is its base offset, which the producer leaves at
+            // 0; the CRC does not cover it, so patching keeps the batch valid.
+            req.bytes[..8].copy_from_slice(&(base as i64).to_be_bytes());
+        }
+        let written = self.log.append(
+            req.record_count,
+            req.max_timestamp,
+            req.encoding,
+            &req.bytes,
+        );
+        let base_offset = match written {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(partition = %self.name, error = %e, "append failed");
+                let _ = reply.send(Err(AppendError::Engine(Error::from(e).to_string())));
+                return;
+            }
+        };
+        self.dirty = true;
+        if let Some(p) = &req.producer {
+            self.producers.record(p, req.record_count, base_offset);
+        }
+        Metrics::add(&self.metrics.records_appended, u64::from(req.record_count));
+        Metrics::add(&self.metrics.bytes_appended, req.bytes.len() as u64);
+        let result = AppendResult {
+            base_offset,
+            log_start_offset: self.log.start_offset(),
+            duplicate: false,
+        };
+        if req.wait_durable && self.durability == Durability::Fsync {
+            self.awaiting_sync.push((reply, result));
+        } else {
+            let _ = reply.send(Ok(result));
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.awaiting_sync.is_empty() {
+            self.sync_now();
+        }
+        self.answer_waiters();
+        self.publish_state();
+    }
+
+    fn answer_waiters(&mut self) {
+        let failed = self.dirty && self.durability == Durability::Fsync;
+        for (reply, result) in self.awaiting_sync.drain(..) {
+            let _ = reply.send(if failed {
+                Err(AppendError::Engine(
+                    "the log could not be synced to disk".into(),
+                ))
+            } else {
+                Ok(result)
+            });
+        }
+    }
+
+    fn sync_now(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        match tokio::task::block_in_place(|| self.log.sync()) {
+            Ok(()) => {
+                self.dirty = false;
+                self.last_sync = Instant::now();
+            }
+            Err(e) => tracing::error!(partition = %self.name, error = %e, "log sync failed"),
+        }
+    }
+
+    fn publish_state(&self) {
+        let hw = self.log.next_offset();
+        self.shared.high_watermark.store(hw, Ordering::Release);
+        self.shared
+            .log_start
+            .store(self.log.start_offset(), Ordering::Release);
+        self.shared
+            .size_bytes
+            .store(self.log.size_bytes(), Ordering::Relaxed);
+        self.shared.hw_tx.send_if_modified(|v| {
+            let changed = *v != hw;
+            *v = hw;
+            changed
+        });
+    }
+}

@@ -1,0 +1,164 @@
+//! Idempotent producers (KIP-98): per partition, the last sequence numbers each
+//! producer wrote, so that a retried batch is recognised and not appended twice, and a
+//! gap is refused instead of silently reordering.
+//!
+//! The state lives in memory. After a restart an unknown producer is accepted from
+//! whatever sequence it sends (as Kafka does when it has no state for a producer).
+
+use std::collections::{HashMap, VecDeque};
+
+use trident_core::Offset;
+
+use super::{AppendError, ProducerSeq};
+
+/// Kafka keeps the five most recent batches per producer: a client may have at most
+/// five requests in flight with idempotence on.
+const RECENT: usize = 5;
+
+#[derive(Debug)]
+struct Recent {
+    first_seq: i32,
+    last_seq: i32,
+    base_offset: Offset,
+}
+
+#[derive(Debug)]
+struct ProducerEntry {
+    epoch: i16,
+    last_seq: i32,
+    recent: VecDeque<Recent>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SeqCheck {
+    Append,
+    Duplicate(Offset),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ProducerStates {
+    map: HashMap<i64, ProducerEntry>,
+}
+
+fn last_seq(p: &ProducerSeq, record_count: u32) -> i32 {
+    // Sequences wrap from i32::MAX to 0 (KIP-98).
+    let span = i64::from(record_count.max(1)) - 1;
+    ((i64::from(p.base_sequence) + span) % (i64::from(i32::MAX) + 1)) as i32
+}
+
+fn next_seq(seq: i32) -> i32 {
+    if seq == i32::MAX { 0 } else { seq + 1 }
+}
+
+impl ProducerStates {
+    pub fn check(&self, p: &ProducerSeq, record_count: u32) -> Result<SeqCheck, AppendError> {
+        let Some(e) = self.map.get(&p.producer_id) else {
+            return Ok(SeqCheck::Append);
+        };
+        if p.epoch < e.epoch {
+            return Err(AppendError::ProducerFenced {
+                current: e.epoch,
+                got: p.epoch,
+            });
+        }
+        if p.epoch > e.epoch {
+            return if p.base_sequence == 0 {
+                Ok(SeqCheck::Append)
+            } else {
+                Err(AppendError::OutOfOrderSequence {
+                    expected: 0,
+                    got: p.base_sequence,
+                })
+            };
+        }
+        let last = last_seq(p, record_count);
+        if let Some(r) = e
+            .recent
+            .iter()
+            .find(|r| r.first_seq == p.base_sequence && r.last_seq == last)
+        {
+            return Ok(SeqCheck::Duplicate(r.base_offset));
+        }
+        let expected = next_seq(e.last_seq);
+        if p.base_sequence != expected {
+            return Err(AppendError::OutOfOrderSequence {
+                expected,
+                got: p.base_sequence,
+            });
+        }
+        Ok(SeqCheck::Append)
+    }
+
+    pub fn record(&mut self, p: &ProducerSeq, record_count: u32, base_offset: Offset) {
+        let last = last_seq(p, record_count);
+        let e = self
+            .map
+            .entry(p.producer_id)
+            .or_insert_with(|| ProducerEntry {
+                epoch: p.epoch,
+                last_seq: last,
+                recent: VecDeque::new(),
+            });
+        if p.epoch != e.epoch {
+            e.epoch = p.epoch;
+            e.recent.clear();
+        }
+        e.last_seq = last;
+        if e.recent.len() == RECENT {
+            e.recent.pop_front();
+        }
+        e.recent.push_back(Recent {
+            first_seq: p.base_sequence,
+            last_seq: last,
+            base_offset,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seq(base: i32, epoch: i16) -> ProducerSeq {
+        ProducerSeq {
+            producer_id: 7,
+            epoch,
+            base_sequence: base,
+        }
+    }
+
+    #[test]
+    fn duplicates_and_gaps() {
+        let mut s = ProducerStates::default();
+        assert_eq!(s.check(&seq(0, 0), 10), Ok(SeqCheck::Append));
+        s.record(&seq(0, 0), 10, 100);
+        assert_eq!(s.check(&seq(0, 0), 10), Ok(SeqCheck::Duplicate(100)));
+        assert_eq!(s.check(&seq(10, 0), 5), Ok(SeqCheck::Append));
+        assert!(matches!(
+            s.check(&seq(12, 0), 5),
+            Err(AppendError::OutOfOrderSequence {
+                expected: 10,
+                got: 12
+            })
+        ));
+        s.record(&seq(10, 0), 5, 110);
+        assert!(matches!(
+            s.check(&seq(0, 0), 1),
+            Err(AppendError::OutOfOrderSequence { .. })
+        ));
+        // A bumped epoch restarts at 0; an old epoch is fenced.
+        assert_eq!(s.check(&seq(0, 1), 1), Ok(SeqCheck::Append));
+        s.record(&seq(0, 1), 1, 200);
+        assert!(matches!(
+            s.check(&seq(15, 0), 1),
+            Err(AppendError::ProducerFenced { .. })
+        ));
+    }
+
+    #[test]
+    fn sequence_wraps() {
+        let mut s = ProducerStates::default();
+        s.record(&seq(i32::MAX - 1, 0), 2, 0);
+        assert_eq!(s.check(&seq(0, 0), 1), Ok(SeqCheck::Append));
+    }
+}

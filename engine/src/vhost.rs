@@ -1,0 +1,604 @@
+//! A virtual host: exchanges, bindings and queues, and the publish path through them.
+//!
+//! The routing table and the queue registry live together in one immutable snapshot.
+//! A publish loads the snapshot (an atomic pointer read), routes, and hands the message
+//! to each queue's bounded channel: no lock is taken on the way. Topology changes are
+//! rare; they are serialised by a mutex, build a new snapshot and swap it in.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use arc_swap::ArcSwap;
+use trident_core::{
+    Binding, BindingDestination, ConnectionId, Error, ExchangeDef, ExchangeName, Message, QueueDef,
+    QueueName, Result, VhostName,
+};
+use trident_routing::{Effects, RouteResult, RoutingTable};
+use trident_storage::{MetaOp, MetaStore, MetaTable};
+
+use crate::config::EngineConfig;
+use crate::delivery::{ConsumerOptions, ConsumerSink, Delivery};
+use crate::fs_names::dir_name;
+use crate::metrics::Metrics;
+use crate::publish::{Confirm, ConfirmTicket, PublishOptions, Published};
+use crate::queue::{QueueCommand, QueueRef, spawn_queue};
+
+/// A handle to one vhost. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Vhost {
+    inner: Arc<VhostInner>,
+}
+
+/// What a vhost needs from the engine. Not the engine itself: the engine owns its
+/// vhosts, and a back-reference would be a cycle that keeps everything alive.
+#[derive(Debug, Clone)]
+pub(crate) struct VhostDeps {
+    pub config: Arc<EngineConfig>,
+    pub meta: Arc<MetaStore>,
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(Debug)]
+pub(crate) struct VhostInner {
+    name: VhostName,
+    engine: VhostDeps,
+    snapshot: ArcSwap<Snapshot>,
+    topology: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Clone)]
+struct Snapshot {
+    routing: RoutingTable,
+    queues: HashMap<QueueName, QueueRef>,
+}
+
+/// The answer to a queue declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDeclared {
+    pub name: QueueName,
+    pub message_count: u64,
+    pub consumer_count: u32,
+}
+
+/// A vhost handle that does not keep the vhost alive: queue tasks hold one so they can
+/// dead-letter and delete themselves without a reference cycle.
+#[derive(Debug, Clone)]
+pub(crate) struct WeakVhost(Weak<VhostInner>);
+
+impl WeakVhost {
+    pub(crate) fn upgrade(&self) -> Option<Vhost> {
+        self.0.upgrade().map(|inner| Vhost { inner })
+    }
+}
+
+fn key2(vhost: &str, name: &str) -> String {
+    format!("{vhost}\u{0}{name}")
+}
+
+fn binding_key(vhost: &str, b: &Binding) -> String {
+    let (kind, dest) = match &b.destination {
+        BindingDestination::Queue(q) => ("q", q.as_str()),
+        BindingDestination::Exchange(e) => ("e", e.as_str()),
+    };
+    // The routing table normalises arguments (sorted by name); so does the key, so
+    // that a binding stored as declared is found again when it is removed.
+    let mut sorted = b.arguments.0.clone();
+    sorted.sort_by(|x, y| x.0.cmp(&y.0));
+    let args = serde_json::to_string(&sorted).unwrap_or_default();
+    format!(
+        "{vhost}\u{0}{}\u{0}{kind}\u{0}{dest}\u{0}{}\u{0}{}",
+        b.source,
+        b.routing_key,
+        dir_name(&[&args])
+    )
+}
+
+impl Vhost {
+    /// Builds a vhost from what the metadata store holds for it.
+    pub(crate) async fn recover(engine: VhostDeps, name: VhostName) -> Result<Vhost> {
+        let meta = engine.meta.clone();
+        let prefix = format!("{name}\u{0}");
+        let mut routing = RoutingTable::with_defaults(name.clone());
+        for (key, def) in meta.list_prefix::<ExchangeDef>(MetaTable::Exchanges, &prefix)? {
+            if let Err(e) = routing.declare_exchange(def) {
+                tracing::warn!(vhost = %name, key, error = %e, "dropping stored exchange");
+            }
+        }
+        let inner = Arc::new(VhostInner {
+            name: name.clone(),
+            engine: engine.clone(),
+            snapshot: ArcSwap::from_pointee(Snapshot {
+                routing,
+                queues: HashMap::new(),
+            }),
+            topology: tokio::sync::Mutex::new(()),
+        });
+        let vhost = Vhost { inner };
+        let mut queues = HashMap::new();
+        for (_, def) in meta.list_prefix::<QueueDef>(MetaTable::Queues, &prefix)? {
+            let q = vhost.start_queue(def.clone(), None)?;
+            queues.insert(def.name.clone(), q);
+        }
+        let mut routing = vhost.snapshot().routing.clone();
+        for (key, binding) in meta.list_prefix::<Binding>(MetaTable::Bindings, &prefix)? {
+            if let Err(e) = routing.bind(binding) {
+                tracing::warn!(vhost = %name, key, error = %e, "dropping stored binding");
+            }
+        }
+        vhost
+            .inner
+            .snapshot
+            .store(Arc::new(Snapshot { routing, queues }));
+        Ok(vhost)
+    }
+
+    pub fn name(&self) -> &VhostName {
+        &self.inner.name
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakVhost {
+        WeakVhost(Arc::downgrade(&self.inner))
+    }
+
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.snapshot.load_full()
+    }
+
+    fn store(&self, snap: Snapshot) {
+        self.inner.snapshot.store(Arc::new(snap));
+    }
+
+    fn meta(&self) -> &trident_storage::MetaStore {
+        &self.inner.engine.meta
+    }
+
+    fn start_queue(&self, def: QueueDef, owner: Option<ConnectionId>) -> Result<QueueRef> {
+        let cfg = &self.inner.engine.config;
+        let dir = if def.durable && owner.is_none() {
+            cfg.data_dir
+                .join("queues")
+                .join(dir_name(&[self.inner.name.as_str(), def.name.as_str()]))
+        } else {
+            // Unique per incarnation: a transient queue redeclared after deletion must
+            // not find its predecessor's pages.
+            let unique = self.inner.engine.metrics.next_unique();
+            cfg.data_dir.join("tmp").join(format!(
+                "{}-{unique}",
+                dir_name(&[self.inner.name.as_str(), def.name.as_str()])
+            ))
+        };
+        spawn_queue(
+            def,
+            owner,
+            dir,
+            cfg,
+            self.downgrade(),
+            self.inner.engine.metrics.clone(),
+        )
+    }
+
+    // ------------------------------------------------------------- exchanges
+
+    pub fn exchange(&self, name: &ExchangeName) -> Option<ExchangeDef> {
+        self.snapshot().routing.exchange(name).cloned()
+    }
+
+    pub fn exchanges(&self) -> Vec<ExchangeDef> {
+        self.snapshot().routing.exchanges().cloned().collect()
+    }
+
+    pub fn bindings(&self) -> Vec<Binding> {
+        self.snapshot().routing.bindings()
+    }
+
+    /// Declares an exchange; idempotent when equivalent, 406 when not.
+    pub async fn declare_exchange(&self, def: ExchangeDef) -> Result<()> {
+        let _g = self.inner.topology.lock().await;
+        let snap = self.snapshot();
+        if let Some(existing) = snap.routing.exchange(&def.name) {
+            if existing.equivalent(&def) {
+                return Ok(());
+            }
+            return Err(Error::PreconditionFailed(format!(
+                "inequivalent arg for exchange '{}' in vhost '{}'",
+                def.name, self.inner.name
+            )));
+        }
+        if def.name.is_reserved() {
+            return Err(Error::AccessRefused(format!(
+                "exchange name '{}' contains reserved prefix 'amq.*'",
+                def.name
+            )));
+        }
+        let mut routing = snap.routing.clone();
+        let _ = routing.declare_exchange(def.clone()).map_err(Error::from)?;
+        if def.durable {
+            self.meta().put(
+                MetaTable::Exchanges,
+                &key2(self.inner.name.as_str(), def.name.as_str()),
+                &def,
+            )?;
+        }
+        self.store(Snapshot {
+            routing,
+            queues: snap.queues.clone(),
+        });
+        Ok(())
+    }
+
+    pub async fn delete_exchange(&self, name: &ExchangeName, if_unused: bool) -> Result<()> {
+        let _g = self.inner.topology.lock().await;
+        if name.is_default() || name.is_reserved() {
+            return Err(Error::AccessRefused(format!(
+                "operation not permitted on the exchange '{name}'"
+            )));
+        }
+        let snap = self.snapshot();
+        if snap.routing.exchange(name).is_none() {
+            return Err(Error::not_found(
+                "exchange",
+                name.as_str(),
+                self.inner.name.as_str(),
+            ));
+        }
+        let mut routing = snap.routing.clone();
+        let effects = routing
+            .delete_exchange(name, if_unused)
+            .map_err(Error::from)?;
+        self.persist_removals(&effects)?;
+        self.store(Snapshot {
+            routing,
+            queues: snap.queues.clone(),
+        });
+        Ok(())
+    }
+
+    /// Removes the stored copies of the bindings and exchanges a change took away.
+    fn persist_removals(&self, effects: &Effects) -> Result<()> {
+        let vhost = self.inner.name.as_str();
+        let mut ops: Vec<MetaOp> = effects
+            .removed_bindings
+            .iter()
+            .map(|b| MetaOp::delete(MetaTable::Bindings, binding_key(vhost, b)))
+            .collect();
+        ops.extend(
+            effects
+                .deleted_exchanges
+                .iter()
+                .map(|x| MetaOp::delete(MetaTable::Exchanges, key2(vhost, x.as_str()))),
+        );
+        if !ops.is_empty() {
+            self.meta().write_batch(ops)?;
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------- bindings
+
+    fn destination_durable(&self, snap: &Snapshot, dest: &BindingDestination) -> Result<bool> {
+        match dest {
+            BindingDestination::Queue(q) => snap
+                .queues
+                .get(q)
+                .map(|q| q.def().durable && q.owner().is_none())
+                .ok_or_else(|| Error::not_found("queue", q.as_str(), self.inner.name.as_str())),
+            BindingDestination::Exchange(e) => {
+                snap.routing.exchange(e).map(|e| e.durable).ok_or_else(|| {
+                    Error::not_found("exchange", e.as_str(), self.inner.name.as_str())
+                })
+            }
+        }
+    }
+
+    pub async fn bind(&self, binding: Binding, conn: ConnectionId) -> Result<()> {
+        let _g = self.inner.topology.lock().await;
+        let snap = self.snapshot();
+        if let BindingDestination::Queue(q) = &binding.destination
+            && let Some(q) = snap.queues.get(q)
+        {
+            q.check_owner(conn, self.inner.name.as_str())?;
+        }
+        let dest_durable = self.destination_durable(&snap, &binding.destination)?;
+        let mut routing = snap.routing.clone();
+        let _ = routing.bind(binding.clone()).map_err(Error::from)?;
+        let src_durable = routing.exchange(&binding.source).is_some_and(|e| e.durable);
+        if src_durable && dest_durable {
+            self.meta().put(
+                MetaTable::Bindings,
+                &binding_key(self.inner.name.as_str(), &binding),
+                &binding,
+            )?;
+        }
+        self.store(Snapshot {
+            routing,
+            queues: snap.queues.clone(),
+        });
+        Ok(())
+    }
+
+    pub async fn unbind(&self, binding: &Binding, conn: ConnectionId) -> Result<()> {
+        let _g = self.inner.topology.lock().await;
+        let snap = self.snapshot();
+        if let BindingDestination::Queue(q) = &binding.destination {
+            match snap.queues.get(q) {
+                Some(q) => q.check_owner(conn, self.inner.name.as_str())?,
+                None => {
+                    return Err(Error::not_found(
+                        "queue",
+                        q.as_str(),
+                        self.inner.name.as_str(),
+                    ));
+                }
+            }
+        }
+        let mut routing = snap.routing.clone();
+        let effects = routing.unbind(binding).map_err(Error::from)?;
+        self.persist_removals(&effects)?;
+        self.store(Snapshot {
+            routing,
+            queues: snap.queues.clone(),
+        });
+        Ok(())
+    }
+
+    // ------------------------------------------------------------- queues
+
+    pub fn queue(&self, name: &QueueName) -> Option<QueueRef> {
+        self.snapshot().queues.get(name).cloned()
+    }
+
+    pub fn queues(&self) -> Vec<QueueRef> {
+        self.snapshot().queues.values().cloned().collect()
+    }
+
+    fn declared(q: &QueueRef) -> QueueDeclared {
+        let s = q.stats();
+        QueueDeclared {
+            name: q.name().clone(),
+            message_count: s.ready,
+            consumer_count: s.consumers,
+        }
+    }
+
+    /// A queue that must exist and that `conn` may use (passive declare).
+    pub fn queue_for(&self, name: &QueueName, conn: ConnectionId) -> Result<QueueRef> {
+        let q = self
+            .queue(name)
+            .ok_or_else(|| Error::not_found("queue", name.as_str(), self.inner.name.as_str()))?;
+        q.check_owner(conn, self.inner.name.as_str())?;
+        Ok(q)
+    }
+
+    pub fn declare_queue_passive(
+        &self,
+        name: &QueueName,
+        conn: ConnectionId,
+    ) -> Result<QueueDeclared> {
+        Ok(Self::declared(&self.queue_for(name, conn)?))
+    }
+
+    /// Declares a queue; idempotent when equivalent, 406 when not, 405 when another
+    /// connection owns it.
+    pub async fn declare_queue(&self, def: QueueDef, conn: ConnectionId) -> Result<QueueDeclared> {
+        let _g = self.inner.topology.lock().await;
+        let snap = self.snapshot();
+        if let Some(existing) = snap.queues.get(&def.name) {
+            existing.check_owner(conn, self.inner.name.as_str())?;
+            if !existing.def().equivalent(&def) {
+                return Err(Error::PreconditionFailed(format!(
+                    "inequivalent arg for queue '{}' in vhost '{}'",
+                    def.name, self.inner.name
+                )));
+            }
+            return Ok(Self::declared(existing));
+        }
+        let owner = def.exclusive.then_some(conn);
+        if def.durable && owner.is_none() {
+            self.meta().put(
+                MetaTable::Queues,
+                &key2(self.inner.name.as_str(), def.name.as_str()),
+                &def,
+            )?;
+        }
+        let q = self.start_queue(def.clone(), owner)?;
+        let mut queues = snap.queues.clone();
+        queues.insert(def.name.clone(), q.clone());
+        self.store(Snapshot {
+            routing: snap.routing.clone(),
+            queues,
+        });
+        Ok(Self::declared(&q))
+    }
+
+    /// Deletes a queue and returns how many messages it held. `conn` is `None` for
+    /// deletions the engine makes itself (auto-delete, expiry, owner gone).
+    pub async fn delete_queue(
+        &self,
+        name: &QueueName,
+        if_unused: bool,
+        if_empty: bool,
+        conn: Option<ConnectionId>,
+    ) -> Result<u64> {
+        let _g = self.inner.topology.lock().await;
+        let snap = self.snapshot();
+        let q =
+            snap.queues.get(name).cloned().ok_or_else(|| {
+                Error::not_found("queue", name.as_str(), self.inner.name.as_str())
+            })?;
+        if let Some(conn) = conn {
+            q.check_owner(conn, self.inner.name.as_str())?;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // The task may already be gone (it crashed or stopped): deleting is still right.
+        let count = match q
+            .send(QueueCommand::Delete {
+                if_unused,
+                if_empty,
+                reply: tx,
+            })
+            .await
+        {
+            Ok(()) => rx.await.unwrap_or(Ok(0))?,
+            Err(_) => 0,
+        };
+        let mut routing = snap.routing.clone();
+        let effects = routing.remove_queue(name);
+        self.persist_removals(&effects)?;
+        self.meta().delete(
+            MetaTable::Queues,
+            &key2(self.inner.name.as_str(), name.as_str()),
+        )?;
+        let mut queues = snap.queues.clone();
+        queues.remove(name);
+        self.store(Snapshot { routing, queues });
+        Ok(count)
+    }
+
+    pub async fn purge_queue(&self, name: &QueueName, conn: ConnectionId) -> Result<u64> {
+        let q = self.queue_for(name, conn)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        q.send(QueueCommand::Purge { reply: tx }).await?;
+        rx.await
+            .map_err(|_| Error::Unavailable(format!("queue '{name}' is gone")))?
+    }
+
+    // ------------------------------------------------------------- messages
+
+    /// Routes a message from `exchange` by its `routing_key` and headers and hands it to
+    /// every matching queue. Fails for an unknown or internal exchange.
+    pub async fn publish(
+        &self,
+        mut message: Message,
+        exchange: &ExchangeName,
+        opts: PublishOptions,
+    ) -> Result<Published> {
+        let max = self.inner.engine.config.max_message_bytes;
+        if message.body.len() > max {
+            return Err(Error::MessageTooLarge {
+                size: message.body.len(),
+                max,
+            });
+        }
+        let snap = self.snapshot();
+        let mut route = RouteResult::default();
+        snap.routing
+            .route_publish(exchange, &message.routing_key, &message.headers, &mut route)
+            .map_err(Error::from)?;
+        message.exchange = exchange.as_str().to_string();
+        self.deliver_routed(&snap, route, message, opts).await
+    }
+
+    /// Like `publish`, for messages the engine itself republishes (dead-lettering):
+    /// internal exchanges are allowed, and an unknown exchange drops the message.
+    pub(crate) async fn publish_internal(
+        &self,
+        message: Message,
+        exchange: &ExchangeName,
+    ) -> Result<Published> {
+        let snap = self.snapshot();
+        let mut route = RouteResult::default();
+        snap.routing
+            .route(exchange, &message.routing_key, &message.headers, &mut route)
+            .map_err(Error::from)?;
+        self.deliver_routed(&snap, route, message, PublishOptions::default())
+            .await
+    }
+
+    async fn deliver_routed(
+        &self,
+        snap: &Snapshot,
+        route: RouteResult,
+        message: Message,
+        opts: PublishOptions,
+    ) -> Result<Published> {
+        let metrics = &self.inner.engine.metrics;
+        metrics.record_publish(message.body.len());
+        let targets: Vec<&QueueRef> = route
+            .queues
+            .iter()
+            .filter_map(|q| snap.queues.get(q))
+            .collect();
+        if targets.is_empty() {
+            metrics.record_unroutable();
+            return Ok(Published {
+                routed: 0,
+                confirm: opts.confirm.then(|| Confirm::ready(Ok(()))),
+            });
+        }
+        let (ticket, confirm) = if opts.confirm {
+            let (t, c) = ConfirmTicket::new(targets.len());
+            (Some(t), Some(c))
+        } else {
+            (None, None)
+        };
+        let message = Arc::new(message);
+        for q in &targets {
+            let cmd = QueueCommand::Publish {
+                message: message.clone(),
+                ticket: ticket.clone(),
+            };
+            // A queue deleted between routing and now: the message is simply not
+            // delivered there, exactly as if routing had happened a moment later.
+            if q.send(cmd).await.is_err()
+                && let Some(t) = &ticket
+            {
+                t.complete(Ok(()));
+            }
+        }
+        Ok(Published {
+            routed: targets.len(),
+            confirm,
+        })
+    }
+
+    pub async fn consume(
+        &self,
+        queue: &QueueName,
+        opts: ConsumerOptions,
+        sink: ConsumerSink,
+    ) -> Result<QueueRef> {
+        let q = self.queue_for(queue, opts.owner)?;
+        q.consume(opts, sink).await?;
+        Ok(q)
+    }
+
+    /// Takes one message (AMQP basic.get).
+    pub async fn get(
+        &self,
+        queue: &QueueName,
+        no_ack: bool,
+        conn: ConnectionId,
+    ) -> Result<Option<Delivery>> {
+        let q = self.queue_for(queue, conn)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        q.send(QueueCommand::Get {
+            no_ack,
+            owner: conn,
+            reply: tx,
+        })
+        .await?;
+        rx.await
+            .map_err(|_| Error::Unavailable(format!("queue '{queue}' is gone")))?
+    }
+
+    pub(crate) async fn connection_closed(&self, conn: ConnectionId) {
+        for q in self.queues() {
+            if q.owner() == Some(conn) {
+                if let Err(e) = self.delete_queue(q.name(), false, false, None).await {
+                    tracing::debug!(queue = %q.name(), error = %e, "exclusive queue already gone");
+                }
+            } else {
+                let _ = q.connection_closed(conn).await;
+            }
+        }
+    }
+
+    pub(crate) async fn shutdown(&self) {
+        for q in self.queues() {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if q.send(QueueCommand::Shutdown { reply: tx }).await.is_ok() {
+                let _ = rx.await;
+            }
+        }
+    }
+}

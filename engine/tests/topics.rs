@@ -1,0 +1,151 @@
+//! Partitioned logs through the engine's API.
+
+use bytes::BytesMut;
+use trident_core::{BatchEncoding, TopicConfig, TopicName};
+use trident_engine::{AppendError, AppendRequest, Engine, EngineConfig, ProducerSeq};
+
+fn batch(payload: &[u8], producer: Option<ProducerSeq>) -> AppendRequest {
+    // 8 leading bytes stand for the record batch's base offset field.
+    let mut bytes = BytesMut::from(&[0u8; 8][..]);
+    bytes.extend_from_slice(payload);
+    AppendRequest {
+        record_count: 2,
+        max_timestamp: 1_000,
+        encoding: BatchEncoding::RecordBatchV2,
+        bytes,
+        producer,
+        wait_durable: true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_read_offsets_and_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let engine = Engine::open(EngineConfig::new(dir.path()))
+            .await
+            .expect("open");
+        let name = TopicName::new("events").expect("name");
+        let topic = engine
+            .create_topic(
+                name.clone(),
+                TopicConfig {
+                    partitions: 3,
+                    ..TopicConfig::default()
+                },
+            )
+            .await
+            .expect("create");
+        assert_eq!(topic.partitions.len(), 3);
+        assert!(
+            engine
+                .create_topic(name, TopicConfig::default())
+                .await
+                .is_err(),
+            "exists"
+        );
+        let p = topic.partition(1).expect("partition 1");
+        let a = p
+            .append(batch(b"first", None))
+            .await
+            .expect("call")
+            .expect("append");
+        let b = p
+            .append(batch(b"second", None))
+            .await
+            .expect("call")
+            .expect("append");
+        assert_eq!((a.base_offset, b.base_offset), (0, 2));
+        assert_eq!(p.high_watermark(), 4);
+        let read = p.read(2, 1 << 20).await.expect("read");
+        assert_eq!(read.batches.len(), 1);
+        assert_eq!(
+            &read.batches[0].bytes[..8],
+            &2i64.to_be_bytes(),
+            "base offset patched in"
+        );
+        assert_eq!(&read.batches[0].bytes[8..], b"second");
+        engine.shutdown().await;
+    }
+    let engine = Engine::open(EngineConfig::new(dir.path()))
+        .await
+        .expect("reopen");
+    let topic = engine.topic("events").expect("topic recovered");
+    assert_eq!(topic.partitions.len(), 3);
+    assert_eq!(topic.partition(1).expect("p1").high_watermark(), 4);
+    engine.create_partitions("events", 5).await.expect("grow");
+    assert_eq!(engine.topic("events").expect("topic").partitions.len(), 5);
+    engine.delete_topic("events").await.expect("delete");
+    assert!(engine.topic("events").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_appends_drop_duplicates_and_refuse_gaps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(EngineConfig::new(dir.path()))
+        .await
+        .expect("open");
+    let topic = engine
+        .create_topic(
+            TopicName::new("idem").expect("name"),
+            TopicConfig::default(),
+        )
+        .await
+        .expect("create");
+    let p = topic.partition(0).expect("p0");
+    let seq = |base| {
+        Some(ProducerSeq {
+            producer_id: 42,
+            epoch: 0,
+            base_sequence: base,
+        })
+    };
+    let first = p
+        .append(batch(b"a", seq(0)))
+        .await
+        .expect("call")
+        .expect("append");
+    let retry = p
+        .append(batch(b"a", seq(0)))
+        .await
+        .expect("call")
+        .expect("duplicate ok");
+    assert!(retry.duplicate);
+    assert_eq!(retry.base_offset, first.base_offset);
+    assert_eq!(p.high_watermark(), 2, "the duplicate was not appended");
+    let gap = p.append(batch(b"c", seq(5))).await.expect("call");
+    assert!(matches!(
+        gap,
+        Err(AppendError::OutOfOrderSequence {
+            expected: 2,
+            got: 5
+        })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_offsets_survive_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let engine = Engine::open(EngineConfig::new(dir.path()))
+            .await
+            .expect("open");
+        let o = trident_engine::CommittedOffset {
+            offset: 17,
+            metadata: "m".into(),
+            commit_timestamp_ms: 1,
+        };
+        engine
+            .offsets()
+            .commit("g1", vec![("t".into(), 0, o)])
+            .expect("commit");
+    }
+    let engine = Engine::open(EngineConfig::new(dir.path()))
+        .await
+        .expect("reopen");
+    assert_eq!(
+        engine.offsets().fetch("g1", "t", 0).map(|o| o.offset),
+        Some(17)
+    );
+    assert_eq!(engine.offsets().groups(), vec!["g1".to_string()]);
+}

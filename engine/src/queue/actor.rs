@@ -36,8 +36,10 @@ use crate::vhost::WeakVhost;
 
 /// How many commands one turn of the loop takes before it syncs and delivers.
 const BATCH: usize = 512;
-/// How many paged messages one refill reads back.
+/// How many paged messages one refill reads back, and at most how many bytes: a read
+/// larger than what it returns would be wasted I/O.
 const REFILL_BATCH: usize = 1024;
+const REFILL_BYTES: usize = 4 * 1024 * 1024;
 
 struct Consumer {
     tag: Arc<str>,
@@ -491,8 +493,9 @@ impl QueueActor {
             };
             let from = self.paged.next_seq;
             let want = REFILL_BATCH.min(usize::try_from(self.paged.count).unwrap_or(usize::MAX));
-            let read =
-                tokio::task::block_in_place(|| store.read(from, want, self.memory_bytes.max(1)));
+            let read = tokio::task::block_in_place(|| {
+                store.read(from, want, REFILL_BYTES.min(self.memory_bytes.max(1)))
+            });
             let batch = match read {
                 Ok(b) => b,
                 Err(e) => {

@@ -1,0 +1,197 @@
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics (retention and
+//! segment settings); broker configs are described read-only.
+
+use trident_core::TopicConfig;
+
+use crate::broker::Broker;
+use crate::error_code as ec;
+use crate::messages::configs::*;
+use crate::topic_config::{self, Entry, SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC, SOURCE_STATIC_BROKER};
+
+pub async fn describe(b: &Broker, req: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+    let engine_cfg = b.engine.config();
+    let max = engine_cfg.max_message_bytes;
+    let results = req
+        .resources
+        .into_iter()
+        .map(|r| {
+            let mut out = DescribeConfigsResult {
+                error_code: ec::NONE,
+                error_message: None,
+                resource_type: r.resource_type,
+                resource_name: r.resource_name.clone(),
+                configs: Vec::new(),
+            };
+            let (entries, topic_level) = match r.resource_type {
+                RESOURCE_TOPIC => match b.engine.topic(&r.resource_name) {
+                    Some(t) => (topic_config::describe(&t.config, &engine_cfg.default_topic, max), true),
+                    None => {
+                        out.error_code = ec::UNKNOWN_TOPIC_OR_PARTITION;
+                        out.error_message = Some(format!("no topic '{}'", r.resource_name));
+                        return out;
+                    }
+                },
+                RESOURCE_BROKER
+                    if r.resource_name.is_empty() || r.resource_name == b.node_id().to_string() =>
+                {
+                    (
+                        topic_config::describe_broker(engine_cfg.auto_create_topics, &engine_cfg.default_topic, max),
+                        false,
+                    )
+                }
+                _ => {
+                    out.error_code = ec::INVALID_REQUEST;
+                    out.error_message = Some("unsupported resource".into());
+                    return out;
+                }
+            };
+            out.configs = entries
+                .into_iter()
+                .filter(|e| {
+                    r.configuration_keys
+                        .as_ref()
+                        .is_none_or(|keys| keys.iter().any(|k| k == e.name))
+                })
+                .map(|e| entry(e, topic_level, req.include_synonyms, req.include_documentation, version))
+                .collect();
+            out
+        })
+        .collect();
+    DescribeConfigsResponse {
+        throttle_time_ms: 0,
+        results,
+    }
+}
+
+fn entry(e: Entry, topic_level: bool, synonyms: bool, docs: bool, _version: i16) -> DescribeConfigsResourceResult {
+    let source = match (topic_level, e.is_default) {
+        (false, _) => SOURCE_STATIC_BROKER,
+        (true, true) => SOURCE_DEFAULT,
+        (true, false) => SOURCE_DYNAMIC_TOPIC,
+    };
+    DescribeConfigsResourceResult {
+        name: e.name.to_string(),
+        value: Some(e.value.clone()),
+        read_only: e.read_only,
+        is_default: e.is_default,
+        config_source: source,
+        is_sensitive: false,
+        synonyms: if synonyms {
+            vec![DescribeConfigsSynonym {
+                name: e.name.to_string(),
+                value: Some(e.value),
+                source,
+            }]
+        } else {
+            Vec::new()
+        },
+        config_type: e.config_type,
+        documentation: docs.then(|| e.doc.to_string()),
+    }
+}
+
+/// Checks and applies new settings for one topic resource.
+async fn alter_topic(
+    b: &Broker,
+    name: &str,
+    validate_only: bool,
+    change: impl FnOnce(&mut TopicConfig, &TopicConfig) -> Result<(), String>,
+) -> (i16, Option<String>) {
+    let Some(topic) = b.engine.topic(name) else {
+        return (ec::UNKNOWN_TOPIC_OR_PARTITION, Some(format!("no topic '{name}'")));
+    };
+    let defaults = &b.engine.config().default_topic;
+    let mut cfg = topic.config.clone();
+    if let Err(msg) = change(&mut cfg, defaults) {
+        return (ec::INVALID_CONFIG, Some(msg));
+    }
+    if validate_only || cfg == topic.config {
+        return (ec::NONE, None);
+    }
+    match b.engine.alter_topic_config(name, cfg).await {
+        Ok(()) => (ec::NONE, None),
+        Err(e) => (ec::from_engine(&e), Some(e.to_string())),
+    }
+}
+
+fn not_a_topic(resource_type: i8) -> Option<(i16, Option<String>)> {
+    (resource_type != RESOURCE_TOPIC).then(|| {
+        (
+            ec::INVALID_REQUEST,
+            Some("only topic configs can be altered; broker settings come from the config file".into()),
+        )
+    })
+}
+
+pub async fn alter(b: &Broker, req: AlterConfigsRequest, _version: i16) -> AlterConfigsResponse {
+    let mut responses = Vec::with_capacity(req.resources.len());
+    for r in req.resources {
+        let (code, msg) = match not_a_topic(r.resource_type) {
+            Some(err) => err,
+            None => {
+                // AlterConfigs replaces the whole set: what is not named reverts.
+                alter_topic(b, &r.resource_name, req.validate_only, |cfg, defaults| {
+                    let partitions = cfg.partitions;
+                    *cfg = defaults.clone();
+                    cfg.partitions = partitions;
+                    for c in &r.configs {
+                        topic_config::apply(cfg, defaults, &c.name, c.value.as_deref())?;
+                    }
+                    Ok(())
+                })
+                .await
+            }
+        };
+        responses.push(AlterConfigsResourceResponse {
+            error_code: code,
+            error_message: msg,
+            resource_type: r.resource_type,
+            resource_name: r.resource_name,
+        });
+    }
+    AlterConfigsResponse {
+        throttle_time_ms: 0,
+        responses,
+    }
+}
+
+pub async fn incremental_alter(
+    b: &Broker,
+    req: IncrementalAlterConfigsRequest,
+    _version: i16,
+) -> AlterConfigsResponse {
+    let mut responses = Vec::with_capacity(req.resources.len());
+    for r in req.resources {
+        let (code, msg) = match not_a_topic(r.resource_type) {
+            Some(err) => err,
+            None => {
+                alter_topic(b, &r.resource_name, req.validate_only, |cfg, defaults| {
+                    for c in &r.configs {
+                        match c.config_operation {
+                            0 => topic_config::apply(cfg, defaults, &c.name, c.value.as_deref())?,
+                            1 => topic_config::apply(cfg, defaults, &c.name, None)?,
+                            op => {
+                                return Err(format!(
+                                    "operation {op} (APPEND/SUBTRACT) applies to list configs; '{}' is not one",
+                                    c.name
+                                ));
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+                .await
+            }
+        };
+        responses.push(AlterConfigsResourceResponse {
+            error_code: code,
+            error_message: msg,
+            resource_type: r.resource_type,
+            resource_name: r.resource_name,
+        });
+    }
+    AlterConfigsResponse {
+        throttle_time_ms: 0,
+        responses,
+    }
+}

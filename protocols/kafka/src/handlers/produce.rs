@@ -1,0 +1,218 @@
+//! Produce: validate each partition's record batch (header and CRC only, never the
+//! records), hand the bytes as sent to the partition, answer when written (acks=1) or
+//! durable (acks=all), or not at all (acks=0).
+//!
+//! Ordering: appends are queued on their partitions while this request is dispatched,
+//! before the connection reads the next request, so pipelined produce requests (an
+//! idempotent producer keeps up to 5 in flight) reach each partition in the order they
+//! were sent; only the wait for the results runs concurrently.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use trident_core::{BatchEncoding, Error, TopicName};
+use trident_engine::{AppendError, AppendRequest, AppendResult, ProducerSeq};
+
+use super::{Reply, Request};
+use crate::broker::Broker;
+use crate::codec::record_batch::{self, BatchError};
+use crate::error_code as ec;
+use crate::messages::produce::{ProducePartitionResponse, ProduceRequest, ProduceResponse, ProduceTopicResponse};
+
+type AppendFuture = Pin<Box<dyn Future<Output = Result<Result<AppendResult, AppendError>, Error>> + Send>>;
+
+/// One partition's outcome: known now, or an append under way.
+enum Slot {
+    Done(ProducePartitionResponse),
+    Appending(i32, AppendFuture),
+}
+
+fn failed(index: i32, code: i16, message: Option<String>) -> ProducePartitionResponse {
+    ProducePartitionResponse {
+        index,
+        error_code: code,
+        base_offset: -1,
+        log_append_time_ms: -1,
+        log_start_offset: -1,
+        record_errors: Vec::new(),
+        error_message: message,
+    }
+}
+
+fn batch_error_code(e: &BatchError) -> i16 {
+    match e {
+        BatchError::BadCompression(_) => ec::UNSUPPORTED_COMPRESSION_TYPE,
+        BatchError::Control => ec::INVALID_RECORD,
+        BatchError::TooShort(_)
+        | BatchError::LengthMismatch { .. }
+        | BatchError::BadMagic(_)
+        | BatchError::CrcMismatch { .. }
+        | BatchError::BadCount(_) => ec::CORRUPT_MESSAGE,
+    }
+}
+
+fn append_outcome(index: i32, r: Result<Result<AppendResult, AppendError>, Error>) -> ProducePartitionResponse {
+    match r {
+        Ok(Ok(a)) => ProducePartitionResponse {
+            index,
+            error_code: ec::NONE,
+            base_offset: i64::try_from(a.base_offset).unwrap_or(i64::MAX),
+            log_append_time_ms: -1,
+            log_start_offset: i64::try_from(a.log_start_offset).unwrap_or(-1),
+            record_errors: Vec::new(),
+            error_message: None,
+        },
+        Ok(Err(e)) => {
+            let code = match e {
+                AppendError::OutOfOrderSequence { .. } => ec::OUT_OF_ORDER_SEQUENCE_NUMBER,
+                AppendError::ProducerFenced { .. } => ec::INVALID_PRODUCER_EPOCH,
+                AppendError::UnknownProducer(_) => ec::UNKNOWN_PRODUCER_ID,
+                AppendError::Engine(_) => ec::KAFKA_STORAGE_ERROR,
+            };
+            failed(index, code, Some(e.to_string()))
+        }
+        Err(e) => failed(index, ec::from_engine(&e), Some(e.to_string())),
+    }
+}
+
+/// Polls a fresh append future once, which queues the batch on its partition (the
+/// partition handle sends its command on the first poll; when the channel is full the
+/// send waits in the channel's FIFO queue, which keeps the order all the same).
+fn start(mut fut: AppendFuture, index: i32) -> Slot {
+    let mut cx = Context::from_waker(Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(r) => Slot::Done(append_outcome(index, r)),
+        Poll::Pending => Slot::Appending(index, fut),
+    }
+}
+
+pub async fn handle(broker: &Arc<Broker>, req: Request, produce: ProduceRequest) -> Reply {
+    let acks = produce.acks;
+    let mut topics: Vec<(String, Vec<Slot>)> = Vec::with_capacity(produce.topics.len());
+    for topic in produce.topics {
+        let mut slots = Vec::with_capacity(topic.partitions.len());
+        let refuse_all = |code: i16, message: Option<String>| {
+            topic
+                .partitions
+                .iter()
+                .map(|p| Slot::Done(failed(p.index, code, message.clone())))
+                .collect::<Vec<_>>()
+        };
+        if !(-1..=1).contains(&acks) {
+            topics.push((topic.name.clone(), refuse_all(ec::INVALID_REQUIRED_ACKS, None)));
+            continue;
+        }
+        if produce.transactional_id.is_some() {
+            let msg = Some("transactions are not supported".to_string());
+            topics.push((topic.name.clone(), refuse_all(ec::INVALID_REQUEST, msg)));
+            continue;
+        }
+        let Ok(name) = TopicName::new(&topic.name) else {
+            topics.push((topic.name.clone(), refuse_all(ec::INVALID_TOPIC_EXCEPTION, None)));
+            continue;
+        };
+        let found = match broker.engine.topic(name.as_str()) {
+            Some(t) => Some(t),
+            None => match broker.engine.topic_or_create(&name).await {
+                Ok(t) => t,
+                Err(e) => {
+                    topics.push((topic.name.clone(), refuse_all(ec::from_engine(&e), Some(e.to_string()))));
+                    continue;
+                }
+            },
+        };
+        let Some(t) = found else {
+            topics.push((topic.name.clone(), refuse_all(ec::UNKNOWN_TOPIC_OR_PARTITION, None)));
+            continue;
+        };
+        let max_bytes = broker.engine.config().max_message_bytes;
+        for p in topic.partitions {
+            let index = p.index;
+            let Some(part) = u32::try_from(index).ok().and_then(|i| t.partition(i)) else {
+                slots.push(Slot::Done(failed(index, ec::UNKNOWN_TOPIC_OR_PARTITION, None)));
+                continue;
+            };
+            let Some(bytes) = p.records else {
+                slots.push(Slot::Done(failed(index, ec::CORRUPT_MESSAGE, Some("null records".into()))));
+                continue;
+            };
+            if bytes.len() > max_bytes {
+                slots.push(Slot::Done(failed(index, ec::MESSAGE_TOO_LARGE, None)));
+                continue;
+            }
+            let header = match record_batch::validate(&bytes) {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::debug!(topic = %name, partition = index, error = %e, "refused batch");
+                    slots.push(Slot::Done(failed(index, batch_error_code(&e), Some(e.to_string()))));
+                    continue;
+                }
+            };
+            if header.is_transactional() {
+                let msg = Some("transactional batches are not supported".to_string());
+                slots.push(Slot::Done(failed(index, ec::INVALID_RECORD, msg)));
+                continue;
+            }
+            let producer = header.is_idempotent().then_some(ProducerSeq {
+                producer_id: header.producer_id,
+                epoch: header.producer_epoch,
+                base_sequence: header.base_sequence,
+            });
+            let max_timestamp = if header.max_timestamp >= 0 {
+                header.max_timestamp
+            } else {
+                trident_core::message::now_ms()
+            };
+            let append = AppendRequest {
+                record_count: header.offset_count(),
+                max_timestamp,
+                encoding: BatchEncoding::RecordBatchV2,
+                bytes,
+                producer,
+                wait_durable: acks == -1,
+            };
+            let part = part.clone();
+            let fut: AppendFuture = Box::pin(async move { part.append(append).await });
+            slots.push(start(fut, index));
+        }
+        topics.push((topic.name, slots));
+    }
+
+    let pending = topics
+        .iter()
+        .any(|(_, slots)| slots.iter().any(|s| matches!(s, Slot::Appending(..))));
+    if acks == 0 {
+        // No response, but appends still queued on a full channel must be driven.
+        if pending {
+            tokio::spawn(finish(topics));
+        }
+        return Reply::Nothing;
+    }
+    if !pending {
+        return Reply::Frame(req.respond(&finish(topics).await));
+    }
+    Reply::Later(tokio::spawn(async move {
+        let resp = finish(topics).await;
+        Some(req.respond(&resp))
+    }))
+}
+
+async fn finish(topics: Vec<(String, Vec<Slot>)>) -> ProduceResponse {
+    let mut responses = Vec::with_capacity(topics.len());
+    for (name, slots) in topics {
+        let mut partitions = Vec::with_capacity(slots.len());
+        for slot in slots {
+            partitions.push(match slot {
+                Slot::Done(r) => r,
+                Slot::Appending(index, fut) => append_outcome(index, fut.await),
+            });
+        }
+        responses.push(ProduceTopicResponse { name, partitions });
+    }
+    ProduceResponse {
+        responses,
+        throttle_time_ms: 0,
+    }
+}

@@ -1,0 +1,15 @@
+//! The embedded "consumer" protocol's subscription (JoinGroup metadata): read only to
+//! learn which topics a group's members subscribe to (OffsetDelete refuses to delete
+//! offsets of a subscribed topic). Always the classic non-flexible encoding.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::codec::reader::{DecodeResult, Reader};
+
+/// Topics named in a consumer protocol subscription (any version: they lead it).
+pub fn subscribed_topics(metadata: &Bytes) -> DecodeResult<Vec<String>> {
+    let mut r = Reader::new(BytesMut::from(&metadata[..]), false);
+    let _version = r.i16()?;
+    let n = r.array_len()?;
+    r.elements(n, Reader::string)
+}

@@ -1,0 +1,217 @@
+//! The listener and the per-connection tasks.
+//!
+//! Each connection has a reader task (frames in, dispatch) and a writer task (responses
+//! out, in request order). The reader queues each reply — ready, or a task still
+//! producing it — on a bounded channel; the writer awaits them in order and writes
+//! whatever is ready together with one vectored write, so pipelined requests cost one
+//! syscall per burst and a fetch's stored batches are never copied.
+
+use std::io::IoSlice;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use trident_engine::Engine;
+
+use crate::broker::{Broker, Session};
+use crate::codec::frame::next_frame;
+use crate::config::KafkaConfig;
+use crate::handlers::{self, Reply};
+
+/// Read buffer to start with; it grows for large produce requests.
+const READ_BUFFER: usize = 64 * 1024;
+/// Gather at most this much before writing, so a burst does not pile up unsent.
+const WRITE_BATCH_BYTES: usize = 1024 * 1024;
+/// iovecs per write call (well under IOV_MAX).
+const MAX_IOVECS: usize = 256;
+
+/// Serves Kafka clients on `listener` until `shutdown` becomes true.
+pub async fn serve(listener: TcpListener, engine: Engine, config: KafkaConfig, shutdown: watch::Receiver<bool>) {
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let broker = Arc::new(Broker::new(engine, config, port));
+    serve_with(listener, broker, shutdown).await;
+}
+
+/// [`serve`] with a broker built by the caller (tests reach into its state).
+pub async fn serve_with(listener: TcpListener, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    tokio::spawn(broker.coordinator.clone().run_ticker(shutdown.clone()));
+    tracing::info!(
+        addr = ?listener.local_addr().ok(),
+        advertised = %format!("{}:{}", broker.host(), broker.port),
+        "kafka listener ready"
+    );
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let broker = broker.clone();
+                    let shutdown = shutdown.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = connection(broker, stream, peer, shutdown).await {
+                            tracing::debug!(%peer, error = %e, "kafka connection ended");
+                        }
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "kafka accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ConnectionError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Frame(#[from] crate::codec::frame::FrameError),
+    #[error(transparent)]
+    Closed(#[from] handlers::CloseReason),
+}
+
+async fn connection(
+    broker: Arc<Broker>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), ConnectionError> {
+    // Responses are written whole; Nagle would only delay the last segment.
+    stream.set_nodelay(true)?;
+    let (mut rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::channel::<Reply>(broker.config.max_in_flight.max(1));
+    let writer = tokio::spawn(write_loop(wr, rx));
+    let mut session = Session::new(peer);
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    let max = broker.config.max_frame_bytes;
+    let result = 'conn: loop {
+        loop {
+            let frame = match next_frame(&mut buf, max) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => break 'conn Err(e.into()),
+            };
+            let reply = match handlers::dispatch(&broker, &mut session, frame).await {
+                Ok(r) => r,
+                Err(e) => break 'conn Err(e.into()),
+            };
+            let close = matches!(reply, Reply::FrameThenClose(_));
+            if tx.send(reply).await.is_err() || close {
+                break 'conn Ok(());
+            }
+        }
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(READ_BUFFER);
+        }
+        tokio::select! {
+            n = rd.read_buf(&mut buf) => match n {
+                Ok(0) => break Ok(()),
+                Ok(_) => {}
+                Err(e) => break Err(e.into()),
+            },
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break Ok(());
+                }
+            }
+        }
+    };
+    // Let responses already queued go out before the socket closes.
+    drop(tx);
+    let _ = writer.await;
+    result
+}
+
+async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Reply>) -> std::io::Result<()> {
+    let mut out: Vec<Bytes> = Vec::new();
+    let mut carry: Option<Reply> = None;
+    loop {
+        let reply = match carry.take() {
+            Some(r) => r,
+            None => match rx.recv().await {
+                Some(r) => r,
+                None => break,
+            },
+        };
+        if let Some(frame) = resolve(reply).await? {
+            out.extend(frame.parts);
+        }
+        // Gather what is already ready; stop at a reply still in progress so that it
+        // does not hold back the responses before it.
+        let mut size: usize = out.iter().map(Bytes::len).sum();
+        while size < WRITE_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(Reply::Frame(f)) | Ok(Reply::FrameThenClose(f)) => {
+                    size += f.len();
+                    out.extend(f.parts);
+                }
+                Ok(Reply::Nothing) => {}
+                Ok(Reply::Later(h)) if h.is_finished() => {
+                    if let Some(f) = resolve(Reply::Later(h)).await? {
+                        size += f.len();
+                        out.extend(f.parts);
+                    }
+                }
+                Ok(later) => {
+                    carry = Some(later);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        write_all(&mut wr, &mut out).await?;
+    }
+    wr.shutdown().await
+}
+
+async fn resolve(reply: Reply) -> std::io::Result<Option<crate::codec::Frame>> {
+    match reply {
+        Reply::Frame(f) | Reply::FrameThenClose(f) => Ok(Some(f)),
+        Reply::Nothing => Ok(None),
+        Reply::Later(h) => h.await.map_err(|e| {
+            // A handler task panicked: that response is lost and the client's
+            // ordering with it; closing the connection is the only honest answer.
+            tracing::error!(error = %e, "kafka handler task failed");
+            std::io::Error::other("handler failed")
+        }),
+    }
+}
+
+/// Writes every buffer with vectored writes, handling short writes.
+async fn write_all(wr: &mut OwnedWriteHalf, parts: &mut Vec<Bytes>) -> std::io::Result<()> {
+    let mut start = 0;
+    while start < parts.len() {
+        let end = (start + MAX_IOVECS).min(parts.len());
+        let slices: Vec<IoSlice<'_>> = parts[start..end].iter().map(|b| IoSlice::new(b)).collect();
+        let mut n = wr.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 && start < parts.len() {
+            let len = parts[start].len();
+            if n >= len {
+                n -= len;
+                start += 1;
+            } else {
+                parts[start].advance(n);
+                n = 0;
+            }
+        }
+        while start < parts.len() && parts[start].is_empty() {
+            start += 1;
+        }
+    }
+    parts.clear();
+    Ok(())
+}

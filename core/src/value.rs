@@ -129,12 +129,39 @@ impl FieldValue {
         }
     }
 
-    /// Headers-exchange equality: RabbitMQ compares values by type and value, except
-    /// that the two string kinds compare equal when their text matches.
+    /// Headers-exchange equality. RabbitMQ compares values without their type tags, so
+    /// integers of different widths with the same value match (clients pick widths by
+    /// language, not by intent), and text matches bytes with the same content.
     pub fn matches(&self, other: &FieldValue) -> bool {
-        match (self.as_str(), other.as_str()) {
+        if let (Some(a), Some(b)) = (self.as_i128(), other.as_i128()) {
+            return a == b;
+        }
+        match (self.as_text_bytes(), other.as_text_bytes()) {
             (Some(a), Some(b)) => a == b,
             _ => self == other,
+        }
+    }
+
+    /// Any integer (not timestamps, which are a distinct AMQP type), widened.
+    fn as_i128(&self) -> Option<i128> {
+        Some(match *self {
+            FieldValue::I8(v) => v.into(),
+            FieldValue::U8(v) => v.into(),
+            FieldValue::I16(v) => v.into(),
+            FieldValue::U16(v) => v.into(),
+            FieldValue::I32(v) => v.into(),
+            FieldValue::U32(v) => v.into(),
+            FieldValue::I64(v) => v.into(),
+            FieldValue::U64(v) => v.into(),
+            _ => return None,
+        })
+    }
+
+    fn as_text_bytes(&self) -> Option<&[u8]> {
+        match self {
+            FieldValue::ShortString(s) | FieldValue::LongString(s) => Some(s.as_bytes()),
+            FieldValue::Bytes(b) => Some(b),
+            _ => None,
         }
     }
 }
@@ -160,5 +187,20 @@ impl From<i64> for FieldValue {
 impl From<bool> for FieldValue {
     fn from(v: bool) -> Self {
         FieldValue::Bool(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_matching_ignores_type_tags_like_rabbitmq() {
+        assert!(FieldValue::I32(1).matches(&FieldValue::I64(1)));
+        assert!(FieldValue::U8(7).matches(&FieldValue::I16(7)));
+        assert!(!FieldValue::I32(1).matches(&FieldValue::I32(2)));
+        assert!(FieldValue::ShortString("a".into()).matches(&FieldValue::LongString("a".into())));
+        assert!(FieldValue::Bytes(Bytes::from_static(b"a")).matches(&FieldValue::LongString("a".into())));
+        assert!(!FieldValue::Bool(true).matches(&FieldValue::I8(1)));
     }
 }

@@ -423,3 +423,36 @@ async fn a_deep_backlog_pages_to_disk_and_comes_back_in_order() {
         d.queue.settle(vec![d.id], Outcome::Ack).await.expect("ack");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_messages_and_invalid_names_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_e, v) = open_with(dir.path(), |c| c.max_message_bytes = 1024).await;
+    declare(&v, QueueDef::new(qn("small"))).await;
+    let err = v
+        .publish(msg(&"x".repeat(2048), "small"), &ExchangeName::default_exchange(), PublishOptions::default())
+        .await
+        .expect_err("too large");
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("exceeds the maximum"), "{err}");
+    assert!(QueueName::new(&"q".repeat(256)).is_err());
+    assert!(QueueName::new("").is_err());
+    let err = v
+        .declare_exchange(ExchangeDef::new(xn("amq.custom"), ExchangeKind::Direct))
+        .await
+        .expect_err("reserved prefix");
+    assert_eq!(err.kind(), ErrorKind::AccessRefused);
+    let err = v
+        .bind(
+            Binding {
+                source: xn("nope"),
+                destination: BindingDestination::Queue(qn("small")),
+                routing_key: String::new(),
+                arguments: Default::default(),
+            },
+            C1,
+        )
+        .await
+        .expect_err("unknown source");
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}

@@ -140,6 +140,7 @@ fn arr<const N: usize>(s: &[u8]) -> [u8; N] {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -60,6 +60,25 @@ pub(crate) fn read_exact_at(file: &File, path: &Path, buf: &mut [u8], pos: u64) 
     })
 }
 
-pub(crate) fn create_dir_all(dir: &Path) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))
+/// Creates `dir` and any missing ancestors, fsyncing the parent of each directory it
+/// creates so that the new entries survive power loss.
+pub(crate) fn create_dir_durable(dir: &Path) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut cur = Some(dir);
+    while let Some(d) = cur {
+        if d.as_os_str().is_empty() || d.is_dir() {
+            break;
+        }
+        missing.push(d);
+        cur = d.parent();
+    }
+    fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+    for d in missing.iter().rev() {
+        if let Some(parent) = d.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            sync_dir(parent)?;
+        }
+    }
+    Ok(())
 }

@@ -216,6 +216,7 @@ impl<E: IndexEntry> IndexFile<E> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -7,7 +7,7 @@ use trident_core::{BatchEncoding, LogBatch, Offset, TopicConfig};
 
 use crate::entry::{EntryHeader, HEADER_LEN};
 use crate::error::{Result, StorageError};
-use crate::fsutil::{create_dir_all, lock_dir, sync_dir, write_atomic};
+use crate::fsutil::{create_dir_durable, lock_dir, sync_dir, write_atomic};
 use crate::segment::{RawBatch, Segment, file_name};
 
 /// Name of the checkpoint that holds the log start offset set by
@@ -112,11 +112,7 @@ impl SegmentLog {
     /// Opens the log in `dir` (created if missing), recovering from any crash.
     pub fn open(dir: &Path, cfg: LogConfig) -> Result<Self> {
         cfg.validate()?;
-        let existed = dir.is_dir();
-        create_dir_all(dir)?;
-        if !existed && let Some(parent) = dir.parent() {
-            sync_dir(parent)?;
-        }
+        create_dir_durable(dir)?;
         let lock = lock_dir(dir)?;
         let interval = u64::from(cfg.index_interval_bytes);
 

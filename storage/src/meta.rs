@@ -129,14 +129,23 @@ impl MetaStore {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
         {
-            crate::fsutil::create_dir_all(parent)?;
+            crate::fsutil::create_dir_durable(parent)?;
         }
+        let existed = path.exists();
         let db = Database::create(path).map_err(meta_err)?;
         let txn = db.begin_write().map_err(meta_err)?;
         for t in MetaTable::ALL {
             txn.open_table(t.def()).map_err(meta_err)?;
         }
         txn.commit().map_err(meta_err)?;
+        if !existed {
+            // redb fsyncs the file, not the directory entry that names it.
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            crate::fsutil::sync_dir(parent)?;
+        }
         Ok(MetaStore { db })
     }
 

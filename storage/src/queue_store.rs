@@ -8,7 +8,7 @@ use trident_core::Message;
 use crate::ack_file::{AckFile, AckRecord};
 use crate::entry::ENCODING_QUEUE_MESSAGE;
 use crate::error::{Result, StorageError};
-use crate::fsutil::{create_dir_all, sync_dir};
+use crate::fsutil::{create_dir_durable, sync_dir};
 use crate::log::{LogConfig, SegmentLog};
 use crate::message_codec::{decode_message, encode_message};
 use crate::removed::RemovedSet;
@@ -88,11 +88,7 @@ pub struct QueueStore {
 impl QueueStore {
     /// Opens (or creates) the store in `dir` and recovers it.
     pub fn open(dir: &Path, cfg: QueueStoreConfig) -> Result<(Self, Recovered)> {
-        let existed = dir.is_dir();
-        create_dir_all(dir)?;
-        if !existed && let Some(parent) = dir.parent() {
-            sync_dir(parent)?;
-        }
+        create_dir_durable(dir)?;
         let log_cfg = LogConfig {
             segment_bytes: cfg.segment_bytes,
             segment_ms: None,
@@ -106,7 +102,14 @@ impl QueueStore {
         if leftover.exists() {
             std::fs::remove_file(&leftover).map_err(|e| StorageError::io(&leftover, e))?;
         }
-        let (acks, records) = AckFile::open(&dir.join(ACK_FILE))?;
+        let ack_path = dir.join(ACK_FILE);
+        let ack_existed = ack_path.exists();
+        let (acks, records) = AckFile::open(&ack_path)?;
+        if !ack_existed {
+            // Without this a power loss could lose the journal's directory entry, and
+            // with it removals that sync() reported durable.
+            sync_dir(dir)?;
+        }
         let mut removed = RemovedSet::new(log.start_offset());
         for r in records {
             match r {

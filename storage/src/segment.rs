@@ -208,11 +208,7 @@ impl Segment {
     /// Walks entries from the start, checking framing, offsets and CRCs, and indexes each
     /// valid one. Returns (valid end, next offset, first damage). I/O errors propagate;
     /// bad data only stops the walk.
-    fn scan_and_index(
-        &mut self,
-        file_len: u64,
-        interval: u64,
-    ) -> Result<(u64, Offset, Option<(u64, String)>)> {
+    fn scan_and_index(&mut self, file_len: u64, interval: u64) -> Result<ScanOutcome> {
         let mut cur = Cursor::new(
             &self.log,
             &self.log_path,
@@ -480,6 +476,10 @@ fn indexes_plausible(
     };
     offsets_ok && times_ok
 }
+
+/// What a validating scan found: the valid length, the offset after the last valid
+/// batch, and where and why it stopped early (if it did).
+type ScanOutcome = (u64, Offset, Option<(u64, String)>);
 
 /// Sequential reader over a segment's entries using positioned reads into a chunk
 /// buffer. Every length is checked against `end` before anything is allocated, so a

@@ -1,6 +1,8 @@
 //! Recovery of a damaged active segment: whatever the damage, every entry before it is
 //! intact, nothing from it on is returned, and appends continue at the right offset.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: deterministic batch contents that can be
 //! verified from the base offset alone (so a test can check data written by another
 //! process).
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use trident_core::LogBatch;
 use trident_storage::LogConfig;

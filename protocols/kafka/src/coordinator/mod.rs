@@ -157,6 +157,11 @@ impl Coordinator {
             .unwrap_or_default()
     }
 
+    /// The next instant at which the group has a deadline to apply.
+    pub fn deadline(&self, group_id: &str) -> Option<Instant> {
+        self.lock().get(group_id).and_then(Group::next_deadline)
+    }
+
     /// Applies every group's deadlines.
     pub fn tick(&self, now: Instant) {
         let mut groups = self.lock();

@@ -98,6 +98,14 @@ pub fn join(b: &Broker, session: &Session, req: Request, j: JoinGroupRequest) ->
     match b.coordinator.join(&j.group_id, params, Instant::now()) {
         Pending::Now(r) => Reply::Frame(req.respond(&fix_join(r, v))),
         Pending::Wait(rx) => {
+            // The ticker's period would round the initial delay up; wake exactly at it.
+            if let Some(deadline) = b.coordinator.deadline(&j.group_id) {
+                let coordinator = b.coordinator.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(deadline).await;
+                    coordinator.tick(Instant::now());
+                });
+            }
             let member_id = j.member_id;
             Reply::Later(tokio::spawn(async move {
                 let r = rx.await.unwrap_or_else(|_| JoinGroupResponse {

@@ -29,6 +29,8 @@ pub struct ChannelCredit {
     held: u32,
     /// Sum of `granted` over the channel's limited consumers.
     granted: u32,
+    /// How many limited consumers share the channel limit.
+    consumers: u32,
 }
 
 impl ChannelCredit {
@@ -53,6 +55,7 @@ impl ChannelCredit {
             limit: per_consumer,
             ..ConsumerCredit::default()
         };
+        self.consumers += 1;
         let n = self.top_up(&mut c);
         (c, n)
     }
@@ -85,6 +88,7 @@ impl ChannelCredit {
         }
         self.granted = self.granted.saturating_sub(c.granted);
         self.held = self.held.saturating_sub(c.held);
+        self.consumers = self.consumers.saturating_sub(1);
     }
 
     /// How much more credit `c` may be given now, recorded as granted.
@@ -92,11 +96,18 @@ impl ChannelCredit {
         if c.unlimited {
             return 0;
         }
-        let want = if c.limit == 0 {
+        let mut want = if c.limit == 0 {
             UNLIMITED
         } else {
             c.limit.saturating_sub(c.held + c.granted)
         };
+        if self.limit > 0 {
+            // Credit cannot be taken back once granted, and a consumer whose queue is
+            // empty never uses it. A fair share per consumer keeps such a consumer from
+            // sitting on the whole channel budget while the others starve.
+            let share = self.limit.div_ceil(self.consumers.max(1));
+            want = want.min(share.saturating_sub(c.held + c.granted));
+        }
         let mut n = want.min(self.room());
         if n == UNLIMITED {
             // Only reachable with no channel limit and no consumer limit, which
@@ -163,6 +174,29 @@ mod tests {
         let (_b, nb) = ch.start(4);
         let (_c, nc) = ch.start(4);
         assert_eq!((na, nb, nc), (4, 4, 2));
+        let (_d, nd) = ch.start(4);
+        assert_eq!(nd, 0, "the budget is spent");
+    }
+
+    #[test]
+    fn an_idle_consumer_cannot_hoard_the_channel_budget() {
+        let mut ch = ChannelCredit {
+            limit: 4,
+            ..ChannelCredit::default()
+        };
+        let (mut a, na) = ch.start(0);
+        assert_eq!(na, 4);
+        let (mut b, nb) = ch.start(0);
+        assert_eq!(nb, 0);
+        for _ in 0..4 {
+            ch.delivered(&mut a);
+        }
+        for _ in 0..4 {
+            ch.settled(&mut a);
+        }
+        // `a` may take back only its share; the rest is `b`'s.
+        assert_eq!(ch.top_up(&mut a), 2);
+        assert_eq!(ch.top_up(&mut b), 2);
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub(crate) struct Session {
     closing: Option<Instant>,
     /// The loop ends at its next turn (after a last flush).
     finished: bool,
+    /// How the socket is let go once the loop ends.
+    linger: Linger,
     /// Complete frames are left in the read buffer (we paused while output drained).
     input_pending: bool,
     /// The resource alarm's reason while it is raised.
@@ -98,6 +100,20 @@ pub(crate) struct Session {
     /// The connection consumed, fetched or declared an exclusive queue: the engine
     /// must be told when it ends.
     touched_engine: bool,
+}
+
+/// What happens to the socket after the last write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Linger {
+    /// Close at once (peer gone, or it answered our close with close-ok).
+    None,
+    /// We answered the client's close with close-ok: let the client close first, as
+    /// RabbitMQ does, so that it reads close-ok before it sees end-of-stream.
+    AwaitPeerClose,
+    /// We gave up on an unparsable stream: send end-of-stream after the close frame and
+    /// discard what still arrives, so that closing does not reset the connection and
+    /// destroy the close frame in the peer's receive buffer.
+    Drain,
 }
 
 async fn recv_opt<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
@@ -154,6 +170,7 @@ impl Session {
             missed_ticks: 0,
             closing: None,
             finished: false,
+            linger: Linger::None,
             input_pending: false,
             blocked: None,
             has_published: false,
@@ -251,6 +268,25 @@ impl Session {
             let mut out = std::mem::take(&mut self.out);
             let _ = tokio::time::timeout(Duration::from_secs(1), io.write_all(&mut out)).await;
         }
+        if self.linger != Linger::None {
+            if self.linger == Linger::Drain {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    tokio::io::AsyncWriteExt::shutdown(&mut io.writer),
+                )
+                .await;
+            }
+            let drain = async {
+                let mut scratch = [0u8; 4096];
+                while let Ok(n) = tokio::io::AsyncReadExt::read(&mut io.reader, &mut scratch).await
+                {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(self.shared.config.close_timeout, drain).await;
+        }
     }
 
     fn shutdown_now(&mut self) {
@@ -328,6 +364,7 @@ impl Session {
                     tracing::debug!(conn = self.id.0, error = %e, "AMQP frame error");
                     self.close_connection(e.into());
                     self.finished = true;
+                    self.linger = Linger::Drain;
                     inbuf.clear();
                     return;
                 }
@@ -361,6 +398,7 @@ impl Session {
                     Ok(ClientMethod::ConnectionClose { .. }) => {
                         self.send(0, &ServerMethod::ConnectionCloseOk);
                         self.finished = true;
+                        self.linger = Linger::AwaitPeerClose;
                     }
                     _ => {}
                 }
@@ -386,6 +424,7 @@ impl Session {
             ClientMethod::ConnectionClose { .. } => {
                 self.send(0, &ServerMethod::ConnectionCloseOk);
                 self.finished = true;
+                self.linger = Linger::AwaitPeerClose;
                 Ok(())
             }
             // Nothing outstanding to confirm: a stray close-ok is harmless.

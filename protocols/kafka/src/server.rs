@@ -30,14 +30,23 @@ const WRITE_BATCH_BYTES: usize = 1024 * 1024;
 const MAX_IOVECS: usize = 256;
 
 /// Serves Kafka clients on `listener` until `shutdown` becomes true.
-pub async fn serve(listener: TcpListener, engine: Engine, config: KafkaConfig, shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    engine: Engine,
+    config: KafkaConfig,
+    shutdown: watch::Receiver<bool>,
+) {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let broker = Arc::new(Broker::new(engine, config, port));
     serve_with(listener, broker, shutdown).await;
 }
 
 /// [`serve`] with a broker built by the caller (tests reach into its state).
-pub async fn serve_with(listener: TcpListener, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve_with(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     tokio::spawn(broker.coordinator.clone().run_ticker(shutdown.clone()));
     tracing::info!(
         addr = ?listener.local_addr().ok(),

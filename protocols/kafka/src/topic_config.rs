@@ -67,8 +67,15 @@ pub fn describe(cfg: &TopicConfig, defaults: &TopicConfig, max_message_bytes: us
         ),
         e(
             "retention.bytes",
-            opt_i64(cfg.retention_bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX))),
-            opt_i64(defaults.retention_bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX))),
+            opt_i64(
+                cfg.retention_bytes
+                    .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+            ),
+            opt_i64(
+                defaults
+                    .retention_bytes
+                    .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+            ),
             TYPE_LONG,
             "Delete the oldest segments while a partition is larger than this; -1 for no limit.",
         ),
@@ -92,7 +99,12 @@ pub fn describe(cfg: &TopicConfig, defaults: &TopicConfig, max_message_bytes: us
             TYPE_INT,
             "Largest record batch accepted (the broker-wide limit).",
         ),
-        fixed("min.insync.replicas", "1", TYPE_INT, "A single node: one replica."),
+        fixed(
+            "min.insync.replicas",
+            "1",
+            TYPE_INT,
+            "A single node: one replica.",
+        ),
         fixed(
             "compression.type",
             "producer",
@@ -109,7 +121,11 @@ pub fn describe(cfg: &TopicConfig, defaults: &TopicConfig, max_message_bytes: us
 }
 
 /// Broker-level configs, all read-only.
-pub fn describe_broker(auto_create: bool, defaults: &TopicConfig, max_message_bytes: usize) -> Vec<Entry> {
+pub fn describe_broker(
+    auto_create: bool,
+    defaults: &TopicConfig,
+    max_message_bytes: usize,
+) -> Vec<Entry> {
     let fixed = |name, value: String, config_type| Entry {
         name,
         value,
@@ -119,11 +135,23 @@ pub fn describe_broker(auto_create: bool, defaults: &TopicConfig, max_message_by
         doc: "",
     };
     vec![
-        fixed("auto.create.topics.enable", auto_create.to_string(), TYPE_BOOLEAN),
+        fixed(
+            "auto.create.topics.enable",
+            auto_create.to_string(),
+            TYPE_BOOLEAN,
+        ),
         fixed("num.partitions", defaults.partitions.to_string(), TYPE_INT),
         fixed("default.replication.factor", "1".into(), TYPE_INT),
-        fixed("log.retention.ms", opt_i64(defaults.retention_ms), TYPE_LONG),
-        fixed("log.segment.bytes", defaults.segment_bytes.to_string(), TYPE_INT),
+        fixed(
+            "log.retention.ms",
+            opt_i64(defaults.retention_ms),
+            TYPE_LONG,
+        ),
+        fixed(
+            "log.segment.bytes",
+            defaults.segment_bytes.to_string(),
+            TYPE_INT,
+        ),
         fixed("message.max.bytes", max_message_bytes.to_string(), TYPE_INT),
     ]
 }
@@ -136,7 +164,12 @@ fn parse_long(name: &str, value: &str) -> Result<i64, String> {
 }
 
 /// Applies one setting; `None` restores the default (AlterConfigs DELETE).
-pub fn apply(cfg: &mut TopicConfig, defaults: &TopicConfig, name: &str, value: Option<&str>) -> Result<(), String> {
+pub fn apply(
+    cfg: &mut TopicConfig,
+    defaults: &TopicConfig,
+    name: &str,
+    value: Option<&str>,
+) -> Result<(), String> {
     let Some(value) = value else {
         match name {
             "retention.ms" => cfg.retention_ms = defaults.retention_ms,
@@ -169,7 +202,10 @@ pub fn apply(cfg: &mut TopicConfig, defaults: &TopicConfig, name: &str, value: O
             let v = parse_long(name, value)?;
             // Kafka's floor: a segment must hold at least one record header.
             if !(14..=i64::from(i32::MAX)).contains(&v) {
-                return Err(format!("segment.bytes must be between 14 and {}, got {v}", i32::MAX));
+                return Err(format!(
+                    "segment.bytes must be between 14 and {}, got {v}",
+                    i32::MAX
+                ));
             }
             cfg.segment_bytes = v.unsigned_abs();
         }
@@ -184,7 +220,9 @@ pub fn apply(cfg: &mut TopicConfig, defaults: &TopicConfig, name: &str, value: O
         "min.insync.replicas" if value.trim() == "1" => {}
         "compression.type" if value.trim() == "producer" => {}
         "message.timestamp.type" if value.trim() == "CreateTime" => {}
-        _ if is_fixed(name) => return Err(format!("'{name}' cannot be set to '{value}' on Trident")),
+        _ if is_fixed(name) => {
+            return Err(format!("'{name}' cannot be set to '{value}' on Trident"));
+        }
         _ => return Err(format!("unknown topic config '{name}'")),
     }
     Ok(())
@@ -193,7 +231,11 @@ pub fn apply(cfg: &mut TopicConfig, defaults: &TopicConfig, name: &str, value: O
 fn is_fixed(name: &str) -> bool {
     matches!(
         name,
-        "cleanup.policy" | "min.insync.replicas" | "compression.type" | "message.timestamp.type" | "max.message.bytes"
+        "cleanup.policy"
+            | "min.insync.replicas"
+            | "compression.type"
+            | "message.timestamp.type"
+            | "max.message.bytes"
     )
 }
 
@@ -207,7 +249,10 @@ mod tests {
         let mut c = defaults.clone();
         assert_eq!(apply(&mut c, &defaults, "retention.ms", Some("-1")), Ok(()));
         assert_eq!(c.retention_ms, None);
-        assert_eq!(apply(&mut c, &defaults, "retention.bytes", Some("1048576")), Ok(()));
+        assert_eq!(
+            apply(&mut c, &defaults, "retention.bytes", Some("1048576")),
+            Ok(())
+        );
         assert_eq!(c.retention_bytes, Some(1 << 20));
         assert!(apply(&mut c, &defaults, "segment.bytes", Some("3")).is_err());
         assert!(apply(&mut c, &defaults, "cleanup.policy", Some("compact")).is_err());
@@ -215,7 +260,10 @@ mod tests {
         assert_eq!(apply(&mut c, &defaults, "retention.ms", None), Ok(()));
         assert_eq!(c.retention_ms, defaults.retention_ms);
         let shown = describe(&c, &defaults, 1000);
-        let rb = shown.iter().find(|e| e.name == "retention.bytes").map(|e| e.value.clone());
+        let rb = shown
+            .iter()
+            .find(|e| e.name == "retention.bytes")
+            .map(|e| e.value.clone());
         assert_eq!(rb.as_deref(), Some("1048576"));
     }
 }

@@ -34,11 +34,16 @@ async fn absurd_array_length_in_a_14_byte_alter_configs_is_refused() {
     let mut frame = vec![0, 0, 0, 14];
     frame.extend_from_slice(&[0, 33, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff]);
     c.send_raw(&frame).await;
-    assert!(c.is_closed().await, "an undecodable request closes the connection");
+    assert!(
+        c.is_closed().await,
+        "an undecodable request closes the connection"
+    );
     // Same in a flexible version (compact array length as a varint).
     let mut c = RawClient::connect(s.addr).await;
     let mut frame = vec![0, 0, 0, 15];
-    frame.extend_from_slice(&[0, 33, 0, 2, 0, 0, 0, 1, 0xff, 0xff, 0, 0xff, 0xff, 0xff, 0x0f]);
+    frame.extend_from_slice(&[
+        0, 33, 0, 2, 0, 0, 0, 1, 0xff, 0xff, 0, 0xff, 0xff, 0xff, 0x0f,
+    ]);
     c.send_raw(&frame).await;
     assert!(c.is_closed().await);
     still_serving(&s).await;
@@ -57,7 +62,11 @@ async fn unknown_api_key_closes_and_unknown_api_versions_version_answers_v0() {
     c.send_raw(&frame).await;
     let r: ApiVersionsResponse = c.recv(key::API_VERSIONS, 0).await.unwrap();
     assert_eq!(r.error_code, ec::UNSUPPORTED_VERSION);
-    assert!(r.api_keys.iter().any(|a| a.api_key == key::PRODUCE && a.min_version == 3));
+    assert!(
+        r.api_keys
+            .iter()
+            .any(|a| a.api_key == key::PRODUCE && a.min_version == 3)
+    );
 
     // An unsupported version of another API closes the connection, never hangs.
     let mut c = RawClient::connect(s.addr).await;
@@ -73,7 +82,10 @@ async fn oversized_and_truncated_frames() {
     let s = TestServer::start_with(config).await;
     let mut c = RawClient::connect(s.addr).await;
     c.send_raw(&[0x7f, 0xff, 0xff, 0xff]).await;
-    assert!(c.is_closed().await, "a frame larger than the maximum is refused from its size");
+    assert!(
+        c.is_closed().await,
+        "a frame larger than the maximum is refused from its size"
+    );
 
     let mut c = RawClient::connect(s.addr).await;
     c.send_raw(&[0xff, 0xff, 0xff, 0xfe]).await;
@@ -81,7 +93,8 @@ async fn oversized_and_truncated_frames() {
 
     // A frame whose body ends inside the header.
     let mut c = RawClient::connect(s.addr).await;
-    c.send_raw(&[0, 0, 0, 10, 0, 18, 0, 3, 0, 0, 0, 1, 0, 9]).await;
+    c.send_raw(&[0, 0, 0, 10, 0, 18, 0, 3, 0, 0, 0, 1, 0, 9])
+        .await;
     assert!(c.is_closed().await);
 
     // A frame that never completes just waits; the client hanging up ends it.
@@ -122,7 +135,10 @@ async fn crc_mismatch_is_corrupt_message_and_nothing_is_appended() {
     let mut bad = good.clone();
     let last = bad.len() - 1;
     bad[last] ^= 0x01;
-    let r: ProduceResponse = c.call(key::PRODUCE, 9, &produce_request(&topic, bad, -1)).await.unwrap();
+    let r: ProduceResponse = c
+        .call(key::PRODUCE, 9, &produce_request(&topic, bad, -1))
+        .await
+        .unwrap();
     assert_eq!(r.responses[0].partitions[0].error_code, ec::CORRUPT_MESSAGE);
 
     let mut truncated = good.clone();
@@ -134,10 +150,17 @@ async fn crc_mismatch_is_corrupt_message_and_nothing_is_appended() {
     assert_eq!(r.responses[0].partitions[0].error_code, ec::CORRUPT_MESSAGE);
 
     let part = s.engine().topic(&topic).unwrap().partitions[0].clone();
-    assert_eq!(part.high_watermark(), 2, "the corrupt batches appended nothing");
+    assert_eq!(
+        part.high_watermark(),
+        2,
+        "the corrupt batches appended nothing"
+    );
 
     // The connection survives a refused batch.
-    let r: ProduceResponse = c.call(key::PRODUCE, 9, &produce_request(&topic, good, 1)).await.unwrap();
+    let r: ProduceResponse = c
+        .call(key::PRODUCE, 9, &produce_request(&topic, good, 1))
+        .await
+        .unwrap();
     assert_eq!(r.responses[0].partitions[0].base_offset, 2);
 }
 
@@ -147,7 +170,8 @@ async fn acks_zero_gets_no_response_but_is_stored() {
     let topic = unique("acks0");
     let mut c = RawClient::connect(s.addr).await;
     let batch = record_batch::build(&[(None, b"fire", 1)], None);
-    c.send(key::PRODUCE, 9, &produce_request(&topic, batch, 0)).await;
+    c.send(key::PRODUCE, 9, &produce_request(&topic, batch, 0))
+        .await;
     // The next response on the connection belongs to the next request.
     let md: MetadataResponse = c
         .call(

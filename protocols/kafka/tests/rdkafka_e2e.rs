@@ -8,7 +8,10 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, ResourceSpecifier,
+    TopicReplication,
+};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -22,7 +25,10 @@ use trident_kafka::messages::groups::*;
 const WAIT: Duration = Duration::from_secs(20);
 
 fn admin(bs: &str) -> AdminClient<DefaultClientContext> {
-    ClientConfig::new().set("bootstrap.servers", bs).create().unwrap()
+    ClientConfig::new()
+        .set("bootstrap.servers", bs)
+        .create()
+        .unwrap()
 }
 
 fn producer(bs: &str, extra: &[(&str, &str)]) -> FutureProducer {
@@ -52,9 +58,8 @@ fn consumer(bs: &str, group: &str, extra: &[(&str, &str)]) -> BaseConsumer {
 }
 
 fn create_topic(s: &Served, name: &str, partitions: i32) {
-    let results = s
-        .rt
-        .block_on(admin(&s.bootstrap()).create_topics(
+    let results =
+        s.rt.block_on(admin(&s.bootstrap()).create_topics(
             &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
             &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
         ))
@@ -65,7 +70,12 @@ fn create_topic(s: &Served, name: &str, partitions: i32) {
 }
 
 /// Produces `(key, value, timestamp)` records; returns (partition, offset) of each.
-fn produce(s: &Served, p: &FutureProducer, topic: &str, records: &[(Option<String>, String, Option<i64>)]) -> Vec<(i32, i64)> {
+fn produce(
+    s: &Served,
+    p: &FutureProducer,
+    topic: &str,
+    records: &[(Option<String>, String, Option<i64>)],
+) -> Vec<(i32, i64)> {
     s.rt.block_on(async {
         let mut futures = Vec::new();
         for (k, v, ts) in records {
@@ -133,21 +143,31 @@ fn keyed_records_land_on_one_partition_per_key() {
     for ((k, _, _), (part, _)) in records.iter().zip(&placed) {
         by_key.entry(k.clone().unwrap()).or_default().insert(*part);
     }
-    assert!(by_key.values().all(|ps| ps.len() == 1), "a key spread over partitions: {by_key:?}");
+    assert!(
+        by_key.values().all(|ps| ps.len() == 1),
+        "a key spread over partitions: {by_key:?}"
+    );
     let used: BTreeSet<i32> = by_key.values().flatten().copied().collect();
-    assert!(used.len() >= 2, "12 keys all hashed to one partition: {used:?}");
+    assert!(
+        used.len() >= 2,
+        "12 keys all hashed to one partition: {used:?}"
+    );
 
     // Read back without a group: every record where the producer was told it went.
     let c = consumer(&s.bootstrap(), "unused", &[]);
     let mut tpl = TopicPartitionList::new();
     for part in 0..3 {
-        tpl.add_partition_offset(&topic, part, Offset::Beginning).unwrap();
+        tpl.add_partition_offset(&topic, part, Offset::Beginning)
+            .unwrap();
     }
     c.assign(&tpl).unwrap();
     let got = consume(&c, 60);
     assert_eq!(got.len(), 60);
-    let placed_by_value: HashMap<String, (i32, i64)> =
-        records.iter().zip(&placed).map(|((_, v, _), at)| (v.clone(), *at)).collect();
+    let placed_by_value: HashMap<String, (i32, i64)> = records
+        .iter()
+        .zip(&placed)
+        .map(|((_, v, _), at)| (v.clone(), *at))
+        .collect();
     for (part, offset, _, value) in &got {
         assert_eq!(placed_by_value[value], (*part, *offset));
     }
@@ -167,7 +187,10 @@ fn two_members_split_partitions_and_a_third_stays_idle() {
         c1.poll(Duration::from_millis(20));
     }
     let join = t0.elapsed();
-    println!("group join time (one member, librdkafka): {} ms", join.as_millis());
+    println!(
+        "group join time (one member, librdkafka): {} ms",
+        join.as_millis()
+    );
     assert_eq!(assigned(&c1), 2);
     assert!(join < Duration::from_secs(2), "joining took {join:?}");
 
@@ -287,7 +310,10 @@ fn a_member_that_dies_is_replaced_within_its_session_timeout() {
         c1.poll(Duration::from_millis(20));
     }
     let took = died.elapsed();
-    println!("dead member's partition reassigned after {} ms (session timeout 2000 ms)", took.as_millis());
+    println!(
+        "dead member's partition reassigned after {} ms (session timeout 2000 ms)",
+        took.as_millis()
+    );
     assert_eq!(assigned(&c1), 2);
     assert!(took < Duration::from_secs(5), "took {took:?}");
     member.abort();
@@ -308,7 +334,8 @@ fn committed_offsets_survive_a_restart() {
     let got = consume(&c, 5);
     assert_eq!(got.len(), 5);
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(&topic, 0, Offset::Offset(5)).unwrap();
+    tpl.add_partition_offset(&topic, 0, Offset::Offset(5))
+        .unwrap();
     c.commit(&tpl, CommitMode::Sync).unwrap();
     drop(c);
 
@@ -316,8 +343,15 @@ fn committed_offsets_survive_a_restart() {
     let c = consumer(&s.bootstrap(), &group, &[]);
     c.subscribe(&[&topic]).unwrap();
     let got = consume(&c, 5);
-    assert_eq!(got.first().map(|m| m.1), Some(5), "resumes at the committed offset");
-    assert_eq!(got.iter().map(|m| m.3.clone()).collect::<Vec<_>>(), (5..10).map(|i| format!("r{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        got.first().map(|m| m.1),
+        Some(5),
+        "resumes at the committed offset"
+    );
+    assert_eq!(
+        got.iter().map(|m| m.3.clone()).collect::<Vec<_>>(),
+        (5..10).map(|i| format!("r{i}")).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -331,7 +365,8 @@ fn seeking_to_the_beginning_replays() {
     c.subscribe(&[&topic]).unwrap();
     let first = consume(&c, 5);
     assert_eq!(first.len(), 5);
-    c.seek(&topic, 0, Offset::Beginning, Duration::from_secs(5)).unwrap();
+    c.seek(&topic, 0, Offset::Beginning, Duration::from_secs(5))
+        .unwrap();
     let again = consume(&c, 5);
     assert_eq!(
         again.iter().map(|m| m.1).collect::<Vec<_>>(),
@@ -346,8 +381,13 @@ fn all_four_compression_codecs_are_stored_as_sent() {
     for (codec, id) in [("gzip", 1u8), ("snappy", 2), ("lz4", 3), ("zstd", 4)] {
         let topic = unique(codec);
         create_topic(&s, &topic, 1);
-        let p = producer(&s.bootstrap(), &[("compression.type", codec), ("linger.ms", "50")]);
-        let values: Vec<String> = (0..200).map(|i| format!("{codec}-{i}-{}", "z".repeat(50))).collect();
+        let p = producer(
+            &s.bootstrap(),
+            &[("compression.type", codec), ("linger.ms", "50")],
+        );
+        let values: Vec<String> = (0..200)
+            .map(|i| format!("{codec}-{i}-{}", "z".repeat(50)))
+            .collect();
         produce(&s, &p, &topic, &plain(values.clone()));
 
         // The log holds the producer's compressed batches.
@@ -355,13 +395,21 @@ fn all_four_compression_codecs_are_stored_as_sent() {
         let read = s.rt.block_on(part.read(0, 1 << 20)).unwrap();
         assert!(!read.batches.is_empty());
         for b in &read.batches {
-            assert_eq!(b.bytes[22] & 0x07, id, "{codec} batch stored with its codec");
+            assert_eq!(
+                b.bytes[22] & 0x07,
+                id,
+                "{codec} batch stored with its codec"
+            );
         }
 
         let c = consumer(&s.bootstrap(), &unique("g"), &[]);
         c.subscribe(&[&topic]).unwrap();
         let got = consume(&c, 200);
-        assert_eq!(got.into_iter().map(|m| m.3).collect::<Vec<_>>(), values, "{codec}");
+        assert_eq!(
+            got.into_iter().map(|m| m.3).collect::<Vec<_>>(),
+            values,
+            "{codec}"
+        );
     }
 }
 
@@ -372,7 +420,11 @@ fn idempotent_producer_delivers_exactly_once_in_order() {
     create_topic(&s, &topic, 1);
     let p = producer(
         &s.bootstrap(),
-        &[("enable.idempotence", "true"), ("max.in.flight.requests.per.connection", "5"), ("batch.num.messages", "50")],
+        &[
+            ("enable.idempotence", "true"),
+            ("max.in.flight.requests.per.connection", "5"),
+            ("batch.num.messages", "50"),
+        ],
     );
     let values: Vec<String> = (0..2000).map(|i| format!("i{i}")).collect();
     let placed = produce(&s, &p, &topic, &plain(values.clone()));
@@ -391,17 +443,24 @@ fn offsets_are_found_by_timestamp() {
     create_topic(&s, &topic, 1);
     let p = producer(&s.bootstrap(), &[]);
     let base = 1_700_000_000_000i64;
-    let records: Vec<_> = (0..10).map(|i| (None, format!("t{i}"), Some(base + i * 1000))).collect();
+    let records: Vec<_> = (0..10)
+        .map(|i| (None, format!("t{i}"), Some(base + i * 1000)))
+        .collect();
     produce(&s, &p, &topic, &records);
     let c = consumer(&s.bootstrap(), &unique("g"), &[]);
     let query = |ts: i64| {
         let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&topic, 0, Offset::Offset(ts)).unwrap();
+        tpl.add_partition_offset(&topic, 0, Offset::Offset(ts))
+            .unwrap();
         let r = c.offsets_for_times(tpl, Duration::from_secs(5)).unwrap();
         r.find_partition(&topic, 0).unwrap().offset()
     };
     assert_eq!(query(base), Offset::Offset(0));
-    assert_eq!(query(base + 3500), Offset::Offset(4), "first record at or after the time");
+    assert_eq!(
+        query(base + 3500),
+        Offset::Offset(4),
+        "first record at or after the time"
+    );
     assert_eq!(query(base + 9000), Offset::Offset(9));
     assert_eq!(query(base + 60_000), Offset::End, "nothing that recent");
 }
@@ -419,23 +478,28 @@ fn admin_client_describes_and_alters_topics_and_groups() {
     for r in s.rt.block_on(a.alter_configs(&[alter], &opts)).unwrap() {
         r.unwrap();
     }
-    let described = s
-        .rt
-        .block_on(a.describe_configs(&[ResourceSpecifier::Topic(&topic)], &opts))
-        .unwrap();
+    let described =
+        s.rt.block_on(a.describe_configs(&[ResourceSpecifier::Topic(&topic)], &opts))
+            .unwrap();
     let cfg = described.into_iter().next().unwrap().unwrap();
-    let entries: BTreeMap<String, Option<String>> = cfg.entries.iter().map(|e| (e.name.clone(), e.value.clone())).collect();
+    let entries: BTreeMap<String, Option<String>> = cfg
+        .entries
+        .iter()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect();
     assert_eq!(entries["retention.ms"].as_deref(), Some("3600000"));
     assert_eq!(entries["cleanup.policy"].as_deref(), Some("delete"));
 
-    for r in s
-        .rt
-        .block_on(a.create_partitions(&[NewPartitions::new(&topic, 4)], &opts))
-        .unwrap()
+    for r in
+        s.rt.block_on(a.create_partitions(&[NewPartitions::new(&topic, 4)], &opts))
+            .unwrap()
     {
         r.unwrap();
     }
-    assert_eq!(s.server().engine().topic(&topic).unwrap().partitions.len(), 4);
+    assert_eq!(
+        s.server().engine().topic(&topic).unwrap().partitions.len(),
+        4
+    );
 
     // A live group, as the admin tools see it.
     let group = unique("g");
@@ -445,7 +509,9 @@ fn admin_client_describes_and_alters_topics_and_groups() {
     while assigned(&c) == 0 && t0.elapsed() < WAIT {
         c.poll(Duration::from_millis(20));
     }
-    let list = c.fetch_group_list(Some(&group), Duration::from_secs(5)).unwrap();
+    let list = c
+        .fetch_group_list(Some(&group), Duration::from_secs(5))
+        .unwrap();
     let g = &list.groups()[0];
     assert_eq!(g.name(), group);
     assert_eq!(g.state(), "Stable");
@@ -453,11 +519,15 @@ fn admin_client_describes_and_alters_topics_and_groups() {
     assert_eq!(g.members().len(), 1);
     assert_eq!(g.members()[0].client_id(), "describe-me");
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(&topic, 0, Offset::Offset(0)).unwrap();
+    tpl.add_partition_offset(&topic, 0, Offset::Offset(0))
+        .unwrap();
     c.commit(&tpl, CommitMode::Sync).unwrap();
     drop(c);
 
-    let all = admin(&bs).inner().fetch_group_list(None, Duration::from_secs(5)).unwrap();
+    let all = admin(&bs)
+        .inner()
+        .fetch_group_list(None, Duration::from_secs(5))
+        .unwrap();
     assert!(all.groups().iter().any(|x| x.name() == group));
     for r in s.rt.block_on(a.delete_groups(&[&group], &opts)).unwrap() {
         r.unwrap();

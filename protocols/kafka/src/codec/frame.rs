@@ -50,9 +50,15 @@ mod tests {
     #[test]
     fn oversized_frame_is_refused_from_its_prefix() {
         let mut b = BytesMut::from(&[0x7f, 0xff, 0xff, 0xff][..]);
-        assert!(matches!(next_frame(&mut b, 1024), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            next_frame(&mut b, 1024),
+            Err(FrameError::TooLarge { .. })
+        ));
         let mut b = BytesMut::from(&[0xff, 0xff, 0xff, 0xff][..]);
-        assert!(matches!(next_frame(&mut b, 1024), Err(FrameError::TooSmall(-1))));
+        assert!(matches!(
+            next_frame(&mut b, 1024),
+            Err(FrameError::TooSmall(-1))
+        ));
     }
 
     #[test]
@@ -62,7 +68,10 @@ mod tests {
         b.extend_from_slice(&[1; 10]);
         b.extend_from_slice(&10u32.to_be_bytes());
         b.extend_from_slice(&[2; 3]);
-        assert_eq!(next_frame(&mut b, 100).ok().flatten().map(|f| f.len()), Some(10));
+        assert_eq!(
+            next_frame(&mut b, 100).ok().flatten().map(|f| f.len()),
+            Some(10)
+        );
         assert_eq!(next_frame(&mut b, 100), Ok(None));
     }
 }

@@ -228,7 +228,8 @@ impl Reader {
     }
 
     pub fn array_len(&mut self) -> DecodeResult<usize> {
-        self.nullable_array_len()?.ok_or(DecodeError::UnexpectedNull)
+        self.nullable_array_len()?
+            .ok_or(DecodeError::UnexpectedNull)
     }
 
     /// Reads `n` elements with `f`, allocating only as elements arrive.
@@ -273,7 +274,10 @@ mod tests {
         let mut r = reader(&[0x7f, 0xff, 0xff, 0xff, 0, 0], false);
         assert!(matches!(
             r.array_len(),
-            Err(DecodeError::LengthTooLarge { len: 0x7fff_ffff, .. })
+            Err(DecodeError::LengthTooLarge {
+                len: 0x7fff_ffff,
+                ..
+            })
         ));
         let mut r = reader(&[0xff, 0xff, 0xff, 0xff, 0x0f], true);
         assert!(r.array_len().is_err());

@@ -20,7 +20,8 @@ use tokio::time::Instant;
 use crate::config::GroupConfig;
 use crate::error_code as ec;
 use crate::messages::groups::{
-    DescribedGroup, DescribedGroupMember, JoinGroupResponse, JoinGroupResponseMember, SyncGroupResponse,
+    DescribedGroup, DescribedGroupMember, JoinGroupResponse, JoinGroupResponseMember,
+    SyncGroupResponse,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,20 +228,23 @@ impl Group {
             self.next_seq += 1;
         }
         let seq = self.next_seq;
-        let member = self.members.entry(member_id.clone()).or_insert_with(|| Member {
-            id: member_id.clone(),
-            instance_id: None,
-            client_id: String::new(),
-            client_host: String::new(),
-            session_timeout: p.session_timeout,
-            rebalance_timeout: p.rebalance_timeout,
-            protocols: Vec::new(),
-            assignment: Bytes::new(),
-            last_seen: now,
-            seq,
-            join_waiter: None,
-            sync_waiter: None,
-        });
+        let member = self
+            .members
+            .entry(member_id.clone())
+            .or_insert_with(|| Member {
+                id: member_id.clone(),
+                instance_id: None,
+                client_id: String::new(),
+                client_host: String::new(),
+                session_timeout: p.session_timeout,
+                rebalance_timeout: p.rebalance_timeout,
+                protocols: Vec::new(),
+                assignment: Bytes::new(),
+                last_seen: now,
+                seq,
+                join_waiter: None,
+                sync_waiter: None,
+            });
         member.instance_id = p.instance_id;
         member.client_id = p.client_id;
         member.client_host = p.client_host;
@@ -353,7 +357,11 @@ impl Group {
             .as_ref()
             .is_some_and(|l| self.members.contains_key(l));
         if !leader_stays {
-            self.leader = self.members.values().min_by_key(|m| m.seq).map(|m| m.id.clone());
+            self.leader = self
+                .members
+                .values()
+                .min_by_key(|m| m.seq)
+                .map(|m| m.id.clone());
         }
         self.state = GroupState::CompletingRebalance;
         let ids: Vec<String> = self.members.keys().cloned().collect();
@@ -525,7 +533,11 @@ impl Group {
                 }
             }
         }
-        if self.leader.as_ref().is_some_and(|l| !self.members.contains_key(l)) {
+        if self
+            .leader
+            .as_ref()
+            .is_some_and(|l| !self.members.contains_key(l))
+        {
             self.leader = None;
         }
         if self.state != GroupState::PreparingRebalance && self.state != GroupState::Empty {
@@ -567,7 +579,11 @@ impl Group {
                     client_id: m.client_id.clone(),
                     client_host: m.client_host.clone(),
                     member_metadata: m.metadata(self.protocol.as_deref()),
-                    member_assignment: if stable { m.assignment.clone() } else { Bytes::new() },
+                    member_assignment: if stable {
+                        m.assignment.clone()
+                    } else {
+                        Bytes::new()
+                    },
                 })
                 .collect(),
             ..Default::default()
@@ -583,7 +599,10 @@ impl Group {
             .members
             .values()
             .filter_map(|m| {
-                crate::messages::consumer_protocol::subscribed_topics(&m.metadata(self.protocol.as_deref())).ok()
+                crate::messages::consumer_protocol::subscribed_topics(
+                    &m.metadata(self.protocol.as_deref()),
+                )
+                .ok()
             })
             .flatten()
             .collect();

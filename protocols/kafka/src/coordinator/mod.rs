@@ -69,7 +69,9 @@ impl Coordinator {
         } else {
             p.client_id.clone()
         };
-        group.join(p, &self.config, now, || format!("{client_id}-{}", random_suffix()))
+        group.join(p, &self.config, now, || {
+            format!("{client_id}-{}", random_suffix())
+        })
     }
 
     pub fn sync(
@@ -98,7 +100,13 @@ impl Coordinator {
         }
     }
 
-    pub fn leave(&self, group_id: &str, member_id: &str, instance_id: Option<&str>, now: Instant) -> i16 {
+    pub fn leave(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        now: Instant,
+    ) -> i16 {
         let mut groups = self.lock();
         match groups.get_mut(group_id) {
             Some(g) => g.leave(member_id, instance_id, now),
@@ -106,7 +114,13 @@ impl Coordinator {
         }
     }
 
-    pub fn check_commit(&self, group_id: &str, member_id: &str, generation: i32, now: Instant) -> i16 {
+    pub fn check_commit(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        generation: i32,
+        now: Instant,
+    ) -> i16 {
         let mut groups = self.lock();
         match groups.get_mut(group_id) {
             Some(g) => g.check_commit(member_id, generation, now),
@@ -147,7 +161,9 @@ impl Coordinator {
     }
 
     pub fn has_members(&self, group_id: &str) -> bool {
-        self.lock().get(group_id).is_some_and(|g| !g.members.is_empty())
+        self.lock()
+            .get(group_id)
+            .is_some_and(|g| !g.members.is_empty())
     }
 
     pub fn subscribed_topics(&self, group_id: &str) -> Vec<String> {

@@ -15,7 +15,10 @@ fn params(member: &str, client: &str) -> JoinParams {
         session_timeout: Duration::from_secs(6),
         rebalance_timeout: Duration::from_secs(10),
         protocol_type: "consumer".into(),
-        protocols: vec![("range".into(), Bytes::from_static(b"\0\0\0\0\0\x01\0\x01t\0\0\0\0"))],
+        protocols: vec![(
+            "range".into(),
+            Bytes::from_static(b"\0\0\0\0\0\x01\0\x01t\0\0\0\0"),
+        )],
     }
 }
 
@@ -48,10 +51,19 @@ fn lone_member_joins_after_the_initial_delay() {
     assert_eq!(resp.members.len(), 1);
     assert!(resp.member_id.starts_with("c1-"));
 
-    let mut sync = wait(c.sync("g", &resp.member_id, 1, vec![(resp.member_id.clone(), Bytes::from_static(b"A"))], t0));
+    let mut sync = wait(c.sync(
+        "g",
+        &resp.member_id,
+        1,
+        vec![(resp.member_id.clone(), Bytes::from_static(b"A"))],
+        t0,
+    ));
     let s = sync.try_recv().expect("leader sync answers at once");
     assert_eq!(s.assignment, Bytes::from_static(b"A"));
-    assert_eq!(c.describe("g").map(|d| d.group_state), Some("Stable".to_string()));
+    assert_eq!(
+        c.describe("g").map(|d| d.group_state),
+        Some("Stable".to_string())
+    );
 }
 
 #[test]
@@ -62,11 +74,20 @@ fn second_member_triggers_a_rebalance_and_both_get_assignments() {
     c.tick(t0 + Duration::from_millis(100));
     let j1 = rx1.try_recv().expect("joined");
     let m1 = j1.member_id.clone();
-    let _ = c.sync("g", &m1, 1, vec![(m1.clone(), Bytes::from_static(b"all"))], t0);
+    let _ = c.sync(
+        "g",
+        &m1,
+        1,
+        vec![(m1.clone(), Bytes::from_static(b"all"))],
+        t0,
+    );
 
     let t1 = t0 + Duration::from_secs(1);
     let mut rx2 = wait(c.join("g", params("", "b"), t1));
-    assert_eq!(c.heartbeat("g", &m1, 1, t1), crate::error_code::REBALANCE_IN_PROGRESS);
+    assert_eq!(
+        c.heartbeat("g", &m1, 1, t1),
+        crate::error_code::REBALANCE_IN_PROGRESS
+    );
     let mut rx1 = wait(c.join("g", params(&m1, "a"), t1));
     let j1 = rx1.try_recv().expect("complete once all rejoined");
     let j2 = rx2.try_recv().expect("complete once all rejoined");
@@ -81,11 +102,20 @@ fn second_member_triggers_a_rebalance_and_both_get_assignments() {
         "g",
         &m1,
         2,
-        vec![(m1.clone(), Bytes::from_static(b"p0")), (j2.member_id.clone(), Bytes::from_static(b"p1"))],
+        vec![
+            (m1.clone(), Bytes::from_static(b"p0")),
+            (j2.member_id.clone(), Bytes::from_static(b"p1")),
+        ],
         t1,
     ));
-    assert_eq!(s1.try_recv().map(|s| s.assignment).ok(), Some(Bytes::from_static(b"p0")));
-    assert_eq!(s2.try_recv().map(|s| s.assignment).ok(), Some(Bytes::from_static(b"p1")));
+    assert_eq!(
+        s1.try_recv().map(|s| s.assignment).ok(),
+        Some(Bytes::from_static(b"p0"))
+    );
+    assert_eq!(
+        s2.try_recv().map(|s| s.assignment).ok(),
+        Some(Bytes::from_static(b"p1"))
+    );
 }
 
 #[test]
@@ -130,11 +160,20 @@ fn leave_and_unknown_members() {
     let t0 = Instant::now();
     let mut a = wait(c.join("g", params("", "a"), t0));
     let ja = a.try_recv().expect("a");
-    assert_eq!(c.heartbeat("g", "nobody", 1, t0), crate::error_code::UNKNOWN_MEMBER_ID);
-    assert_eq!(c.heartbeat("g", &ja.member_id, 7, t0), crate::error_code::ILLEGAL_GENERATION);
+    assert_eq!(
+        c.heartbeat("g", "nobody", 1, t0),
+        crate::error_code::UNKNOWN_MEMBER_ID
+    );
+    assert_eq!(
+        c.heartbeat("g", &ja.member_id, 7, t0),
+        crate::error_code::ILLEGAL_GENERATION
+    );
     assert_eq!(c.delete("g"), Err(crate::error_code::NON_EMPTY_GROUP));
     assert_eq!(c.leave("g", &ja.member_id, None, t0), 0);
-    assert_eq!(c.describe("g").map(|d| d.group_state), Some("Empty".to_string()));
+    assert_eq!(
+        c.describe("g").map(|d| d.group_state),
+        Some("Empty".to_string())
+    );
     assert_eq!(c.delete("g"), Ok(true));
     match c.join("g", params("ghost", "a"), t0) {
         Pending::Now(r) => assert_eq!(r.error_code, crate::error_code::UNKNOWN_MEMBER_ID),

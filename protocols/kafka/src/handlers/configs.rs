@@ -6,9 +6,15 @@ use trident_core::TopicConfig;
 use crate::broker::Broker;
 use crate::error_code as ec;
 use crate::messages::configs::*;
-use crate::topic_config::{self, Entry, SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC, SOURCE_STATIC_BROKER};
+use crate::topic_config::{
+    self, Entry, SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC, SOURCE_STATIC_BROKER,
+};
 
-pub async fn describe(b: &Broker, req: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+pub async fn describe(
+    b: &Broker,
+    req: DescribeConfigsRequest,
+    version: i16,
+) -> DescribeConfigsResponse {
     let engine_cfg = b.engine.config();
     let max = engine_cfg.max_message_bytes;
     let results = req
@@ -24,7 +30,10 @@ pub async fn describe(b: &Broker, req: DescribeConfigsRequest, version: i16) -> 
             };
             let (entries, topic_level) = match r.resource_type {
                 RESOURCE_TOPIC => match b.engine.topic(&r.resource_name) {
-                    Some(t) => (topic_config::describe(&t.config, &engine_cfg.default_topic, max), true),
+                    Some(t) => (
+                        topic_config::describe(&t.config, &engine_cfg.default_topic, max),
+                        true,
+                    ),
                     None => {
                         out.error_code = ec::UNKNOWN_TOPIC_OR_PARTITION;
                         out.error_message = Some(format!("no topic '{}'", r.resource_name));
@@ -35,7 +44,11 @@ pub async fn describe(b: &Broker, req: DescribeConfigsRequest, version: i16) -> 
                     if r.resource_name.is_empty() || r.resource_name == b.node_id().to_string() =>
                 {
                     (
-                        topic_config::describe_broker(engine_cfg.auto_create_topics, &engine_cfg.default_topic, max),
+                        topic_config::describe_broker(
+                            engine_cfg.auto_create_topics,
+                            &engine_cfg.default_topic,
+                            max,
+                        ),
                         false,
                     )
                 }
@@ -52,7 +65,15 @@ pub async fn describe(b: &Broker, req: DescribeConfigsRequest, version: i16) -> 
                         .as_ref()
                         .is_none_or(|keys| keys.iter().any(|k| k == e.name))
                 })
-                .map(|e| entry(e, topic_level, req.include_synonyms, req.include_documentation, version))
+                .map(|e| {
+                    entry(
+                        e,
+                        topic_level,
+                        req.include_synonyms,
+                        req.include_documentation,
+                        version,
+                    )
+                })
                 .collect();
             out
         })
@@ -63,7 +84,13 @@ pub async fn describe(b: &Broker, req: DescribeConfigsRequest, version: i16) -> 
     }
 }
 
-fn entry(e: Entry, topic_level: bool, synonyms: bool, docs: bool, _version: i16) -> DescribeConfigsResourceResult {
+fn entry(
+    e: Entry,
+    topic_level: bool,
+    synonyms: bool,
+    docs: bool,
+    _version: i16,
+) -> DescribeConfigsResourceResult {
     let source = match (topic_level, e.is_default) {
         (false, _) => SOURCE_STATIC_BROKER,
         (true, true) => SOURCE_DEFAULT,
@@ -98,7 +125,10 @@ async fn alter_topic(
     change: impl FnOnce(&mut TopicConfig, &TopicConfig) -> Result<(), String>,
 ) -> (i16, Option<String>) {
     let Some(topic) = b.engine.topic(name) else {
-        return (ec::UNKNOWN_TOPIC_OR_PARTITION, Some(format!("no topic '{name}'")));
+        return (
+            ec::UNKNOWN_TOPIC_OR_PARTITION,
+            Some(format!("no topic '{name}'")),
+        );
     };
     let defaults = &b.engine.config().default_topic;
     let mut cfg = topic.config.clone();
@@ -118,7 +148,10 @@ fn not_a_topic(resource_type: i8) -> Option<(i16, Option<String>)> {
     (resource_type != RESOURCE_TOPIC).then(|| {
         (
             ec::INVALID_REQUEST,
-            Some("only topic configs can be altered; broker settings come from the config file".into()),
+            Some(
+                "only topic configs can be altered; broker settings come from the config file"
+                    .into(),
+            ),
         )
     })
 }

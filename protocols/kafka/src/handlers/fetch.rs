@@ -56,7 +56,11 @@ pub async fn handle(b: &Broker, req: FetchRequest, version: i16) -> FetchRespons
         for p in &t.partitions {
             let partition = topic
                 .as_ref()
-                .and_then(|topic| u32::try_from(p.partition).ok().and_then(|i| topic.partition(i)))
+                .and_then(|topic| {
+                    u32::try_from(p.partition)
+                        .ok()
+                        .and_then(|i| topic.partition(i))
+                })
                 .cloned();
             wanted.push(Wanted {
                 topic: ti,
@@ -87,7 +91,10 @@ pub async fn handle(b: &Broker, req: FetchRequest, version: i16) -> FetchRespons
         }
         // Each `changed()` future must live across polls: dropping it would drop its
         // registration with the watch.
-        let mut waits: Vec<WatchWait<'_>> = watches.iter_mut().map(|w| Box::pin(w.changed()) as WatchWait<'_>).collect();
+        let mut waits: Vec<WatchWait<'_>> = watches
+            .iter_mut()
+            .map(|w| Box::pin(w.changed()) as WatchWait<'_>)
+            .collect();
         let changed = std::future::poll_fn(|cx| {
             for f in &mut waits {
                 if f.as_mut().poll(cx).is_ready() {

@@ -11,7 +11,11 @@ use crate::coordinator::{GroupState, JoinParams, Pending};
 use crate::error_code as ec;
 use crate::messages::groups::*;
 
-pub async fn find_coordinator(b: &Broker, req: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+pub async fn find_coordinator(
+    b: &Broker,
+    req: FindCoordinatorRequest,
+    version: i16,
+) -> FindCoordinatorResponse {
     // Transactions are not served, so there is no transaction coordinator.
     let (code, message) = if req.key_type == 0 {
         (ec::NONE, None)
@@ -23,9 +27,17 @@ pub async fn find_coordinator(b: &Broker, req: FindCoordinatorRequest, version: 
     };
     let ok = code == ec::NONE;
     let node = if ok { b.node_id() } else { -1 };
-    let host = if ok { b.host().to_string() } else { String::new() };
+    let host = if ok {
+        b.host().to_string()
+    } else {
+        String::new()
+    };
     let port = if ok { b.port_i32() } else { -1 };
-    let keys = if version >= 4 { req.coordinator_keys } else { vec![req.key] };
+    let keys = if version >= 4 {
+        req.coordinator_keys
+    } else {
+        vec![req.key]
+    };
     FindCoordinatorResponse {
         throttle_time_ms: 0,
         error_code: code,
@@ -93,7 +105,11 @@ pub fn join(b: &Broker, session: &Session, req: Request, j: JoinGroupRequest) ->
         session_timeout,
         rebalance_timeout,
         protocol_type: j.protocol_type.clone(),
-        protocols: j.protocols.iter().map(|p| (p.name.clone(), p.metadata.clone())).collect(),
+        protocols: j
+            .protocols
+            .iter()
+            .map(|p| (p.name.clone(), p.metadata.clone()))
+            .collect(),
     };
     match b.coordinator.join(&j.group_id, params, Instant::now()) {
         Pending::Now(r) => Reply::Frame(req.respond(&fix_join(r, v))),
@@ -120,11 +136,18 @@ pub fn join(b: &Broker, session: &Session, req: Request, j: JoinGroupRequest) ->
 }
 
 pub fn sync(b: &Broker, req: Request, s: SyncGroupRequest) -> Reply {
-    let assignments = s.assignments.into_iter().map(|a| (a.member_id, a.assignment)).collect();
-    match b
-        .coordinator
-        .sync(&s.group_id, &s.member_id, s.generation_id, assignments, Instant::now())
-    {
+    let assignments = s
+        .assignments
+        .into_iter()
+        .map(|a| (a.member_id, a.assignment))
+        .collect();
+    match b.coordinator.sync(
+        &s.group_id,
+        &s.member_id,
+        s.generation_id,
+        assignments,
+        Instant::now(),
+    ) {
         Pending::Now(r) => Reply::Frame(req.respond(&r)),
         Pending::Wait(rx) => Reply::Later(tokio::spawn(async move {
             let r = rx.await.unwrap_or_else(|_| SyncGroupResponse {
@@ -139,9 +162,12 @@ pub fn sync(b: &Broker, req: Request, s: SyncGroupRequest) -> Reply {
 pub async fn heartbeat(b: &Broker, req: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
     HeartbeatResponse {
         throttle_time_ms: 0,
-        error_code: b
-            .coordinator
-            .heartbeat(&req.group_id, &req.member_id, req.generation_id, Instant::now()),
+        error_code: b.coordinator.heartbeat(
+            &req.group_id,
+            &req.member_id,
+            req.generation_id,
+            Instant::now(),
+        ),
     }
 }
 
@@ -150,7 +176,9 @@ pub async fn leave(b: &Broker, req: LeaveGroupRequest, version: i16) -> LeaveGro
     if version < 3 {
         return LeaveGroupResponse {
             throttle_time_ms: 0,
-            error_code: b.coordinator.leave(&req.group_id, &req.member_id, None, now),
+            error_code: b
+                .coordinator
+                .leave(&req.group_id, &req.member_id, None, now),
             members: Vec::new(),
         };
     }
@@ -158,9 +186,12 @@ pub async fn leave(b: &Broker, req: LeaveGroupRequest, version: i16) -> LeaveGro
         .members
         .into_iter()
         .map(|m| MemberResponse {
-            error_code: b
-                .coordinator
-                .leave(&req.group_id, &m.member_id, m.group_instance_id.as_deref(), now),
+            error_code: b.coordinator.leave(
+                &req.group_id,
+                &m.member_id,
+                m.group_instance_id.as_deref(),
+                now,
+            ),
             member_id: m.member_id,
             group_instance_id: m.group_instance_id,
         })
@@ -172,7 +203,11 @@ pub async fn leave(b: &Broker, req: LeaveGroupRequest, version: i16) -> LeaveGro
     }
 }
 
-pub async fn describe(b: &Broker, req: DescribeGroupsRequest, _version: i16) -> DescribeGroupsResponse {
+pub async fn describe(
+    b: &Broker,
+    req: DescribeGroupsRequest,
+    _version: i16,
+) -> DescribeGroupsResponse {
     let groups = req
         .groups
         .into_iter()
@@ -222,7 +257,11 @@ pub async fn list(b: &Broker, req: ListGroupsRequest, _version: i16) -> ListGrou
         }
     }
     if !req.states_filter.is_empty() {
-        groups.retain(|g| req.states_filter.iter().any(|s| s.eq_ignore_ascii_case(&g.group_state)));
+        groups.retain(|g| {
+            req.states_filter
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(&g.group_state))
+        });
     }
     groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
     ListGroupsResponse {
@@ -241,7 +280,8 @@ pub async fn delete(b: &Broker, req: DeleteGroupsRequest, _version: i16) -> Dele
                 let engine = b.engine.clone();
                 let group = g.clone();
                 let deleted =
-                    tokio::task::spawn_blocking(move || engine.offsets().delete(&group, None)).await;
+                    tokio::task::spawn_blocking(move || engine.offsets().delete(&group, None))
+                        .await;
                 match deleted {
                     Ok(Ok(n)) if n > 0 || had_state => ec::NONE,
                     Ok(Ok(_)) => ec::GROUP_ID_NOT_FOUND,

@@ -6,9 +6,9 @@ use crate::broker::Broker;
 use crate::codec::record_batch;
 use crate::error_code as ec;
 use crate::messages::list_offsets::{
-    EARLIEST_TIMESTAMP, EpochEndOffset, LATEST_TIMESTAMP, ListOffsetsPartitionResponse, ListOffsetsRequest,
-    ListOffsetsResponse, ListOffsetsTopicResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
-    OffsetForLeaderTopicResult,
+    EARLIEST_TIMESTAMP, EpochEndOffset, LATEST_TIMESTAMP, ListOffsetsPartitionResponse,
+    ListOffsetsRequest, ListOffsetsResponse, ListOffsetsTopicResponse, OffsetForLeaderEpochRequest,
+    OffsetForLeaderEpochResponse, OffsetForLeaderTopicResult,
 };
 
 fn as_i64(o: u64) -> i64 {
@@ -21,9 +21,11 @@ pub async fn handle(b: &Broker, req: ListOffsetsRequest, version: i16) -> ListOf
         let topic = b.engine.topic(&t.name);
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in t.partitions {
-            let part = topic
-                .as_ref()
-                .and_then(|topic| u32::try_from(p.partition_index).ok().and_then(|i| topic.partition(i)));
+            let part = topic.as_ref().and_then(|topic| {
+                u32::try_from(p.partition_index)
+                    .ok()
+                    .and_then(|i| topic.partition(i))
+            });
             let mut r = ListOffsetsPartitionResponse {
                 partition_index: p.partition_index,
                 ..Default::default()
@@ -67,7 +69,10 @@ async fn lookup(p: &PartitionRef, timestamp: i64) -> Result<Option<(i64, i64)>, 
         EARLIEST_TIMESTAMP => Ok(Some((as_i64(p.log_start_offset()), -1))),
         ts if ts < 0 => Err(ec::UNSUPPORTED_VERSION),
         ts => {
-            let found = p.offset_for_timestamp(ts).await.map_err(|e| ec::from_engine(&e))?;
+            let found = p
+                .offset_for_timestamp(ts)
+                .await
+                .map_err(|e| ec::from_engine(&e))?;
             let Some(offset) = found else {
                 return Ok(None);
             };
@@ -79,10 +84,15 @@ async fn lookup(p: &PartitionRef, timestamp: i64) -> Result<Option<(i64, i64)>, 
             };
             match record_batch::first_record_at_or_after(&batch.bytes, ts) {
                 Some((delta, record_ts)) => {
-                    let at = batch.base_offset.saturating_add(u64::try_from(delta).unwrap_or(0));
+                    let at = batch
+                        .base_offset
+                        .saturating_add(u64::try_from(delta).unwrap_or(0));
                     Ok(Some((as_i64(at.max(offset)), record_ts)))
                 }
-                None => Ok(Some((as_i64(offset.max(batch.base_offset)), batch.max_timestamp))),
+                None => Ok(Some((
+                    as_i64(offset.max(batch.base_offset)),
+                    batch.max_timestamp,
+                ))),
             }
         }
     }
@@ -103,9 +113,11 @@ pub async fn offset_for_leader_epoch(
                 .partitions
                 .into_iter()
                 .map(|p| {
-                    let part = topic
-                        .as_ref()
-                        .and_then(|topic| u32::try_from(p.partition).ok().and_then(|i| topic.partition(i)));
+                    let part = topic.as_ref().and_then(|topic| {
+                        u32::try_from(p.partition)
+                            .ok()
+                            .and_then(|i| topic.partition(i))
+                    });
                     match part {
                         Some(part) => EpochEndOffset {
                             error_code: ec::NONE,

@@ -7,8 +7,8 @@ use super::topic_id;
 use crate::broker::Broker;
 use crate::error_code as ec;
 use crate::messages::metadata::{
-    DescribeClusterBroker, DescribeClusterResponse, MetadataBroker, MetadataPartition, MetadataRequest,
-    MetadataResponse, MetadataTopic,
+    DescribeClusterBroker, DescribeClusterResponse, MetadataBroker, MetadataPartition,
+    MetadataRequest, MetadataResponse, MetadataTopic,
 };
 
 pub async fn handle(b: &Broker, req: MetadataRequest, version: i16) -> MetadataResponse {
@@ -21,7 +21,12 @@ pub async fn handle(b: &Broker, req: MetadataRequest, version: i16) -> MetadataR
     // Before v4 there is no flag and brokers auto-create as configured.
     let may_create = version < 4 || req.allow_auto_topic_creation;
     let topics = match names {
-        None => b.engine.topics().iter().map(|t| describe_topic(b, t)).collect(),
+        None => b
+            .engine
+            .topics()
+            .iter()
+            .map(|t| describe_topic(b, t))
+            .collect(),
         Some(names) => {
             let mut out = Vec::with_capacity(names.len());
             for name in names {

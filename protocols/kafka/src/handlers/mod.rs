@@ -83,7 +83,11 @@ impl Request {
 }
 
 /// Serves one request frame.
-pub async fn dispatch(broker: &Arc<Broker>, session: &mut Session, frame: BytesMut) -> Result<Reply, CloseReason> {
+pub async fn dispatch(
+    broker: &Arc<Broker>,
+    session: &mut Session,
+    frame: BytesMut,
+) -> Result<Reply, CloseReason> {
     let parsed = parse_request(frame)?;
     let header = parsed.header;
     let Some(spec) = parsed.spec else {
@@ -97,7 +101,9 @@ pub async fn dispatch(broker: &Arc<Broker>, session: &mut Session, frame: BytesM
     let Some(mut body) = parsed.body else {
         if spec.key == key::API_VERSIONS {
             // A client newer than us: answer in v0 so it can pick a version we serve.
-            return Ok(Reply::Frame(self::api_versions::unsupported_version(header.correlation_id)));
+            return Ok(Reply::Frame(self::api_versions::unsupported_version(
+                header.correlation_id,
+            )));
         }
         return Err(CloseReason::UnsupportedVersion {
             name: spec.name,
@@ -106,7 +112,10 @@ pub async fn dispatch(broker: &Arc<Broker>, session: &mut Session, frame: BytesM
     };
     if broker.config.sasl_required
         && !session.sasl.is_authenticated()
-        && !matches!(spec.key, key::API_VERSIONS | key::SASL_HANDSHAKE | key::SASL_AUTHENTICATE)
+        && !matches!(
+            spec.key,
+            key::API_VERSIONS | key::SASL_HANDSHAKE | key::SASL_AUTHENTICATE
+        )
     {
         return Err(CloseReason::Unauthenticated(spec.name));
     }
@@ -156,7 +165,10 @@ pub async fn dispatch(broker: &Arc<Broker>, session: &mut Session, frame: BytesM
         ),
         key::CREATE_TOPICS => simple!(admin::CreateTopicsRequest, self::topics::create_topics),
         key::DELETE_TOPICS => simple!(admin::DeleteTopicsRequest, self::topics::delete_topics),
-        key::CREATE_PARTITIONS => simple!(admin::CreatePartitionsRequest, self::topics::create_partitions),
+        key::CREATE_PARTITIONS => simple!(
+            admin::CreatePartitionsRequest,
+            self::topics::create_partitions
+        ),
         key::DELETE_RECORDS => simple!(admin::DeleteRecordsRequest, self::topics::delete_records),
         key::DESCRIBE_CONFIGS => simple!(configs::DescribeConfigsRequest, self::configs::describe),
         key::ALTER_CONFIGS => simple!(configs::AlterConfigsRequest, self::configs::alter),
@@ -164,7 +176,10 @@ pub async fn dispatch(broker: &Arc<Broker>, session: &mut Session, frame: BytesM
             configs::IncrementalAlterConfigsRequest,
             self::configs::incremental_alter
         ),
-        key::FIND_COORDINATOR => simple!(groups::FindCoordinatorRequest, self::groups::find_coordinator),
+        key::FIND_COORDINATOR => simple!(
+            groups::FindCoordinatorRequest,
+            self::groups::find_coordinator
+        ),
         key::JOIN_GROUP => {
             let r = decode!(groups::JoinGroupRequest);
             self::groups::join(b, session, req, r)
@@ -181,7 +196,10 @@ pub async fn dispatch(broker: &Arc<Broker>, session: &mut Session, frame: BytesM
         key::OFFSET_COMMIT => simple!(offsets::OffsetCommitRequest, self::offsets::commit),
         key::OFFSET_FETCH => simple!(offsets::OffsetFetchRequest, self::offsets::fetch),
         key::OFFSET_DELETE => simple!(offsets::OffsetDeleteRequest, self::offsets::delete),
-        key::INIT_PRODUCER_ID => simple!(producer_id::InitProducerIdRequest, self::producer_id::handle),
+        key::INIT_PRODUCER_ID => simple!(
+            producer_id::InitProducerIdRequest,
+            self::producer_id::handle
+        ),
         key::SASL_HANDSHAKE => {
             let r = decode!(sasl::SaslHandshakeRequest);
             Reply::Frame(req.respond(&self::sasl::handshake(session, r)))

@@ -12,8 +12,12 @@ pub async fn commit(b: &Broker, req: OffsetCommitRequest, _version: i16) -> Offs
     let group_check = if req.group_id.is_empty() {
         ec::INVALID_GROUP_ID
     } else {
-        b.coordinator
-            .check_commit(&req.group_id, &req.member_id, req.generation_id, Instant::now())
+        b.coordinator.check_commit(
+            &req.group_id,
+            &req.member_id,
+            req.generation_id,
+            Instant::now(),
+        )
     };
     let now = trident_core::message::now_ms();
     let mut topics = Vec::with_capacity(req.topics.len());
@@ -24,9 +28,12 @@ pub async fn commit(b: &Broker, req: OffsetCommitRequest, _version: i16) -> Offs
             .partitions
             .iter()
             .map(|p| {
-                let exists = topic
-                    .as_ref()
-                    .is_some_and(|topic| u32::try_from(p.partition_index).ok().and_then(|i| topic.partition(i)).is_some());
+                let exists = topic.as_ref().is_some_and(|topic| {
+                    u32::try_from(p.partition_index)
+                        .ok()
+                        .and_then(|i| topic.partition(i))
+                        .is_some()
+                });
                 let code = if group_check != ec::NONE {
                     group_check
                 } else if !exists {
@@ -58,7 +65,8 @@ pub async fn commit(b: &Broker, req: OffsetCommitRequest, _version: i16) -> Offs
         // The store fsyncs before returning: keep that off the async workers.
         let engine = b.engine.clone();
         let group = req.group_id.clone();
-        let stored = tokio::task::spawn_blocking(move || engine.offsets().commit(&group, entries)).await;
+        let stored =
+            tokio::task::spawn_blocking(move || engine.offsets().commit(&group, entries)).await;
         let failure = match stored {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(ec::from_engine(&e)),
@@ -178,7 +186,8 @@ pub async fn delete(b: &Broker, req: OffsetDeleteRequest, _version: i16) -> Offs
     if !doomed.is_empty() {
         let engine = b.engine.clone();
         let group = req.group_id.clone();
-        let r = tokio::task::spawn_blocking(move || engine.offsets().delete(&group, Some(&doomed))).await;
+        let r = tokio::task::spawn_blocking(move || engine.offsets().delete(&group, Some(&doomed)))
+            .await;
         let code = match r {
             Ok(Ok(_)) => None,
             Ok(Err(e)) => Some(ec::from_engine(&e)),

@@ -19,9 +19,12 @@ use super::{Reply, Request};
 use crate::broker::Broker;
 use crate::codec::record_batch::{self, BatchError};
 use crate::error_code as ec;
-use crate::messages::produce::{ProducePartitionResponse, ProduceRequest, ProduceResponse, ProduceTopicResponse};
+use crate::messages::produce::{
+    ProducePartitionResponse, ProduceRequest, ProduceResponse, ProduceTopicResponse,
+};
 
-type AppendFuture = Pin<Box<dyn Future<Output = Result<Result<AppendResult, AppendError>, Error>> + Send>>;
+type AppendFuture =
+    Pin<Box<dyn Future<Output = Result<Result<AppendResult, AppendError>, Error>> + Send>>;
 
 /// One partition's outcome: known now, or an append under way.
 enum Slot {
@@ -53,7 +56,10 @@ fn batch_error_code(e: &BatchError) -> i16 {
     }
 }
 
-fn append_outcome(index: i32, r: Result<Result<AppendResult, AppendError>, Error>) -> ProducePartitionResponse {
+fn append_outcome(
+    index: i32,
+    r: Result<Result<AppendResult, AppendError>, Error>,
+) -> ProducePartitionResponse {
     match r {
         Ok(Ok(a)) => ProducePartitionResponse {
             index,
@@ -101,7 +107,10 @@ pub async fn handle(broker: &Arc<Broker>, req: Request, produce: ProduceRequest)
                 .collect::<Vec<_>>()
         };
         if !(-1..=1).contains(&acks) {
-            topics.push((topic.name.clone(), refuse_all(ec::INVALID_REQUIRED_ACKS, None)));
+            topics.push((
+                topic.name.clone(),
+                refuse_all(ec::INVALID_REQUIRED_ACKS, None),
+            ));
             continue;
         }
         if produce.transactional_id.is_some() {
@@ -110,7 +119,10 @@ pub async fn handle(broker: &Arc<Broker>, req: Request, produce: ProduceRequest)
             continue;
         }
         let Ok(name) = TopicName::new(&topic.name) else {
-            topics.push((topic.name.clone(), refuse_all(ec::INVALID_TOPIC_EXCEPTION, None)));
+            topics.push((
+                topic.name.clone(),
+                refuse_all(ec::INVALID_TOPIC_EXCEPTION, None),
+            ));
             continue;
         };
         let found = match broker.engine.topic(name.as_str()) {
@@ -118,24 +130,38 @@ pub async fn handle(broker: &Arc<Broker>, req: Request, produce: ProduceRequest)
             None => match broker.engine.topic_or_create(&name).await {
                 Ok(t) => t,
                 Err(e) => {
-                    topics.push((topic.name.clone(), refuse_all(ec::from_engine(&e), Some(e.to_string()))));
+                    topics.push((
+                        topic.name.clone(),
+                        refuse_all(ec::from_engine(&e), Some(e.to_string())),
+                    ));
                     continue;
                 }
             },
         };
         let Some(t) = found else {
-            topics.push((topic.name.clone(), refuse_all(ec::UNKNOWN_TOPIC_OR_PARTITION, None)));
+            topics.push((
+                topic.name.clone(),
+                refuse_all(ec::UNKNOWN_TOPIC_OR_PARTITION, None),
+            ));
             continue;
         };
         let max_bytes = broker.engine.config().max_message_bytes;
         for p in topic.partitions {
             let index = p.index;
             let Some(part) = u32::try_from(index).ok().and_then(|i| t.partition(i)) else {
-                slots.push(Slot::Done(failed(index, ec::UNKNOWN_TOPIC_OR_PARTITION, None)));
+                slots.push(Slot::Done(failed(
+                    index,
+                    ec::UNKNOWN_TOPIC_OR_PARTITION,
+                    None,
+                )));
                 continue;
             };
             let Some(bytes) = p.records else {
-                slots.push(Slot::Done(failed(index, ec::CORRUPT_MESSAGE, Some("null records".into()))));
+                slots.push(Slot::Done(failed(
+                    index,
+                    ec::CORRUPT_MESSAGE,
+                    Some("null records".into()),
+                )));
                 continue;
             };
             if bytes.len() > max_bytes {
@@ -146,7 +172,11 @@ pub async fn handle(broker: &Arc<Broker>, req: Request, produce: ProduceRequest)
                 Ok(h) => h,
                 Err(e) => {
                     tracing::debug!(topic = %name, partition = index, error = %e, "refused batch");
-                    slots.push(Slot::Done(failed(index, batch_error_code(&e), Some(e.to_string()))));
+                    slots.push(Slot::Done(failed(
+                        index,
+                        batch_error_code(&e),
+                        Some(e.to_string()),
+                    )));
                     continue;
                 }
             };

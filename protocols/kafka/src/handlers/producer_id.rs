@@ -5,7 +5,11 @@ use crate::broker::Broker;
 use crate::error_code as ec;
 use crate::messages::producer_id::{InitProducerIdRequest, InitProducerIdResponse};
 
-pub async fn handle(b: &Broker, req: InitProducerIdRequest, _version: i16) -> InitProducerIdResponse {
+pub async fn handle(
+    b: &Broker,
+    req: InitProducerIdRequest,
+    _version: i16,
+) -> InitProducerIdResponse {
     if req.transactional_id.is_some() {
         return InitProducerIdResponse {
             throttle_time_ms: 0,
@@ -16,11 +20,12 @@ pub async fn handle(b: &Broker, req: InitProducerIdRequest, _version: i16) -> In
     }
     // KIP-360: a producer that hit a sequence error asks for its id with the next epoch,
     // which resets its sequence numbers without losing its identity.
-    let (producer_id, producer_epoch) = if req.producer_id >= 0 && (0..i16::MAX - 1).contains(&req.producer_epoch) {
-        (req.producer_id, req.producer_epoch + 1)
-    } else {
-        (b.producer_ids.allocate(), 0)
-    };
+    let (producer_id, producer_epoch) =
+        if req.producer_id >= 0 && (0..i16::MAX - 1).contains(&req.producer_epoch) {
+            (req.producer_id, req.producer_epoch + 1)
+        } else {
+            (b.producer_ids.allocate(), 0)
+        };
     InitProducerIdResponse {
         throttle_time_ms: 0,
         error_code: ec::NONE,

@@ -17,24 +17,42 @@ pub fn handshake(session: &mut Session, req: SaslHandshakeRequest) -> SaslHandsh
         (SaslState::Idle, None) => ec::UNSUPPORTED_SASL_MECHANISM,
         _ => ec::ILLEGAL_SASL_STATE,
     };
-    SaslHandshakeResponse { error_code, mechanisms }
+    SaslHandshakeResponse {
+        error_code,
+        mechanisms,
+    }
 }
 
 /// Returns the response and whether the connection may continue.
-pub fn authenticate(b: &Broker, session: &mut Session, req: SaslAuthenticateRequest) -> (SaslAuthenticateResponse, bool) {
+pub fn authenticate(
+    b: &Broker,
+    session: &mut Session,
+    req: SaslAuthenticateRequest,
+) -> (SaslAuthenticateResponse, bool) {
     let loopback = session.peer.ip().is_loopback();
     let users = b.engine.users();
     let state = std::mem::take(&mut session.sasl);
     let step: Result<(SaslState, Bytes), (i16, AuthError)> = match state {
-        SaslState::Handshaked(Mechanism::Plain) => plain::authenticate(users, &req.auth_bytes, loopback)
-            .map(|user| (SaslState::Authenticated(user), Bytes::new()))
-            .map_err(|e| (ec::SASL_AUTHENTICATION_FAILED, e)),
-        SaslState::Handshaked(Mechanism::Scram(m)) => scram::client_first(m, users, &req.auth_bytes, loopback)
-            .map(|(server, reply)| (SaslState::ScramFinal(Box::new(server)), Bytes::from(reply)))
-            .map_err(|e| (ec::SASL_AUTHENTICATION_FAILED, e)),
+        SaslState::Handshaked(Mechanism::Plain) => {
+            plain::authenticate(users, &req.auth_bytes, loopback)
+                .map(|user| (SaslState::Authenticated(user), Bytes::new()))
+                .map_err(|e| (ec::SASL_AUTHENTICATION_FAILED, e))
+        }
+        SaslState::Handshaked(Mechanism::Scram(m)) => {
+            scram::client_first(m, users, &req.auth_bytes, loopback)
+                .map(|(server, reply)| {
+                    (SaslState::ScramFinal(Box::new(server)), Bytes::from(reply))
+                })
+                .map_err(|e| (ec::SASL_AUTHENTICATION_FAILED, e))
+        }
         SaslState::ScramFinal(server) => server
             .client_final(&req.auth_bytes)
-            .map(|reply| (SaslState::Authenticated(server.user().to_string()), Bytes::from(reply)))
+            .map(|reply| {
+                (
+                    SaslState::Authenticated(server.user().to_string()),
+                    Bytes::from(reply),
+                )
+            })
             .map_err(|e| (ec::SASL_AUTHENTICATION_FAILED, e)),
         SaslState::Idle | SaslState::Authenticated(_) => Err((
             ec::ILLEGAL_SASL_STATE,

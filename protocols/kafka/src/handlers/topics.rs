@@ -12,7 +12,11 @@ fn as_i32(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-pub async fn create_topics(b: &Broker, req: CreateTopicsRequest, _version: i16) -> CreateTopicsResponse {
+pub async fn create_topics(
+    b: &Broker,
+    req: CreateTopicsRequest,
+    _version: i16,
+) -> CreateTopicsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         topics.push(create_one(b, t, req.validate_only).await);
@@ -48,7 +52,12 @@ async fn create_one(b: &Broker, t: CreatableTopic, validate_only: bool) -> Creat
         match t.num_partitions {
             -1 => defaults.partitions,
             n if n > 0 => n.unsigned_abs(),
-            n => return fail(ec::INVALID_PARTITIONS, format!("invalid partition count {n}")),
+            n => {
+                return fail(
+                    ec::INVALID_PARTITIONS,
+                    format!("invalid partition count {n}"),
+                );
+            }
         }
     } else {
         if t.num_partitions != -1 || t.replication_factor != -1 {
@@ -77,7 +86,10 @@ async fn create_one(b: &Broker, t: CreatableTopic, validate_only: bool) -> Creat
         }
     }
     if b.engine.topic(name.as_str()).is_some() {
-        return fail(ec::TOPIC_ALREADY_EXISTS, format!("Topic '{name}' already exists."));
+        return fail(
+            ec::TOPIC_ALREADY_EXISTS,
+            format!("Topic '{name}' already exists."),
+        );
     }
     if !validate_only {
         match b.engine.create_topic(name.clone(), config.clone()).await {
@@ -112,9 +124,17 @@ async fn create_one(b: &Broker, t: CreatableTopic, validate_only: bool) -> Creat
     }
 }
 
-pub async fn delete_topics(b: &Broker, req: DeleteTopicsRequest, _version: i16) -> DeleteTopicsResponse {
+pub async fn delete_topics(
+    b: &Broker,
+    req: DeleteTopicsRequest,
+    _version: i16,
+) -> DeleteTopicsResponse {
     // v6 names topics by name or id; ids are derived from names, so map them back.
-    let mut wanted: Vec<(Option<String>, [u8; 16])> = req.topic_names.into_iter().map(|n| (Some(n), [0; 16])).collect();
+    let mut wanted: Vec<(Option<String>, [u8; 16])> = req
+        .topic_names
+        .into_iter()
+        .map(|n| (Some(n), [0; 16]))
+        .collect();
     for t in req.topics {
         let name = t.name.or_else(|| {
             b.engine
@@ -167,11 +187,17 @@ pub async fn create_partitions(
             error_message: msg,
         };
         let Some(topic) = b.engine.topic(&t.name) else {
-            results.push(result(ec::UNKNOWN_TOPIC_OR_PARTITION, Some("no such topic".into())));
+            results.push(result(
+                ec::UNKNOWN_TOPIC_OR_PARTITION,
+                Some("no such topic".into()),
+            ));
             continue;
         };
         let current = topic.partitions.len();
-        let Some(total) = u32::try_from(t.count).ok().filter(|n| *n as usize > current) else {
+        let Some(total) = u32::try_from(t.count)
+            .ok()
+            .filter(|n| *n as usize > current)
+        else {
             results.push(result(
                 ec::INVALID_PARTITIONS,
                 Some(format!(
@@ -206,7 +232,11 @@ pub async fn create_partitions(
     }
 }
 
-pub async fn delete_records(b: &Broker, req: DeleteRecordsRequest, _version: i16) -> DeleteRecordsResponse {
+pub async fn delete_records(
+    b: &Broker,
+    req: DeleteRecordsRequest,
+    _version: i16,
+) -> DeleteRecordsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let topic = b.engine.topic(&t.name);
@@ -217,9 +247,11 @@ pub async fn delete_records(b: &Broker, req: DeleteRecordsRequest, _version: i16
                 low_watermark: -1,
                 error_code: ec::NONE,
             };
-            let part = topic
-                .as_ref()
-                .and_then(|topic| u32::try_from(p.partition_index).ok().and_then(|i| topic.partition(i)));
+            let part = topic.as_ref().and_then(|topic| {
+                u32::try_from(p.partition_index)
+                    .ok()
+                    .and_then(|i| topic.partition(i))
+            });
             match part {
                 None => r.error_code = ec::UNKNOWN_TOPIC_OR_PARTITION,
                 Some(part) => {

@@ -5,7 +5,11 @@ use trident_engine::UserStore;
 use super::AuthError;
 
 /// Checks a PLAIN token; returns the authenticated user name.
-pub fn authenticate(users: &UserStore, token: &[u8], peer_is_loopback: bool) -> Result<String, AuthError> {
+pub fn authenticate(
+    users: &UserStore,
+    token: &[u8],
+    peer_is_loopback: bool,
+) -> Result<String, AuthError> {
     let mut parts = token.split(|b| *b == 0);
     let (Some(authzid), Some(user), Some(password), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

@@ -118,7 +118,9 @@ pub fn client_first(
         }
     }
     let user = user.ok_or_else(|| malformed("no user name"))?;
-    let cnonce = cnonce.filter(|n| !n.is_empty()).ok_or_else(|| malformed("no nonce"))?;
+    let cnonce = cnonce
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| malformed("no nonce"))?;
     if let Some(a) = authzid.strip_prefix("a=")
         && decode_saslname(a).as_deref() != Some(user.as_str())
     {
@@ -179,17 +181,37 @@ impl ScramServer {
         if nonce != Some(self.nonce.as_str()) {
             return Err(malformed("nonce mismatch"));
         }
-        let proof = B64.decode(proof).map_err(|_| malformed("bad proof encoding"))?;
-        let auth_message = format!("{},{},{}", self.client_first_bare, self.server_first, without_proof);
-        let client_signature = hmac(self.mechanism, &self.credential.stored_key, auth_message.as_bytes());
+        let proof = B64
+            .decode(proof)
+            .map_err(|_| malformed("bad proof encoding"))?;
+        let auth_message = format!(
+            "{},{},{}",
+            self.client_first_bare, self.server_first, without_proof
+        );
+        let client_signature = hmac(
+            self.mechanism,
+            &self.credential.stored_key,
+            auth_message.as_bytes(),
+        );
         if proof.len() != client_signature.len() {
             return Err(AuthError::invalid_credentials());
         }
-        let client_key: Vec<u8> = proof.iter().zip(&client_signature).map(|(a, b)| a ^ b).collect();
-        if !ct_eq(&hash(self.mechanism, &client_key), &self.credential.stored_key) {
+        let client_key: Vec<u8> = proof
+            .iter()
+            .zip(&client_signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
+        if !ct_eq(
+            &hash(self.mechanism, &client_key),
+            &self.credential.stored_key,
+        ) {
             return Err(AuthError::invalid_credentials());
         }
-        let server_signature = hmac(self.mechanism, &self.credential.server_key, auth_message.as_bytes());
+        let server_signature = hmac(
+            self.mechanism,
+            &self.credential.server_key,
+            auth_message.as_bytes(),
+        );
         Ok(format!("v={}", B64.encode(server_signature)).into_bytes())
     }
 }

@@ -188,12 +188,18 @@ impl RawClient {
 pub fn unique(prefix: &str) -> String {
     let mut b = [0u8; 6];
     getrandom_fill(&mut b);
-    format!("{prefix}-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+    format!(
+        "{prefix}-{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    )
 }
 
 fn getrandom_fill(b: &mut [u8]) {
     use std::time::{SystemTime, UNIX_EPOCH};
-    let n = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     for (i, x) in b.iter_mut().enumerate() {
         *x = (n >> (i * 8)) as u8 ^ (i as u8).wrapping_mul(37);
     }
@@ -243,6 +249,9 @@ impl Served {
         if let Some(s) = self.server.take() {
             self.rt.block_on(s.stop());
         }
-        self.server = Some(self.rt.block_on(TestServer::start_in(&dir, self.config.clone())));
+        self.server = Some(
+            self.rt
+                .block_on(TestServer::start_in(&dir, self.config.clone())),
+        );
     }
 }

@@ -53,7 +53,9 @@ async fn full_disk_nacks_keeps_serving_and_loses_nothing_confirmed() {
         let v = engine.vhost("/").expect("vhost");
         let mut def = QueueDef::new(q.clone());
         def.durable = true;
-        v.declare_queue(def, ConnectionId(1)).await.expect("declare");
+        v.declare_queue(def, ConnectionId(1))
+            .await
+            .expect("declare");
         let body = Bytes::from(vec![7u8; 64 * 1024]);
         let mut refusal = None;
         for i in 0..1_000u32 {
@@ -62,7 +64,14 @@ async fn full_disk_nacks_keeps_serving_and_loses_nothing_confirmed() {
             m.delivery_mode = DeliveryMode::Persistent;
             m.headers.insert("n", i64::from(i).into());
             let p = v
-                .publish(m, &ExchangeName::default_exchange(), PublishOptions { confirm: true, mandatory: false })
+                .publish(
+                    m,
+                    &ExchangeName::default_exchange(),
+                    PublishOptions {
+                        confirm: true,
+                        mandatory: false,
+                    },
+                )
                 .await
                 .expect("publish is accepted for routing");
             match p.confirm.expect("confirm").wait().await {
@@ -74,21 +83,40 @@ async fn full_disk_nacks_keeps_serving_and_loses_nothing_confirmed() {
             }
         }
         let refusal = refusal.expect("an 8 MiB disk fills before 64 MiB are stored");
-        assert!(matches!(refusal, Nack::Storage(_, ref why) if why.contains("No space") || why.contains("full")), "{refusal}");
+        assert!(
+            matches!(refusal, Nack::Storage(_, ref why) if why.contains("No space") || why.contains("full")),
+            "{refusal}"
+        );
         assert!(confirmed > 10, "some messages fit: {confirmed}");
 
         // Still serving: a transient queue needs no disk.
         let t = QueueName::new("scratch").expect("name");
-        v.declare_queue(QueueDef::new(t.clone()), ConnectionId(1)).await.expect("transient declare still works");
+        v.declare_queue(QueueDef::new(t.clone()), ConnectionId(1))
+            .await
+            .expect("transient declare still works");
         let mut m = Message::new("ok");
         m.routing_key = "scratch".into();
-        let p = v.publish(m, &ExchangeName::default_exchange(), PublishOptions::default()).await.expect("publish");
+        let p = v
+            .publish(
+                m,
+                &ExchangeName::default_exchange(),
+                PublishOptions::default(),
+            )
+            .await
+            .expect("publish");
         assert_eq!(p.routed, 1);
-        assert!(v.get(&t, true, ConnectionId(1)).await.expect("get").is_some());
+        assert!(
+            v.get(&t, true, ConnectionId(1))
+                .await
+                .expect("get")
+                .is_some()
+        );
         engine.shutdown().await;
     }
     fs.resize("64m");
-    let engine = Engine::open(EngineConfig::new(&data)).await.expect("reopen");
+    let engine = Engine::open(EngineConfig::new(&data))
+        .await
+        .expect("reopen");
     let v = engine.vhost("/").expect("vhost");
     for i in 0..confirmed {
         let d = v
@@ -96,7 +124,11 @@ async fn full_disk_nacks_keeps_serving_and_loses_nothing_confirmed() {
             .await
             .expect("get")
             .unwrap_or_else(|| panic!("confirmed message {i} of {confirmed} is missing"));
-        assert_eq!(d.message.headers.get_i64("n"), Some(i64::from(i)), "in order");
+        assert_eq!(
+            d.message.headers.get_i64("n"),
+            Some(i64::from(i)),
+            "in order"
+        );
         assert_eq!(d.message.body.len(), 64 * 1024, "not torn");
     }
     engine.shutdown().await;

@@ -430,7 +430,11 @@ async fn oversized_messages_and_invalid_names_are_refused() {
     let (_e, v) = open_with(dir.path(), |c| c.max_message_bytes = 1024).await;
     declare(&v, QueueDef::new(qn("small"))).await;
     let err = v
-        .publish(msg(&"x".repeat(2048), "small"), &ExchangeName::default_exchange(), PublishOptions::default())
+        .publish(
+            msg(&"x".repeat(2048), "small"),
+            &ExchangeName::default_exchange(),
+            PublishOptions::default(),
+        )
         .await
         .expect_err("too large");
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);

@@ -318,6 +318,69 @@ impl SegmentLog {
         Ok(base)
     }
 
+    /// Appends several batches as one write: `(record_count, max_timestamp, encoding,
+    /// payload)` each, with consecutive offsets; returns the first base offset. All or
+    /// nothing: on error nothing is appended. The whole group lands in one segment
+    /// (rolling first if it does not fit), so a segment may exceed `segment_bytes` by
+    /// at most one group; callers keep groups small (the queue store's are ~1 MiB).
+    pub(crate) fn append_raw_many(&mut self, entries: &[(u32, i64, u8, &[u8])]) -> Result<Offset> {
+        self.check_poisoned()?;
+        let base = self.next_offset;
+        let mut next = base;
+        let mut total = 0u64;
+        let mut max_ts = i64::MIN;
+        for (count, ts, _, payload) in entries {
+            if *count == 0 {
+                return Err(StorageError::InvalidArgument(
+                    "a batch needs at least one record".into(),
+                ));
+            }
+            if payload.len() > self.cfg.max_batch_bytes as usize {
+                return Err(StorageError::BatchTooLarge {
+                    size: payload.len(),
+                    max: self.cfg.max_batch_bytes as usize,
+                });
+            }
+            next = next
+                .checked_add(u64::from(*count))
+                .ok_or_else(|| StorageError::InvalidArgument("offset space exhausted".into()))?;
+            total += (HEADER_LEN + payload.len()) as u64;
+            max_ts = max_ts.max(*ts);
+        }
+        if entries.is_empty() {
+            return Ok(base);
+        }
+        if self.should_roll(total, max_ts, next) {
+            self.roll()?;
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        let mut headers = Vec::with_capacity(entries.len());
+        let mut offset = base;
+        for (count, ts, encoding, payload) in entries {
+            let h = EntryHeader::new(*encoding, offset, *count, *ts, payload);
+            headers.push((buf.len() as u64, h));
+            buf.extend_from_slice(&h.encode());
+            buf.extend_from_slice(payload);
+            offset += u64::from(*count);
+        }
+        let interval = u64::from(self.cfg.index_interval_bytes);
+        let res = self.active().append_encoded(&buf, &headers, interval);
+        self.scratch = buf;
+        if self.scratch.capacity() > 4 * 1024 * 1024 {
+            self.scratch = Vec::new();
+        }
+        if let Err(e) = res {
+            if self.active().poisoned {
+                self.poisoned = true;
+            }
+            return Err(e);
+        }
+        self.next_offset = next;
+        self.size += total;
+        Ok(base)
+    }
+
     fn should_roll(&mut self, entry_len: u64, max_timestamp: i64, next: Offset) -> bool {
         let limit = self.cfg.segment_bytes;
         let segment_ms = self.cfg.segment_ms;

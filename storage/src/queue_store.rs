@@ -209,6 +209,33 @@ impl QueueStore {
         res
     }
 
+    /// Appends several messages with one write; returns the seq of the first (the rest
+    /// follow consecutively). All or nothing. Same durability as [`Self::append`]; this
+    /// is what keeps a queue that pages a deep backlog to disk at one system call per
+    /// batch instead of one per message.
+    pub fn append_many(&mut self, msgs: &[&Message]) -> Result<u64> {
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        let mut spans = Vec::with_capacity(msgs.len());
+        for msg in msgs {
+            let start = buf.len();
+            let body_len = u32::try_from(msg.body.len()).unwrap_or(u32::MAX);
+            buf.extend_from_slice(&body_len.to_le_bytes());
+            encode_message(msg, &mut buf);
+            spans.push((start, buf.len(), msg.timestamp_ms));
+        }
+        let entries: Vec<(u32, i64, u8, &[u8])> = spans
+            .iter()
+            .map(|&(a, b, ts)| (1, ts, ENCODING_QUEUE_MESSAGE, &buf[a..b]))
+            .collect();
+        let res = self.log.append_raw_many(&entries);
+        drop(entries);
+        if buf.capacity() <= 4 * 1024 * 1024 {
+            self.scratch = buf;
+        }
+        res
+    }
+
     /// Records the removal of one message (acked, dropped, dead-lettered, expired...).
     /// Removing an already removed seq is a no-op; a seq never appended is an error.
     pub fn ack(&mut self, seq: u64) -> Result<()> {

@@ -279,6 +279,31 @@ impl Segment {
         Ok(())
     }
 
+    /// Appends several entries, already encoded back to back in `buf` (each at the
+    /// relative position given with its header), with a single `pwrite`: one system
+    /// call for a whole batch of small messages. All or nothing, like [`Self::append`].
+    pub fn append_encoded(
+        &mut self,
+        buf: &[u8],
+        entries: &[(u64, EntryHeader)],
+        interval: u64,
+    ) -> Result<()> {
+        let pos = self.t.size;
+        if let Err(e) = self.log.write_all_at(buf, pos) {
+            if let Err(e2) = self.log.set_len(pos) {
+                tracing::error!(segment = %self.log_path.display(), error = %e2,
+                    "cannot remove partially written entries; the log needs a reopen");
+                self.poisoned = true;
+            }
+            return Err(StorageError::io(&self.log_path, e));
+        }
+        self.dirty = true;
+        for (rel, h) in entries {
+            self.t.track(pos + rel, h, interval);
+        }
+        Ok(())
+    }
+
     /// fdatasync of the `.log` if anything was written since the last one.
     pub fn sync(&mut self) -> Result<()> {
         if self.dirty {

@@ -56,6 +56,18 @@ struct Unacked {
     owner: ConnectionId,
 }
 
+/// A message on its way to being paged out: collected during a batch of commands and
+/// written with the others in one system call.
+struct PendingPage {
+    message: Arc<Message>,
+    ticket: Option<ConfirmTicket>,
+    persistent: bool,
+}
+
+/// Flush collected pages at this many messages or bytes, even mid-batch.
+const PAGE_FLUSH_MESSAGES: usize = 512;
+const PAGE_FLUSH_BYTES: usize = 1024 * 1024;
+
 /// Messages that live only in the store: seqs from `next_seq` on.
 #[derive(Default)]
 struct Paged {
@@ -84,6 +96,9 @@ struct QueueActor {
     last_sync: Instant,
     ready: Ready,
     paged: Paged,
+    /// Messages to page out, in order after everything in `paged`.
+    pending_pages: Vec<PendingPage>,
+    pending_page_bytes: usize,
     unacked: HashMap<DeliveryId, Unacked>,
     consumers: Vec<Consumer>,
     next_consumer: usize,
@@ -124,6 +139,8 @@ pub(crate) fn spawn_queue(
         dirty: false,
         last_sync: Instant::now(),
         paged: Paged::default(),
+        pending_pages: Vec::new(),
+        pending_page_bytes: 0,
         unacked: HashMap::new(),
         consumers: Vec::new(),
         next_consumer: 0,
@@ -178,6 +195,7 @@ impl QueueActor {
             };
             let Some(cmd) = cmd else {
                 // Every handle is gone: the engine dropped the queue.
+                self.flush_pages();
                 self.sync_now();
                 return;
             };
@@ -201,6 +219,7 @@ impl QueueActor {
     /// After a batch of commands: make writes durable if anyone waits on that, then
     /// move messages to consumers and refill from disk.
     fn after_batch(&mut self) {
+        self.flush_pages();
         self.expire_heads();
         self.flush_confirms();
         self.drive();
@@ -311,6 +330,7 @@ impl QueueActor {
             }
             QueueCommand::ConnectionClosed { conn } => self.connection_closed(conn),
             QueueCommand::Shutdown { reply } => {
+                self.flush_pages();
                 self.sync_now();
                 self.complete_all_confirms();
                 let _ = reply.send(());
@@ -321,7 +341,11 @@ impl QueueActor {
     }
 
     fn ready_count(&self) -> u64 {
-        self.ready.len() as u64 + self.paged.count
+        self.ready.len() as u64 + self.paged.count + self.pending_pages.len() as u64
+    }
+
+    fn ready_bytes(&self) -> u64 {
+        self.ready.bytes() as u64 + self.paged.bytes + self.pending_page_bytes as u64
     }
 
     // ------------------------------------------------------------- publish
@@ -354,10 +378,26 @@ impl QueueActor {
         let persistent = self.stores_persistent && message.is_persistent();
         let page = !self.ready.is_prioritised()
             && (self.paged.count > 0
+                || !self.pending_pages.is_empty()
                 || self.ready.len() >= self.memory_messages
                 || self.ready.bytes() >= self.memory_bytes);
+        if page {
+            self.pending_page_bytes += message.body.len();
+            self.pending_pages.push(PendingPage {
+                message,
+                ticket,
+                persistent,
+            });
+            if self.pending_pages.len() >= PAGE_FLUSH_MESSAGES
+                || self.pending_page_bytes >= PAGE_FLUSH_BYTES
+            {
+                self.flush_pages();
+            }
+            self.enforce_max_length();
+            return;
+        }
         let mut seq = None;
-        if persistent || page {
+        if persistent {
             match self
                 .open_store()
                 .and_then(|s| s.append(&message).map_err(Error::from))
@@ -375,21 +415,12 @@ impl QueueActor {
                 }
             }
         }
-        if page {
-            let Some(s) = seq else { return };
-            if self.paged.count == 0 {
-                self.paged.next_seq = s;
-            }
-            self.paged.count += 1;
-            self.paged.bytes += size;
-        } else {
-            self.ready.push_back(Entry {
-                message,
-                seq,
-                redelivered: false,
-                expires_at,
-            });
-        }
+        self.ready.push_back(Entry {
+            message,
+            seq,
+            redelivered: false,
+            expires_at,
+        });
         if let Some(t) = ticket {
             // Only a persistent message waits for the disk; the others are as safe as
             // they will ever be once the queue holds them.
@@ -431,7 +462,7 @@ impl QueueActor {
                     .def
                     .args
                     .max_length_bytes
-                    .is_some_and(|m| self.ready.bytes() as u64 + self.paged.bytes > m);
+                    .is_some_and(|m| self.ready_bytes() > m);
             if !over {
                 return;
             }
@@ -484,8 +515,53 @@ impl QueueActor {
 
     // ------------------------------------------------------------- paging
 
+    /// Writes the collected pages in one go. A failure nacks exactly those messages:
+    /// they were never in memory and got no seq, so nothing else refers to them.
+    fn flush_pages(&mut self) {
+        if self.pending_pages.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending_pages);
+        let bytes = std::mem::take(&mut self.pending_page_bytes) as u64;
+        let result = {
+            let msgs: Vec<&Message> = pending.iter().map(|p| &*p.message).collect();
+            self.open_store().and_then(|store| {
+                tokio::task::block_in_place(|| store.append_many(&msgs)).map_err(Error::from)
+            })
+        };
+        match result {
+            Ok(first) => {
+                if self.paged.count == 0 {
+                    self.paged.next_seq = first;
+                }
+                self.paged.count += pending.len() as u64;
+                self.paged.bytes += bytes;
+                self.dirty = true;
+                for p in pending {
+                    if let Some(t) = p.ticket {
+                        if p.persistent && self.durability == Durability::Fsync {
+                            self.awaiting_sync.push(t);
+                        } else {
+                            t.complete(Ok(()));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(queue = %self.def.name, error = %e, messages = pending.len(), "paging to disk failed");
+                let name = self.def.name.to_string();
+                for t in pending.into_iter().filter_map(|p| p.ticket) {
+                    t.complete(Err(Nack::Storage(name.clone(), e.to_string())));
+                }
+            }
+        }
+    }
+
     /// Reads paged messages back into memory while the in-memory head is short.
     fn refill(&mut self) {
+        if self.ready.len() < self.memory_messages / 2 + 1 {
+            self.flush_pages();
+        }
         while self.paged.count > 0 && self.ready.len() < self.memory_messages / 2 + 1 {
             let Some(store) = self.store.as_ref() else {
                 self.paged = Paged::default();
@@ -743,6 +819,7 @@ impl QueueActor {
     }
 
     fn purge(&mut self) -> u64 {
+        self.flush_pages();
         let count = self.ready_count();
         for e in self.ready.drain() {
             self.remove_from_store(e.seq);
@@ -769,6 +846,9 @@ impl QueueActor {
             });
         }
         self.complete_all_confirms();
+        for t in self.pending_pages.drain(..).filter_map(|p| p.ticket) {
+            t.complete(Ok(()));
+        }
         self.store = None;
         if self.store_dir.exists()
             && let Err(e) = std::fs::remove_dir_all(&self.store_dir)

@@ -302,6 +302,7 @@ impl PartitionActor {
         if req.wait_durable && self.durability == Durability::Fsync {
             self.awaiting_sync.push((reply, result));
         } else {
+            self.publish_state();
             let _ = reply.send(Ok(result));
         }
     }
@@ -310,8 +311,10 @@ impl PartitionActor {
         if !self.awaiting_sync.is_empty() {
             self.sync_now();
         }
-        self.answer_waiters();
+        // State first: a producer that sees its append acknowledged must also see the
+        // high watermark that includes it.
         self.publish_state();
+        self.answer_waiters();
     }
 
     fn answer_waiters(&mut self) {

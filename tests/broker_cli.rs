@@ -14,7 +14,10 @@ fn serves_healthz_and_metrics_and_stops_on_sigterm() {
     assert_eq!(code, 200);
     assert_eq!(body.trim(), "ok");
     let metrics = b.metrics();
-    assert!(metrics.contains("# TYPE trident_messages_published_total counter"), "{metrics}");
+    assert!(
+        metrics.contains("# TYPE trident_messages_published_total counter"),
+        "{metrics}"
+    );
     assert!(metrics.contains("trident_connections "), "{metrics}");
     b.stop();
 }
@@ -37,7 +40,10 @@ fn invalid_settings_fail_at_start_naming_the_setting() {
         .expect("run trident");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("TRIDENT_TOPICS_DEFAULT_PARTITIONS"), "stderr: {err}");
+    assert!(
+        err.contains("TRIDENT_TOPICS_DEFAULT_PARTITIONS"),
+        "stderr: {err}"
+    );
 }
 
 #[test]
@@ -48,8 +54,18 @@ fn a_taken_port_is_reported() {
         .arg("serve")
         .arg("--data-dir")
         .arg(dir.path())
-        .args(["--amqp-listen", &b.amqp.to_string(), "--kafka-listen", "127.0.0.1:0"])
-        .args(["--http-listen", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0"])
+        .args([
+            "--amqp-listen",
+            &b.amqp.to_string(),
+            "--kafka-listen",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--http-listen",
+            "127.0.0.1:0",
+            "--mqtt-listen",
+            "127.0.0.1:0",
+        ])
         .output()
         .expect("run trident");
     assert!(!out.status.success());

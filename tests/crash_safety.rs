@@ -13,24 +13,40 @@ use std::time::Duration;
 use support::Broker;
 
 fn kill9(pid: u32) {
-    let _ = std::process::Command::new("kill").arg("-9").arg(pid.to_string()).status();
+    let _ = std::process::Command::new("kill")
+        .arg("-9")
+        .arg(pid.to_string())
+        .status();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amqp_confirmed_persistent_messages_survive_sigkill() {
-    use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+    use lapin::options::{
+        BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
+    };
     use lapin::types::FieldTable;
     use lapin::{BasicProperties, Connection, ConnectionProperties};
     use tokio_stream_shim::next_delivery;
 
     let mut broker = Broker::start();
     let uri = format!("amqp://guest:guest@{}/%2f", broker.amqp);
-    let conn = Connection::connect(&uri, ConnectionProperties::default()).await.expect("connect");
-    let ch = conn.create_channel().await.expect("channel");
-    ch.confirm_select(ConfirmSelectOptions::default()).await.expect("confirm mode");
-    ch.queue_declare("crash", QueueDeclareOptions { durable: true, ..Default::default() }, FieldTable::default())
+    let conn = Connection::connect(&uri, ConnectionProperties::default())
         .await
-        .expect("declare");
+        .expect("connect");
+    let ch = conn.create_channel().await.expect("channel");
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirm mode");
+    ch.queue_declare(
+        "crash",
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .expect("declare");
 
     let confirmed = Arc::new(AtomicI64::new(-1));
     let pid = broker.pid().expect("running");
@@ -50,7 +66,13 @@ async fn amqp_confirmed_persistent_messages_survive_sigkill() {
         let props = BasicProperties::default().with_delivery_mode(2);
         let body = seq.to_string();
         match ch
-            .basic_publish("", "crash", BasicPublishOptions::default(), body.as_bytes(), props)
+            .basic_publish(
+                "",
+                "crash",
+                BasicPublishOptions::default(),
+                body.as_bytes(),
+                props,
+            )
             .await
         {
             Ok(confirm) => pending.push_back((seq, confirm)),
@@ -59,9 +81,13 @@ async fn amqp_confirmed_persistent_messages_survive_sigkill() {
         seq += 1;
         // Keep up to 100 publishes in flight, as a pipelining publisher does.
         while pending.len() > 100 || (seq % 50 == 0 && !pending.is_empty()) {
-            let Some((s, c)) = pending.pop_front() else { break };
+            let Some((s, c)) = pending.pop_front() else {
+                break;
+            };
             match c.await {
-                Ok(lapin::publisher_confirm::Confirmation::Ack(_)) => confirmed.store(s, Ordering::Release),
+                Ok(lapin::publisher_confirm::Confirmation::Ack(_)) => {
+                    confirmed.store(s, Ordering::Release)
+                }
                 _ => break 'publish,
             }
         }
@@ -76,17 +102,30 @@ async fn amqp_confirmed_persistent_messages_survive_sigkill() {
 
     broker.kill9();
     broker.restart();
-    let conn = Connection::connect(&uri, ConnectionProperties::default()).await.expect("reconnect");
+    let conn = Connection::connect(&uri, ConnectionProperties::default())
+        .await
+        .expect("reconnect");
     let ch = conn.create_channel().await.expect("channel");
     let mut consumer = ch
-        .basic_consume("crash", "check", BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
+        .basic_consume(
+            "crash",
+            "check",
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
         .await
         .expect("consume");
     let mut expect = 0i64;
     while let Some(body) = next_delivery(&mut consumer, Duration::from_secs(3)).await {
         let text = String::from_utf8(body).expect("utf8 body: no torn message");
         let got: i64 = text.parse().expect("a sequence number: no torn message");
-        assert_eq!(got, expect, "messages come back in order, without gaps or duplicates");
+        assert_eq!(
+            got, expect,
+            "messages come back in order, without gaps or duplicates"
+        );
         expect += 1;
     }
     assert!(
@@ -129,7 +168,11 @@ async fn kafka_acks_all_records_survive_sigkill() {
         let mut batch = Vec::new();
         for _ in 0..200 {
             let value = seq.to_string();
-            let fut = producer.send_result(FutureRecord::<(), _>::to("crash").partition(0).payload(&value));
+            let fut = producer.send_result(
+                FutureRecord::<(), _>::to("crash")
+                    .partition(0)
+                    .payload(&value),
+            );
             match fut {
                 Ok(f) => batch.push((seq, f)),
                 Err(_) => break 'produce,
@@ -162,7 +205,8 @@ async fn kafka_acks_all_records_survive_sigkill() {
         .create()
         .expect("consumer");
     let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition_offset("crash", 0, rdkafka::Offset::Beginning).expect("tpl");
+    tpl.add_partition_offset("crash", 0, rdkafka::Offset::Beginning)
+        .expect("tpl");
     consumer.assign(&tpl).expect("assign");
     let mut expect = 0i64;
     let mut idle = 0;
@@ -170,7 +214,10 @@ async fn kafka_acks_all_records_survive_sigkill() {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
                 idle = 0;
-                let v = m.payload().map(|p| String::from_utf8_lossy(p).to_string()).unwrap_or_default();
+                let v = m
+                    .payload()
+                    .map(|p| String::from_utf8_lossy(p).to_string())
+                    .unwrap_or_default();
                 let got: i64 = v.parse().expect("a sequence number: no torn record");
                 assert_eq!(got, expect, "records in order, no gaps, no duplicates");
                 assert_eq!(m.offset(), expect);
@@ -180,7 +227,11 @@ async fn kafka_acks_all_records_survive_sigkill() {
             None => idle += 1,
         }
     }
-    assert!(expect > last, "every acknowledged record survived: acked up to {last}, recovered up to {}", expect - 1);
+    assert!(
+        expect > last,
+        "every acknowledged record survived: acked up to {last}, recovered up to {}",
+        expect - 1
+    );
 }
 
 /// lapin's consumer is a `futures` stream; this reads it without adding a dependency

@@ -24,7 +24,8 @@ fn venv() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyenv");
     let python = dir.join("bin/python");
     let stamp = dir.join(".requirements");
-    let wanted = std::fs::read_to_string(&requirements).expect("read tests/python/requirements.txt");
+    let wanted =
+        std::fs::read_to_string(&requirements).expect("read tests/python/requirements.txt");
     if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
         return python;
     }
@@ -35,11 +36,21 @@ fn venv() -> PathBuf {
         .expect("python3 is needed for the Python client tests");
     assert!(status.success(), "python3 -m venv failed");
     let status = Command::new(&python)
-        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+        ])
         .arg(&requirements)
         .status()
         .expect("run pip");
-    assert!(status.success(), "pip install -r tests/python/requirements.txt failed");
+    assert!(
+        status.success(),
+        "pip install -r tests/python/requirements.txt failed"
+    );
     std::fs::write(&stamp, wanted).expect("write venv stamp");
     python
 }
@@ -49,7 +60,15 @@ fn python_client_suites() {
     let python = venv();
     let broker = Broker::start();
     let out = Command::new(&python)
-        .args(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/python"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "tests/python",
+        ])
         .current_dir(repo_root())
         .env("TRIDENT_AMQP", broker.amqp.to_string())
         .env("TRIDENT_KAFKA", broker.kafka.to_string())

@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use trident_config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "trident", version, about = "AMQP 0-9-1, MQTT and Kafka over one engine")]
+#[command(
+    name = "trident",
+    version,
+    about = "AMQP 0-9-1, MQTT and Kafka over one engine"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

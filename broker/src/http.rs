@@ -43,27 +43,76 @@ async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
 
 /// Escapes a label value as the exposition format requires.
 fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 pub fn render_metrics(engine: &Engine) -> String {
     let m = engine.metrics();
     let mut out = String::with_capacity(4096);
     let counters: [(&str, &str, u64); 11] = [
-        ("trident_connections_opened_total", "client connections accepted", Metrics::get(&m.connections_opened)),
-        ("trident_messages_published_total", "messages published to exchanges", Metrics::get(&m.messages_published)),
-        ("trident_bytes_published_total", "body bytes published to exchanges", Metrics::get(&m.bytes_published)),
-        ("trident_messages_unroutable_total", "published messages that matched no queue", Metrics::get(&m.messages_unroutable)),
-        ("trident_messages_delivered_total", "messages delivered from queues", Metrics::get(&m.messages_delivered)),
-        ("trident_messages_acked_total", "deliveries acknowledged", Metrics::get(&m.messages_acked)),
-        ("trident_messages_dead_lettered_total", "messages dead-lettered", Metrics::get(&m.messages_dead_lettered)),
-        ("trident_messages_expired_total", "messages expired by TTL", Metrics::get(&m.messages_expired)),
-        ("trident_records_appended_total", "records appended to partition logs", Metrics::get(&m.records_appended)),
-        ("trident_log_bytes_appended_total", "bytes appended to partition logs", Metrics::get(&m.bytes_appended)),
-        ("trident_records_fetched_total", "records read from partition logs", Metrics::get(&m.records_fetched)),
+        (
+            "trident_connections_opened_total",
+            "client connections accepted",
+            Metrics::get(&m.connections_opened),
+        ),
+        (
+            "trident_messages_published_total",
+            "messages published to exchanges",
+            Metrics::get(&m.messages_published),
+        ),
+        (
+            "trident_bytes_published_total",
+            "body bytes published to exchanges",
+            Metrics::get(&m.bytes_published),
+        ),
+        (
+            "trident_messages_unroutable_total",
+            "published messages that matched no queue",
+            Metrics::get(&m.messages_unroutable),
+        ),
+        (
+            "trident_messages_delivered_total",
+            "messages delivered from queues",
+            Metrics::get(&m.messages_delivered),
+        ),
+        (
+            "trident_messages_acked_total",
+            "deliveries acknowledged",
+            Metrics::get(&m.messages_acked),
+        ),
+        (
+            "trident_messages_dead_lettered_total",
+            "messages dead-lettered",
+            Metrics::get(&m.messages_dead_lettered),
+        ),
+        (
+            "trident_messages_expired_total",
+            "messages expired by TTL",
+            Metrics::get(&m.messages_expired),
+        ),
+        (
+            "trident_records_appended_total",
+            "records appended to partition logs",
+            Metrics::get(&m.records_appended),
+        ),
+        (
+            "trident_log_bytes_appended_total",
+            "bytes appended to partition logs",
+            Metrics::get(&m.bytes_appended),
+        ),
+        (
+            "trident_records_fetched_total",
+            "records read from partition logs",
+            Metrics::get(&m.records_fetched),
+        ),
     ];
     for (name, help, value) in counters {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
     }
     let _ = writeln!(
         out,
@@ -71,7 +120,10 @@ pub fn render_metrics(engine: &Engine) -> String {
         m.connections_open()
     );
     let stats = engine.stats();
-    let _ = writeln!(out, "# HELP trident_queue_messages_ready messages ready in a queue\n# TYPE trident_queue_messages_ready gauge");
+    let _ = writeln!(
+        out,
+        "# HELP trident_queue_messages_ready messages ready in a queue\n# TYPE trident_queue_messages_ready gauge"
+    );
     for q in &stats.queues {
         let _ = writeln!(
             out,
@@ -81,7 +133,10 @@ pub fn render_metrics(engine: &Engine) -> String {
             q.stats.ready
         );
     }
-    let _ = writeln!(out, "# HELP trident_queue_messages_unacked deliveries awaiting acknowledgement\n# TYPE trident_queue_messages_unacked gauge");
+    let _ = writeln!(
+        out,
+        "# HELP trident_queue_messages_unacked deliveries awaiting acknowledgement\n# TYPE trident_queue_messages_unacked gauge"
+    );
     for q in &stats.queues {
         let _ = writeln!(
             out,
@@ -91,7 +146,10 @@ pub fn render_metrics(engine: &Engine) -> String {
             q.stats.unacked
         );
     }
-    let _ = writeln!(out, "# HELP trident_queue_consumers consumers attached to a queue\n# TYPE trident_queue_consumers gauge");
+    let _ = writeln!(
+        out,
+        "# HELP trident_queue_consumers consumers attached to a queue\n# TYPE trident_queue_consumers gauge"
+    );
     for q in &stats.queues {
         let _ = writeln!(
             out,
@@ -101,7 +159,10 @@ pub fn render_metrics(engine: &Engine) -> String {
             q.stats.consumers
         );
     }
-    let _ = writeln!(out, "# HELP trident_log_end_offset next offset of a partition\n# TYPE trident_log_end_offset gauge");
+    let _ = writeln!(
+        out,
+        "# HELP trident_log_end_offset next offset of a partition\n# TYPE trident_log_end_offset gauge"
+    );
     for p in &stats.partitions {
         let _ = writeln!(
             out,
@@ -111,7 +172,10 @@ pub fn render_metrics(engine: &Engine) -> String {
             p.high_watermark
         );
     }
-    let _ = writeln!(out, "# HELP trident_log_start_offset first retained offset of a partition\n# TYPE trident_log_start_offset gauge");
+    let _ = writeln!(
+        out,
+        "# HELP trident_log_start_offset first retained offset of a partition\n# TYPE trident_log_start_offset gauge"
+    );
     for p in &stats.partitions {
         let _ = writeln!(
             out,

@@ -9,7 +9,9 @@ use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
-    let command = cli.command.unwrap_or(cli::Command::Serve(cli::ServeArgs::default()));
+    let command = cli
+        .command
+        .unwrap_or(cli::Command::Serve(cli::ServeArgs::default()));
     match command {
         cli::Command::Serve(args) => {
             let config = args.load_config()?;
@@ -30,5 +32,8 @@ fn init_tracing(default_filter: &str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(default_filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(true).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true)
+        .init();
 }

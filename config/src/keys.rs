@@ -31,36 +31,105 @@ macro_rules! keys {
 
 keys![
     ("data_dir", Str, "directory for all persistent state"),
-    ("durability", Str, "fsync | interval | never: when a stored message is acknowledged"),
-    ("fsync_interval_ms", Int, "sync period for durability = interval"),
-    ("log", Str, "log filter, RUST_LOG syntax (e.g. info,trident_amqp=debug)"),
+    (
+        "durability",
+        Str,
+        "fsync | interval | never: when a stored message is acknowledged"
+    ),
+    (
+        "fsync_interval_ms",
+        Int,
+        "sync period for durability = interval"
+    ),
+    (
+        "log",
+        Str,
+        "log filter, RUST_LOG syntax (e.g. info,trident_amqp=debug)"
+    ),
     ("amqp.enabled", Bool, "serve AMQP 0-9-1"),
     ("amqp.listen", Str, "AMQP listen address"),
-    ("amqp.frame_max", Int, "largest AMQP frame the broker accepts"),
+    (
+        "amqp.frame_max",
+        Int,
+        "largest AMQP frame the broker accepts"
+    ),
     ("amqp.channel_max", Int, "most channels per AMQP connection"),
-    ("amqp.heartbeat_secs", Int, "heartbeat interval the broker proposes (0 = off)"),
+    (
+        "amqp.heartbeat_secs",
+        Int,
+        "heartbeat interval the broker proposes (0 = off)"
+    ),
     ("mqtt.enabled", Bool, "serve MQTT"),
     ("mqtt.listen", Str, "MQTT listen address"),
     ("kafka.enabled", Bool, "serve the Kafka protocol"),
     ("kafka.listen", Str, "Kafka listen address"),
-    ("kafka.advertised_host", Str, "host Kafka clients are told to connect to"),
-    ("kafka.advertised_port", Int, "port Kafka clients are told to connect to (0 = the listen port)"),
-    ("kafka.auto_create_topics", Bool, "create topics on first use"),
-    ("kafka.sasl_required", Bool, "refuse Kafka requests before SASL authentication"),
+    (
+        "kafka.advertised_host",
+        Str,
+        "host Kafka clients are told to connect to"
+    ),
+    (
+        "kafka.advertised_port",
+        Int,
+        "port Kafka clients are told to connect to (0 = the listen port)"
+    ),
+    (
+        "kafka.auto_create_topics",
+        Bool,
+        "create topics on first use"
+    ),
+    (
+        "kafka.sasl_required",
+        Bool,
+        "refuse Kafka requests before SASL authentication"
+    ),
     ("http.enabled", Bool, "serve /healthz and /metrics"),
     ("http.listen", Str, "HTTP listen address"),
-    ("limits.max_message_bytes", Int, "largest message body accepted"),
-    ("limits.queue_memory_bytes", Int, "bytes of ready messages a queue keeps in memory before paging"),
-    ("limits.queue_memory_messages", Int, "messages a queue keeps in memory before paging"),
-    ("topics.default_partitions", Int, "partitions of auto-created topics"),
-    ("topics.retention_ms", Int, "default retention by time (-1 = forever)"),
-    ("topics.retention_bytes", Int, "default retention by size per partition (-1 = unlimited)"),
-    ("topics.segment_bytes", Int, "segment file size before rolling"),
+    (
+        "limits.max_message_bytes",
+        Int,
+        "largest message body accepted"
+    ),
+    (
+        "limits.queue_memory_bytes",
+        Int,
+        "bytes of ready messages a queue keeps in memory before paging"
+    ),
+    (
+        "limits.queue_memory_messages",
+        Int,
+        "messages a queue keeps in memory before paging"
+    ),
+    (
+        "topics.default_partitions",
+        Int,
+        "partitions of auto-created topics"
+    ),
+    (
+        "topics.retention_ms",
+        Int,
+        "default retention by time (-1 = forever)"
+    ),
+    (
+        "topics.retention_bytes",
+        Int,
+        "default retention by size per partition (-1 = unlimited)"
+    ),
+    (
+        "topics.segment_bytes",
+        Int,
+        "segment file size before rolling"
+    ),
 ];
 
 impl Key {
     /// Writes `raw` into the TOML table at this key's path, typed.
-    pub(crate) fn set(&self, table: &mut toml::Table, raw: &str, source: Source) -> Result<(), ConfigError> {
+    pub(crate) fn set(
+        &self,
+        table: &mut toml::Table,
+        raw: &str,
+        source: Source,
+    ) -> Result<(), ConfigError> {
         let bad = |reason: &str| ConfigError::BadValue {
             key: self.name.to_string(),
             value: raw.to_string(),
@@ -69,7 +138,11 @@ impl Key {
         };
         let value = match self.kind {
             Kind::Str => toml::Value::String(raw.to_string()),
-            Kind::Int => toml::Value::Integer(raw.trim().parse::<i64>().map_err(|_| bad("expected an integer"))?),
+            Kind::Int => toml::Value::Integer(
+                raw.trim()
+                    .parse::<i64>()
+                    .map_err(|_| bad("expected an integer"))?,
+            ),
             Kind::Bool => toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" | "on" => true,
                 "false" | "0" | "no" | "off" => false,

@@ -13,8 +13,8 @@ mod settings;
 pub use error::ConfigError;
 pub use keys::{KEYS, Key, env_var_name};
 pub use settings::{
-    AmqpSettings, Config, DurabilitySetting, HttpSettings, KafkaSettings, LimitSettings, MqttSettings,
-    TopicSettings,
+    AmqpSettings, Config, DurabilitySetting, HttpSettings, KafkaSettings, LimitSettings,
+    MqttSettings, TopicSettings,
 };
 
 use std::path::Path;
@@ -57,7 +57,10 @@ pub fn load(
         }
         None => toml::Table::new(),
     };
-    let env: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k.starts_with("TRIDENT_")).collect();
+    let env: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("TRIDENT_"))
+        .collect();
     for (name, value) in &env {
         let Some(key) = KEYS.iter().find(|k| env_var_name(k.name) == *name) else {
             // Unknown TRIDENT_* variables are most likely typos: say so instead of
@@ -71,7 +74,11 @@ pub fn load(
             .iter()
             .find(|k| k.name == *name)
             .ok_or_else(|| ConfigError::UnknownKey((*name).to_string()))?;
-        key.set(&mut table, value, Source::Flag(name.replace(['.', '_'], "-")))?;
+        key.set(
+            &mut table,
+            value,
+            Source::Flag(name.replace(['.', '_'], "-")),
+        )?;
     }
     let config: Config = table
         .try_into()

@@ -173,13 +173,17 @@ impl Default for TopicSettings {
 
 fn check_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
     value.parse().map_err(|e: std::net::AddrParseError| {
-        ConfigError::Invalid(format!("setting '{key}' = {value:?} is not a socket address (host:port): {e}"))
+        ConfigError::Invalid(format!(
+            "setting '{key}' = {value:?} is not a socket address (host:port): {e}"
+        ))
     })
 }
 
 fn positive(key: &str, v: u64) -> Result<(), ConfigError> {
     if v == 0 {
-        return Err(ConfigError::Invalid(format!("setting '{key}' must be greater than 0")));
+        return Err(ConfigError::Invalid(format!(
+            "setting '{key}' must be greater than 0"
+        )));
     }
     Ok(())
 }
@@ -188,7 +192,9 @@ impl Config {
     /// Checks what serde cannot: addresses parse, sizes are positive and consistent.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.data_dir.as_os_str().is_empty() {
-            return Err(ConfigError::Invalid("setting 'data_dir' must not be empty".into()));
+            return Err(ConfigError::Invalid(
+                "setting 'data_dir' must not be empty".into(),
+            ));
         }
         if self.amqp.enabled {
             check_addr("amqp.listen", &self.amqp.listen)?;
@@ -199,7 +205,9 @@ impl Config {
         if self.kafka.enabled {
             check_addr("kafka.listen", &self.kafka.listen)?;
             if self.kafka.advertised_host.is_empty() {
-                return Err(ConfigError::Invalid("setting 'kafka.advertised_host' must not be empty".into()));
+                return Err(ConfigError::Invalid(
+                    "setting 'kafka.advertised_host' must not be empty".into(),
+                ));
             }
         }
         if self.http.enabled {
@@ -217,8 +225,14 @@ impl Config {
         }
         positive("limits.max_message_bytes", self.limits.max_message_bytes)?;
         positive("limits.queue_memory_bytes", self.limits.queue_memory_bytes)?;
-        positive("limits.queue_memory_messages", self.limits.queue_memory_messages)?;
-        positive("topics.default_partitions", u64::from(self.topics.default_partitions))?;
+        positive(
+            "limits.queue_memory_messages",
+            self.limits.queue_memory_messages,
+        )?;
+        positive(
+            "topics.default_partitions",
+            u64::from(self.topics.default_partitions),
+        )?;
         if self.topics.segment_bytes < 1024 {
             return Err(ConfigError::Invalid(format!(
                 "setting 'topics.segment_bytes' = {} must be at least 1024",

@@ -3,7 +3,10 @@ use std::io::Write;
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -24,7 +27,10 @@ fn precedence_flags_over_env_over_file() {
         .expect("write");
     let c = load(
         Some(f.path()),
-        env(&[("TRIDENT_AMQP_LISTEN", "127.0.0.1:3333"), ("TRIDENT_DATA_DIR", "/from/env")]),
+        env(&[
+            ("TRIDENT_AMQP_LISTEN", "127.0.0.1:3333"),
+            ("TRIDENT_DATA_DIR", "/from/env"),
+        ]),
         &[("data_dir", "/from/flag".to_string())],
     )
     .expect("loads");
@@ -35,10 +41,15 @@ fn precedence_flags_over_env_over_file() {
 
 #[test]
 fn errors_name_the_setting() {
-    let e = load(None, env(&[("TRIDENT_AMQP_LISTEN", "not-an-address")]), &[]).expect_err("bad addr");
+    let e =
+        load(None, env(&[("TRIDENT_AMQP_LISTEN", "not-an-address")]), &[]).expect_err("bad addr");
     assert!(e.to_string().contains("amqp.listen"), "{e}");
     let e = load(None, env(&[("TRIDENT_AMQP_FRAME_MAX", "lots")]), &[]).expect_err("bad int");
-    assert!(e.to_string().contains("amqp.frame_max") && e.to_string().contains("TRIDENT_AMQP_FRAME_MAX"), "{e}");
+    assert!(
+        e.to_string().contains("amqp.frame_max")
+            && e.to_string().contains("TRIDENT_AMQP_FRAME_MAX"),
+        "{e}"
+    );
     let e = load(None, env(&[("TRIDENT_NO_SUCH", "1")]), &[]).expect_err("unknown");
     assert!(e.to_string().contains("TRIDENT_NO_SUCH"), "{e}");
     let e = load(None, env(&[("TRIDENT_DURABILITY", "sometimes")]), &[]).expect_err("bad enum");

@@ -16,8 +16,8 @@ pub use log::{BatchEncoding, LogBatch, Offset};
 pub use message::{DeliveryMode, Message, MqttProperties, Properties};
 pub use names::{ExchangeName, NameError, QueueName, TopicName, VhostName};
 pub use topology::{
-    Binding, BindingDestination, Durability, ExchangeDef, ExchangeKind, Overflow, QueueArgs, QueueDef,
-    TopicConfig,
+    Binding, BindingDestination, Durability, ExchangeDef, ExchangeKind, Overflow, QueueArgs,
+    QueueDef, TopicConfig,
 };
 pub use value::{FieldTable, FieldValue};
 

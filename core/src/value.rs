@@ -200,7 +200,10 @@ mod tests {
         assert!(FieldValue::U8(7).matches(&FieldValue::I16(7)));
         assert!(!FieldValue::I32(1).matches(&FieldValue::I32(2)));
         assert!(FieldValue::ShortString("a".into()).matches(&FieldValue::LongString("a".into())));
-        assert!(FieldValue::Bytes(Bytes::from_static(b"a")).matches(&FieldValue::LongString("a".into())));
+        assert!(
+            FieldValue::Bytes(Bytes::from_static(b"a"))
+                .matches(&FieldValue::LongString("a".into()))
+        );
         assert!(!FieldValue::Bool(true).matches(&FieldValue::I8(1)));
     }
 }

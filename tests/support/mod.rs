@@ -47,7 +47,10 @@ impl Broker {
             kafka: free_port(),
             mqtt: free_port(),
             http: free_port(),
-            extra: settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            extra: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         b.spawn();
         b
@@ -71,7 +74,10 @@ impl Broker {
             .arg("--http-listen")
             .arg(self.http.to_string())
             .env_remove("RUST_LOG")
-            .env("TRIDENT_LOG", std::env::var("TRIDENT_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "TRIDENT_LOG",
+                std::env::var("TRIDENT_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -116,10 +122,15 @@ impl Broker {
             loop {
                 match child.try_wait() {
                     Ok(Some(status)) => {
-                        assert!(status.success(), "trident exited with {status} after SIGTERM");
+                        assert!(
+                            status.success(),
+                            "trident exited with {status} after SIGTERM"
+                        );
                         return;
                     }
-                    Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
                     _ => {
                         let _ = child.kill();
                         panic!("trident did not stop within 20 s of SIGTERM");
@@ -140,7 +151,9 @@ impl Broker {
     }
 
     pub fn metrics(&self) -> String {
-        http_get(self.http, "/metrics").map(|(_, body)| body).unwrap_or_default()
+        http_get(self.http, "/metrics")
+            .map(|(_, body)| body)
+            .unwrap_or_default()
     }
 }
 
@@ -158,6 +171,9 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Some((code, body))
 }

@@ -186,6 +186,9 @@ impl Coordinator {
                 g.tick(now);
             }
         }
+        // A group without members keeps nothing worth remembering here (its committed
+        // offsets live in the engine), so every group id ever used does not stay in memory.
+        groups.retain(|_, g| g.state != GroupState::Empty || !g.members.is_empty());
     }
 
     /// Runs [`Coordinator::tick`] until `shutdown` flips.

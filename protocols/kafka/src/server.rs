@@ -60,8 +60,14 @@ pub async fn serve_with(
                     let broker = broker.clone();
                     let shutdown = shutdown.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = connection(broker, stream, peer, shutdown).await {
-                            tracing::debug!(%peer, error = %e, "kafka connection ended");
+                        match connection(broker, stream, peer, shutdown).await {
+                            Ok(()) => {}
+                            // What the client sent made us close: worth an operator's eye
+                            // (a client too new or too old, a misconfigured SASL setup).
+                            Err(e @ (ConnectionError::Closed(_) | ConnectionError::Frame(_))) => {
+                                tracing::info!(%peer, error = %e, "kafka connection closed");
+                            }
+                            Err(e) => tracing::debug!(%peer, error = %e, "kafka connection ended"),
                         }
                     });
                 }

@@ -534,6 +534,25 @@ fn admin_client_describes_and_alters_topics_and_groups() {
     }
     assert!(s.server().engine().offsets().group(&group).is_empty());
 
+    // DeleteRecords moves the log start; consumers see the new low watermark.
+    let p = producer(&bs, &[]);
+    let mut tpl = TopicPartitionList::new();
+    let records: Vec<String> = (0..5).map(|i| format!("d{i}")).collect();
+    let placed = s.rt.block_on(async {
+        let mut out = Vec::new();
+        for v in &records {
+            let rec = FutureRecord::<(), _>::to(&topic).payload(v.as_bytes()).partition(3);
+            out.push(p.send(rec, Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap());
+        }
+        out
+    });
+    assert_eq!(placed.last().map(|d| d.offset), Some(4));
+    tpl.add_partition_offset(&topic, 3, Offset::Offset(3)).unwrap();
+    let deleted = s.rt.block_on(a.delete_records(&tpl, &opts)).unwrap();
+    assert_eq!(deleted.find_partition(&topic, 3).unwrap().offset(), Offset::Offset(3));
+    let (low, high) = p.client().fetch_watermarks(&topic, 3, Duration::from_secs(5)).unwrap();
+    assert_eq!((low, high), (3, 5));
+
     for r in s.rt.block_on(a.delete_topics(&[&topic], &opts)).unwrap() {
         r.unwrap();
     }

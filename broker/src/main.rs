@@ -7,6 +7,14 @@ mod server;
 use anyhow::Context;
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: messages are allocated on one thread
+/// (a connection or a queue reading its pages back) and freed on another, a pattern
+/// that leaves glibc's per-thread arenas fragmented. Under a deep backlog the engine
+/// benchmark measured peak RSS 1.7 GiB with glibc and 0.3 GiB with mimalloc, and about
+/// twice the throughput (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     let command = cli

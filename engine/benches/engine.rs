@@ -21,6 +21,11 @@ use trident_engine::{
     AppendRequest, ConsumerEvent, ConsumerOptions, Engine, EngineConfig, PublishOptions, Vhost,
 };
 
+/// The broker binary runs on mimalloc; so does this benchmark, so that memory figures
+/// describe what the broker would use.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BODY: usize = 1024;
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -30,17 +35,26 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Peak resident set size of this process, from /proc (Linux).
-fn peak_rss_mib() -> f64 {
+/// A memory figure of this process from /proc (Linux), in MiB: `VmHWM` is the peak
+/// resident set, `VmRSS` the current one.
+fn proc_status_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn memory_line(after: &str) {
+    println!(
+        "  memory after {after}: RSS {:.0} MiB, peak {:.0} MiB",
+        proc_status_mib("VmRSS:"),
+        proc_status_mib("VmHWM:")
+    );
 }
 
 fn rate(n: u64, secs: f64) -> String {
@@ -274,6 +288,7 @@ async fn run() {
         n,
         &drain_topic(&engine, "tput", n).await,
     );
+    memory_line("the throughput runs");
     engine.shutdown().await;
     drop(engine);
 
@@ -289,22 +304,21 @@ async fn run() {
             backlog,
             &fill_queue(&v, &q, backlog, false, false).await,
         );
-        println!(
-            "  peak RSS after filling the queue: {:.0} MiB",
-            peak_rss_mib()
-        );
+        memory_line("filling the queue");
         report("queue drain", backlog, &drain_queue(&v, &q, backlog).await);
+        memory_line("draining the queue");
         report(
             "topic fill (100-record batches)",
             backlog,
             &fill_topic(&engine, "deep", backlog, 100).await,
         );
+        memory_line("filling the topic");
         report(
             "topic drain",
             backlog,
             &drain_topic(&engine, "deep", backlog).await,
         );
-        println!("  peak RSS overall: {:.0} MiB", peak_rss_mib());
+        memory_line("draining the topic");
         engine.shutdown().await;
     }
 }

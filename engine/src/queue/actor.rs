@@ -38,7 +38,7 @@ use crate::vhost::WeakVhost;
 const BATCH: usize = 512;
 /// How many paged messages one refill reads back, and at most how many bytes: a read
 /// larger than what it returns would be wasted I/O.
-const REFILL_BATCH: usize = 1024;
+const REFILL_BATCH: usize = 4096;
 const REFILL_BYTES: usize = 4 * 1024 * 1024;
 
 struct Consumer {
@@ -63,6 +63,11 @@ struct PendingPage {
     ticket: Option<ConfirmTicket>,
     persistent: bool,
 }
+
+/// A dirty store is synced at least this often even when no publisher waits on it:
+/// syncing is what reclaims drained segments and writes out buffered removals, so a
+/// queue that only pages (no confirms) would otherwise grow on disk and in memory.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
 
 /// Flush collected pages at this many messages or bytes, even mid-batch.
 const PAGE_FLUSH_MESSAGES: usize = 512;
@@ -225,6 +230,9 @@ impl QueueActor {
         self.drive();
         self.refill();
         self.drive();
+        if self.sync_due() {
+            self.sync_now();
+        }
         self.publish_counters();
     }
 
@@ -238,10 +246,8 @@ impl QueueActor {
         if let (Some(ms), true) = (self.def.args.expires_ms, self.consumers.is_empty()) {
             consider(self.last_used + Duration::from_millis(ms));
         }
-        if let Durability::Interval { interval_ms } = self.durability
-            && self.dirty
-        {
-            consider(self.last_sync + Duration::from_millis(interval_ms));
+        if self.dirty {
+            consider(self.last_sync + self.sync_every());
         }
         deadline
     }
@@ -255,10 +261,24 @@ impl QueueActor {
             // Keep serving until the vhost's Delete arrives; it is what stops the task.
             self.last_used = Instant::now() + Duration::from_secs(3600);
         }
-        if matches!(self.durability, Durability::Interval { .. }) && self.dirty {
+        if self.sync_due() {
             self.sync_now();
         }
         false
+    }
+
+    /// How often a dirty store is synced when nobody waits on it.
+    fn sync_every(&self) -> Duration {
+        match self.durability {
+            Durability::Interval { interval_ms } => {
+                Duration::from_millis(interval_ms).min(HOUSEKEEPING)
+            }
+            Durability::Fsync | Durability::Never => HOUSEKEEPING,
+        }
+    }
+
+    fn sync_due(&self) -> bool {
+        self.dirty && self.last_sync.elapsed() >= self.sync_every()
     }
 
     fn delete_self(&self, why: &'static str) {

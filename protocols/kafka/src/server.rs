@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
-use trident_engine::Engine;
+use trident_engine::{Engine, Metrics};
 
 use crate::broker::{Broker, Session};
 use crate::codec::frame::next_frame;
@@ -60,7 +60,11 @@ pub async fn serve_with(
                     let broker = broker.clone();
                     let shutdown = shutdown.clone();
                     tokio::spawn(async move {
-                        match connection(broker, stream, peer, shutdown).await {
+                        let metrics = broker.engine.metrics().clone();
+                        Metrics::add(&metrics.connections_opened, 1);
+                        let result = connection(broker, stream, peer, shutdown).await;
+                        Metrics::add(&metrics.connections_closed, 1);
+                        match result {
                             Ok(()) => {}
                             // What the client sent made us close: worth an operator's eye
                             // (a client too new or too old, a misconfigured SASL setup).

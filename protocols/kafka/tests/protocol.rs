@@ -58,7 +58,10 @@ fn fetch_req(topic: &str, offset: i64, max_wait_ms: i32, partition_max_bytes: i3
 async fn produce(c: &mut RawClient, topic: &str, values: &[&[u8]]) -> ProducePartitionResponse {
     let records: Vec<_> = values.iter().map(|v| (None, *v, 1000)).collect();
     let batch = record_batch::build(&records, None);
-    let r: ProduceResponse = c.call(key::PRODUCE, 9, &produce_req(topic, batch)).await.unwrap();
+    let r: ProduceResponse = c
+        .call(key::PRODUCE, 9, &produce_req(topic, batch))
+        .await
+        .unwrap();
     r.responses[0].partitions[0].clone()
 }
 
@@ -67,32 +70,66 @@ async fn fetch_long_polls_until_data_arrives_or_max_wait() {
     let s = TestServer::start().await;
     let topic = unique("poll");
     let mut producer = RawClient::connect(s.addr).await;
-    assert_eq!(produce(&mut producer, &topic, &[b"first"]).await.error_code, 0);
+    assert_eq!(
+        produce(&mut producer, &topic, &[b"first"]).await.error_code,
+        0
+    );
 
     // Nothing past offset 1: an empty answer after about max_wait.
     let mut c = RawClient::connect(s.addr).await;
     let t0 = Instant::now();
-    let r: FetchResponse = c.call(key::FETCH, 12, &fetch_req(&topic, 1, 300, 1 << 20)).await.unwrap();
+    let r: FetchResponse = c
+        .call(key::FETCH, 12, &fetch_req(&topic, 1, 300, 1 << 20))
+        .await
+        .unwrap();
     let waited = t0.elapsed();
-    assert!(waited >= Duration::from_millis(290), "answered after {waited:?}");
-    assert!(r.responses[0].partitions[0].records.0.iter().all(|b| b.is_empty()));
+    assert!(
+        waited >= Duration::from_millis(290),
+        "answered after {waited:?}"
+    );
+    assert!(
+        r.responses[0].partitions[0]
+            .records
+            .0
+            .iter()
+            .all(|b| b.is_empty())
+    );
     assert_eq!(r.responses[0].partitions[0].high_watermark, 1);
 
     // A produce during the wait answers the fetch at once.
     let t0 = Instant::now();
-    c.send(key::FETCH, 12, &fetch_req(&topic, 1, 5000, 1 << 20)).await;
+    c.send(key::FETCH, 12, &fetch_req(&topic, 1, 5000, 1 << 20))
+        .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(produce(&mut producer, &topic, &[b"second"]).await.base_offset, 1);
+    assert_eq!(
+        produce(&mut producer, &topic, &[b"second"])
+            .await
+            .base_offset,
+        1
+    );
     let r: FetchResponse = c.recv(key::FETCH, 12).await.unwrap();
-    assert!(t0.elapsed() < Duration::from_secs(2), "woken by the append, not the timeout");
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "woken by the append, not the timeout"
+    );
     let p = &r.responses[0].partitions[0];
     assert_eq!(p.high_watermark, 2);
     let data: Vec<u8> = p.records.0.iter().flat_map(|b| b.to_vec()).collect();
-    assert_eq!(i64::from_be_bytes(data[..8].try_into().unwrap()), 1, "base offset patched");
+    assert_eq!(
+        i64::from_be_bytes(data[..8].try_into().unwrap()),
+        1,
+        "base offset patched"
+    );
 
     // Out of range.
-    let r: FetchResponse = c.call(key::FETCH, 12, &fetch_req(&topic, 99, 0, 1 << 20)).await.unwrap();
-    assert_eq!(r.responses[0].partitions[0].error_code, ec::OFFSET_OUT_OF_RANGE);
+    let r: FetchResponse = c
+        .call(key::FETCH, 12, &fetch_req(&topic, 99, 0, 1 << 20))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.responses[0].partitions[0].error_code,
+        ec::OFFSET_OUT_OF_RANGE
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,14 +142,41 @@ async fn partition_max_bytes_limits_a_fetch_but_one_batch_always_fits() {
         assert_eq!(produce(&mut c, &topic, &[&value]).await.error_code, 0);
     }
     let batch_len = record_batch::build(&[(None, &value, 1000)], None).len();
-    let r: FetchResponse = c.call(key::FETCH, 11, &fetch_req(&topic, 0, 0, 1500)).await.unwrap();
-    let got: usize = r.responses[0].partitions[0].records.0.iter().map(Bytes::len).sum();
+    let r: FetchResponse = c
+        .call(key::FETCH, 11, &fetch_req(&topic, 0, 0, 1500))
+        .await
+        .unwrap();
+    let got: usize = r.responses[0].partitions[0]
+        .records
+        .0
+        .iter()
+        .map(Bytes::len)
+        .sum();
     assert_eq!(got, batch_len, "one batch of three");
-    let r: FetchResponse = c.call(key::FETCH, 11, &fetch_req(&topic, 0, 0, 10)).await.unwrap();
-    let got: usize = r.responses[0].partitions[0].records.0.iter().map(Bytes::len).sum();
-    assert_eq!(got, batch_len, "a limit smaller than a batch still returns one (KIP-74)");
-    let r: FetchResponse = c.call(key::FETCH, 4, &fetch_req(&topic, 0, 0, 1 << 20)).await.unwrap();
-    let got: usize = r.responses[0].partitions[0].records.0.iter().map(Bytes::len).sum();
+    let r: FetchResponse = c
+        .call(key::FETCH, 11, &fetch_req(&topic, 0, 0, 10))
+        .await
+        .unwrap();
+    let got: usize = r.responses[0].partitions[0]
+        .records
+        .0
+        .iter()
+        .map(Bytes::len)
+        .sum();
+    assert_eq!(
+        got, batch_len,
+        "a limit smaller than a batch still returns one (KIP-74)"
+    );
+    let r: FetchResponse = c
+        .call(key::FETCH, 4, &fetch_req(&topic, 0, 0, 1 << 20))
+        .await
+        .unwrap();
+    let got: usize = r.responses[0].partitions[0]
+        .records
+        .0
+        .iter()
+        .map(Bytes::len)
+        .sum();
     assert_eq!(got, 3 * batch_len);
 }
 
@@ -136,15 +200,35 @@ async fn idempotent_retries_are_dropped_and_gaps_refused() {
         .unwrap();
     assert_eq!(id.error_code, 0);
     let pid = id.producer_id;
-    let batch = |seq: i32| record_batch::build(&[(None, b"a", 1), (None, b"b", 2)], Some((pid, 0, seq)));
-    let first: ProduceResponse = c.call(key::PRODUCE, 9, &produce_req(&topic, batch(0))).await.unwrap();
+    let batch =
+        |seq: i32| record_batch::build(&[(None, b"a", 1), (None, b"b", 2)], Some((pid, 0, seq)));
+    let first: ProduceResponse = c
+        .call(key::PRODUCE, 9, &produce_req(&topic, batch(0)))
+        .await
+        .unwrap();
     assert_eq!(first.responses[0].partitions[0].base_offset, 0);
-    let again: ProduceResponse = c.call(key::PRODUCE, 9, &produce_req(&topic, batch(0))).await.unwrap();
+    let again: ProduceResponse = c
+        .call(key::PRODUCE, 9, &produce_req(&topic, batch(0)))
+        .await
+        .unwrap();
     let p = &again.responses[0].partitions[0];
-    assert_eq!((p.error_code, p.base_offset), (0, 0), "a retry gets the original offset");
-    let gap: ProduceResponse = c.call(key::PRODUCE, 9, &produce_req(&topic, batch(5))).await.unwrap();
-    assert_eq!(gap.responses[0].partitions[0].error_code, ec::OUT_OF_ORDER_SEQUENCE_NUMBER);
-    let next: ProduceResponse = c.call(key::PRODUCE, 9, &produce_req(&topic, batch(2))).await.unwrap();
+    assert_eq!(
+        (p.error_code, p.base_offset),
+        (0, 0),
+        "a retry gets the original offset"
+    );
+    let gap: ProduceResponse = c
+        .call(key::PRODUCE, 9, &produce_req(&topic, batch(5)))
+        .await
+        .unwrap();
+    assert_eq!(
+        gap.responses[0].partitions[0].error_code,
+        ec::OUT_OF_ORDER_SEQUENCE_NUMBER
+    );
+    let next: ProduceResponse = c
+        .call(key::PRODUCE, 9, &produce_req(&topic, batch(2)))
+        .await
+        .unwrap();
     assert_eq!(next.responses[0].partitions[0].base_offset, 2);
     let part = s.engine().topic(&topic).unwrap().partitions[0].clone();
     assert_eq!(part.high_watermark(), 4, "the duplicate was not stored");
@@ -181,7 +265,10 @@ async fn pipelined_produce_requests_keep_their_order() {
     c.send_raw(&bytes).await;
     for i in 0..200 {
         let r: ProduceResponse = c.recv(key::PRODUCE, 9).await.unwrap();
-        assert_eq!(r.responses[0].partitions[0].base_offset, i, "responses in request order");
+        assert_eq!(
+            r.responses[0].partitions[0].base_offset, i,
+            "responses in request order"
+        );
     }
     let part = s.engine().topic(&topic).unwrap().partitions[0].clone();
     let read = part.read(0, 1 << 20).await.unwrap();
@@ -194,7 +281,11 @@ async fn pipelined_produce_requests_keep_their_order() {
             u32::from_be_bytes(b.bytes[n - 5..n - 1].try_into().unwrap())
         })
         .collect();
-    assert_eq!(values, (0..200).collect::<Vec<u32>>(), "appended in request order");
+    assert_eq!(
+        values,
+        (0..200).collect::<Vec<u32>>(),
+        "appended in request order"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,8 +293,14 @@ async fn list_offsets_v0_and_by_time() {
     let s = TestServer::start().await;
     let topic = unique("lo");
     let mut c = RawClient::connect(s.addr).await;
-    let batch = record_batch::build(&[(None, b"a", 100), (None, b"b", 200), (None, b"c", 300)], None);
-    let _: ProduceResponse = c.call(key::PRODUCE, 9, &produce_req(&topic, batch)).await.unwrap();
+    let batch = record_batch::build(
+        &[(None, b"a", 100), (None, b"b", 200), (None, b"c", 300)],
+        None,
+    );
+    let _: ProduceResponse = c
+        .call(key::PRODUCE, 9, &produce_req(&topic, batch))
+        .await
+        .unwrap();
     let query = |ts: i64| ListOffsetsRequest {
         replica_id: -1,
         isolation_level: 0,
@@ -217,12 +314,18 @@ async fn list_offsets_v0_and_by_time() {
             }],
         }],
     };
-    let r: ListOffsetsResponse = c.call(key::LIST_OFFSETS, 0, &query(LATEST_TIMESTAMP)).await.unwrap();
+    let r: ListOffsetsResponse = c
+        .call(key::LIST_OFFSETS, 0, &query(LATEST_TIMESTAMP))
+        .await
+        .unwrap();
     assert_eq!(r.topics[0].partitions[0].old_style_offsets, vec![3]);
     let r: ListOffsetsResponse = c.call(key::LIST_OFFSETS, 6, &query(150)).await.unwrap();
     let p = &r.topics[0].partitions[0];
     assert_eq!((p.offset, p.timestamp), (1, 200));
-    let r: ListOffsetsResponse = c.call(key::LIST_OFFSETS, 1, &query(EARLIEST_TIMESTAMP)).await.unwrap();
+    let r: ListOffsetsResponse = c
+        .call(key::LIST_OFFSETS, 1, &query(EARLIEST_TIMESTAMP))
+        .await
+        .unwrap();
     assert_eq!(r.topics[0].partitions[0].offset, 0);
 }
 
@@ -281,7 +384,11 @@ async fn scram_login(s: &TestServer, user: &str, password: &str) -> (bool, RawCl
     let without_proof = format!("c=biws,r={nonce}");
     let auth_message = format!("{first_bare},{server_first},{without_proof}");
     let signature = hmac(&stored_key, auth_message.as_bytes());
-    let proof: Vec<u8> = client_key.iter().zip(&signature).map(|(a, b)| a ^ b).collect();
+    let proof: Vec<u8> = client_key
+        .iter()
+        .zip(&signature)
+        .map(|(a, b)| a ^ b)
+        .collect();
     let r: SaslAuthenticateResponse = c
         .call(
             key::SASL_AUTHENTICATE,
@@ -296,8 +403,15 @@ async fn scram_login(s: &TestServer, user: &str, password: &str) -> (bool, RawCl
         return (false, c);
     }
     let server_key = hmac(&salted, b"Server Key");
-    let expected = format!("v={}", B64.encode(hmac(&server_key, auth_message.as_bytes())));
-    assert_eq!(r.auth_bytes, Bytes::from(expected), "server proves it knows the key");
+    let expected = format!(
+        "v={}",
+        B64.encode(hmac(&server_key, auth_message.as_bytes()))
+    );
+    assert_eq!(
+        r.auth_bytes,
+        Bytes::from(expected),
+        "server proves it knows the key"
+    );
     (true, c)
 }
 
@@ -317,7 +431,10 @@ async fn scram_sha_256_exchange() {
         .call(
             key::PRODUCE,
             9,
-            &produce_req(&unique("scram"), record_batch::build(&[(None, b"x", 1)], None)),
+            &produce_req(
+                &unique("scram"),
+                record_batch::build(&[(None, b"x", 1)], None),
+            ),
         )
         .await
         .unwrap();

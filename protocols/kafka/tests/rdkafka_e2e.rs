@@ -388,7 +388,13 @@ fn all_four_compression_codecs_are_stored_as_sent() {
         let values: Vec<String> = (0..200)
             .map(|i| format!("{codec}-{i}-{}", "z".repeat(50)))
             .collect();
-        produce(&s, &p, &topic, &plain(values.clone()));
+        let base = 1_600_000_000_000i64;
+        let records: Vec<_> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (None, v.clone(), Some(base + i as i64)))
+            .collect();
+        produce(&s, &p, &topic, &records);
 
         // The log holds the producer's compressed batches.
         let part = s.server().engine().topic(&topic).unwrap().partitions[0].clone();
@@ -403,6 +409,13 @@ fn all_four_compression_codecs_are_stored_as_sent() {
         }
 
         let c = consumer(&s.bootstrap(), &unique("g"), &[]);
+        // By timestamp inside compressed batches: the exact record, as Kafka answers.
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&topic, 0, Offset::Offset(base + 150))
+            .unwrap();
+        let found = c.offsets_for_times(tpl, Duration::from_secs(5)).unwrap();
+        let at = found.find_partition(&topic, 0).unwrap().offset();
+        assert_eq!(at, Offset::Offset(150), "{codec}");
         c.subscribe(&[&topic]).unwrap();
         let got = consume(&c, 200);
         assert_eq!(
@@ -541,16 +554,30 @@ fn admin_client_describes_and_alters_topics_and_groups() {
     let placed = s.rt.block_on(async {
         let mut out = Vec::new();
         for v in &records {
-            let rec = FutureRecord::<(), _>::to(&topic).payload(v.as_bytes()).partition(3);
-            out.push(p.send(rec, Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap());
+            let rec = FutureRecord::<(), _>::to(&topic)
+                .payload(v.as_bytes())
+                .partition(3);
+            out.push(
+                p.send(rec, Duration::from_secs(10))
+                    .await
+                    .map_err(|(e, _)| e)
+                    .unwrap(),
+            );
         }
         out
     });
     assert_eq!(placed.last().map(|d| d.offset), Some(4));
-    tpl.add_partition_offset(&topic, 3, Offset::Offset(3)).unwrap();
+    tpl.add_partition_offset(&topic, 3, Offset::Offset(3))
+        .unwrap();
     let deleted = s.rt.block_on(a.delete_records(&tpl, &opts)).unwrap();
-    assert_eq!(deleted.find_partition(&topic, 3).unwrap().offset(), Offset::Offset(3));
-    let (low, high) = p.client().fetch_watermarks(&topic, 3, Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        deleted.find_partition(&topic, 3).unwrap().offset(),
+        Offset::Offset(3)
+    );
+    let (low, high) = p
+        .client()
+        .fetch_watermarks(&topic, 3, Duration::from_secs(5))
+        .unwrap();
     assert_eq!((low, high), (3, 5));
 
     for r in s.rt.block_on(a.delete_topics(&[&topic], &opts)).unwrap() {

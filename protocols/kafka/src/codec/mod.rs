@@ -2,6 +2,7 @@
 //! and the record batch header. Nothing here touches a socket or the engine.
 
 pub mod api;
+pub mod compression;
 pub mod frame;
 pub mod header;
 pub mod reader;

@@ -159,16 +159,29 @@ pub fn validate(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
     Ok(header)
 }
 
-/// In an uncompressed batch, the offset delta and timestamp of the first record whose
-/// timestamp is at or after `ts` (ListOffsets by time is per record, the time index
-/// per batch). `None` for compressed batches or when no record qualifies.
+/// The offset delta and timestamp of the first record whose timestamp is at or after
+/// `ts` (ListOffsets by time is per record, the engine's time index per batch).
+/// Compressed batches are decompressed for this, within a size cap. `None` when no
+/// record qualifies or the batch cannot be read.
 pub fn first_record_at_or_after(batch: &[u8], ts: i64) -> Option<(i32, i64)> {
-    if batch.len() < HEADER_LEN || be_i16(batch, 21) & 0x07 != 0 {
+    if batch.len() < HEADER_LEN {
         return None;
     }
+    let codec = match be_i16(batch, 21) & 0x07 {
+        0 => Compression::None,
+        1 => Compression::Gzip,
+        2 => Compression::Snappy,
+        3 => Compression::Lz4,
+        4 => Compression::Zstd,
+        _ => return None,
+    };
     let base_ts = be_i64(batch, 27);
     let count = be_i32(batch, 57);
-    let mut r = Reader::new(BytesMut::from(&batch[HEADER_LEN..]), true);
+    let records = match codec {
+        Compression::None => BytesMut::from(&batch[HEADER_LEN..]),
+        c => BytesMut::from(&super::compression::decompress(c, &batch[HEADER_LEN..]).ok()?[..]),
+    };
+    let mut r = Reader::new(records, true);
     for _ in 0..count {
         let len = usize::try_from(r.varint().ok()?).ok()?;
         let before = r.remaining();

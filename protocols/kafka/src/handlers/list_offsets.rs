@@ -77,7 +77,7 @@ async fn lookup(p: &PartitionRef, timestamp: i64) -> Result<Option<(i64, i64)>, 
                 return Ok(None);
             };
             // The time index is per batch; narrow it to the first record at or after
-            // `ts` by reading that batch's record timestamps (uncompressed batches).
+            // `ts` by reading that batch's record timestamps (decompressing if needed).
             let read = p.read(offset, 1).await.map_err(|e| ec::from_engine(&e))?;
             let Some(batch) = read.batches.first() else {
                 return Ok(Some((as_i64(offset), ts)));

@@ -239,11 +239,7 @@ impl Engine {
         for index in from..config.partitions {
             partitions.push(self.open_partition(name, index, &config)?);
         }
-        Ok(Topic {
-            name: name.clone(),
-            config,
-            partitions,
-        })
+        Ok(Topic::new(name.clone(), config, partitions))
     }
 
     fn open_partition(
@@ -343,11 +339,7 @@ impl Engine {
         self.inner.meta.put(MetaTable::Topics, name, &config)?;
         let mut partitions = topic.partitions.clone();
         partitions.extend(more.partitions);
-        let grown = Arc::new(Topic {
-            name: topic.name.clone(),
-            config,
-            partitions,
-        });
+        let grown = Arc::new(Topic::new(topic.name.clone(), config, partitions));
         self.swap_topics(|m| {
             m.insert(grown.name.clone(), grown.clone());
         });
@@ -367,11 +359,11 @@ impl Engine {
         for p in &topic.partitions {
             p.update_config(log_cfg.clone()).await?;
         }
-        let updated = Arc::new(Topic {
-            name: topic.name.clone(),
+        let updated = Arc::new(Topic::new(
+            topic.name.clone(),
             config,
-            partitions: topic.partitions.clone(),
-        });
+            topic.partitions.clone(),
+        ));
         self.swap_topics(|m| {
             m.insert(updated.name.clone(), updated.clone());
         });

@@ -149,3 +149,34 @@ async fn committed_offsets_survive_restart() {
     );
     assert_eq!(engine.offsets().groups(), vec!["g1".to_string()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_records_stick_to_a_partition_and_unkeyed_ones_rotate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(EngineConfig::new(dir.path()))
+        .await
+        .expect("open");
+    let topic = engine
+        .create_topic(
+            TopicName::new("keyed").expect("name"),
+            TopicConfig {
+                partitions: 3,
+                ..TopicConfig::default()
+            },
+        )
+        .await
+        .expect("create");
+    for key in ["alice", "bob", "carol", "dave"] {
+        let first = topic.choose_partition(Some(key.as_bytes()));
+        for _ in 0..10 {
+            assert_eq!(topic.choose_partition(Some(key.as_bytes())), first, "{key}");
+        }
+    }
+    let spread: std::collections::BTreeSet<u32> =
+        (0..3).map(|_| topic.choose_partition(None)).collect();
+    assert_eq!(
+        spread.len(),
+        3,
+        "three key-less records visit all three partitions"
+    );
+}

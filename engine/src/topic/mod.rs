@@ -148,11 +148,34 @@ pub struct Topic {
     pub name: TopicName,
     pub config: TopicConfig,
     pub partitions: Vec<PartitionRef>,
+    /// Where the next key-less record goes (round robin).
+    pub(crate) next_unkeyed: std::sync::atomic::AtomicU32,
 }
 
 impl Topic {
     pub fn partition(&self, index: u32) -> Option<&PartitionRef> {
         self.partitions.get(usize::try_from(index).ok()?)
+    }
+
+    pub(crate) fn new(name: TopicName, config: TopicConfig, partitions: Vec<PartitionRef>) -> Self {
+        Self {
+            name,
+            config,
+            partitions,
+            next_unkeyed: std::sync::atomic::AtomicU32::new(0),
+        }
+    }
+
+    /// Where a record goes when the producer did not pick a partition: by key when it
+    /// has one (the same key always lands on the same partition), round robin when not.
+    pub fn choose_partition(&self, key: Option<&[u8]>) -> u32 {
+        match key {
+            Some(k) => self.partition_for_key(k),
+            None => {
+                let n = self.partitions.len().max(1) as u32;
+                self.next_unkeyed.fetch_add(1, Ordering::Relaxed) % n
+            }
+        }
     }
 
     /// The partition for a key: the same key always lands on the same partition.

@@ -316,6 +316,7 @@ fn every_server_method_parses_elsewhere() {
             method_id: 10,
         },
         ServerMethod::ChannelCloseOk,
+        ServerMethod::AccessRequestOk,
         ServerMethod::ExchangeDeclareOk,
         ServerMethod::ExchangeDeleteOk,
         ServerMethod::ExchangeBindOk,

@@ -222,6 +222,10 @@ async fn predeclared_exchanges_exist_and_route() {
     let server = Server::start().await;
     let conn = server.connect().await;
     let ch = conn.create_channel().await.unwrap();
+    // The deprecated access class is answered, as RabbitMQ does, for old clients.
+    ch.access_request("/data", AccessRequestOptions::default())
+        .await
+        .unwrap();
     let passive = ExchangeDeclareOptions {
         passive: true,
         ..ExchangeDeclareOptions::default()
@@ -1072,5 +1076,50 @@ async fn no_ack_consumer_gets_a_stream_larger_than_its_window() {
             .unwrap_or_else(|| panic!("delivery {i}"));
         assert_eq!(d.data, i.to_be_bytes());
     }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_alarm_blocks_publishers() {
+    let (alarm, rx) = tokio::sync::watch::channel(None);
+    let server = Server::start_with_alarm(rx).await;
+    let conn = server.connect().await;
+    let ch = conn.create_channel().await.unwrap();
+    queue(&ch, "alarmed").await;
+    publish(&ch, "", "alarmed", b"before").await;
+    alarm.send(Some("low on memory".into())).unwrap();
+    // This connection has published, so it is the one being held back.
+    let deadline = std::time::Instant::now() + WAIT;
+    while !conn.status().blocked() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        conn.status().blocked(),
+        "connection.blocked reached the client"
+    );
+    // A consumer on another connection keeps receiving while publishers are blocked.
+    let other = server.connect().await;
+    let och = other.create_channel().await.unwrap();
+    let mut consumer = och
+        .basic_consume(
+            "alarmed",
+            "c",
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next(&mut consumer, WAIT).await.unwrap().data, b"before");
+    alarm.send(None).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while conn.status().blocked() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        !conn.status().blocked(),
+        "connection.unblocked reached the client"
+    );
+    publish(&ch, "", "alarmed", b"after").await;
+    assert_eq!(next(&mut consumer, WAIT).await.unwrap().data, b"after");
     server.stop().await;
 }

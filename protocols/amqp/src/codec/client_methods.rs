@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use trident_core::FieldTable;
 
-use super::ids::{basic, channel, class, confirm, connection, exchange, queue, tx};
+use super::ids::{access, basic, channel, class, confirm, connection, exchange, queue, tx};
 use super::table::read_table;
 use super::wire::{DecodeError, Reader, bit};
 
@@ -53,6 +53,8 @@ pub enum ClientMethod {
         method_id: u16,
     },
     ChannelCloseOk,
+    /// access.request: a no-op kept for old clients (the realm is ignored).
+    AccessRequest,
     ExchangeDeclare {
         exchange: String,
         kind: String,
@@ -279,6 +281,11 @@ fn decode_args(
             method_id: r.u16()?,
         },
         (class::CHANNEL, channel::CLOSE_OK) => M::ChannelCloseOk,
+        (class::ACCESS, access::REQUEST) => {
+            let _realm = r.short_str()?;
+            let _flags = r.u8()?;
+            M::AccessRequest
+        }
         (class::EXCHANGE, exchange::DECLARE) => {
             let _ticket = r.u16()?;
             let exchange = r.short_str()?;
@@ -476,6 +483,7 @@ impl ClientMethod {
             M::ChannelFlowOk { .. } => (class::CHANNEL, channel::FLOW_OK),
             M::ChannelClose { .. } => (class::CHANNEL, channel::CLOSE),
             M::ChannelCloseOk => (class::CHANNEL, channel::CLOSE_OK),
+            M::AccessRequest => (class::ACCESS, access::REQUEST),
             M::ExchangeDeclare { .. } => (class::EXCHANGE, exchange::DECLARE),
             M::ExchangeDelete { .. } => (class::EXCHANGE, exchange::DELETE),
             M::ExchangeBind { .. } => (class::EXCHANGE, exchange::BIND),

@@ -4,6 +4,8 @@
 pub mod class {
     pub const CONNECTION: u16 = 10;
     pub const CHANNEL: u16 = 20;
+    /// Deprecated in 0-9-1 but still sent by some clients; RabbitMQ answers it.
+    pub const ACCESS: u16 = 30;
     pub const EXCHANGE: u16 = 40;
     pub const QUEUE: u16 = 50;
     pub const BASIC: u16 = 60;
@@ -35,6 +37,11 @@ pub mod channel {
     pub const FLOW_OK: u16 = 21;
     pub const CLOSE: u16 = 40;
     pub const CLOSE_OK: u16 = 41;
+}
+
+pub mod access {
+    pub const REQUEST: u16 = 10;
+    pub const REQUEST_OK: u16 = 11;
 }
 
 pub mod exchange {

@@ -5,7 +5,7 @@ use bytes::{BufMut, BytesMut};
 use trident_core::FieldTable;
 
 use super::frame::{FRAME_BODY, FRAME_METHOD, begin_frame, end_frame};
-use super::ids::{basic, channel, class, confirm, connection, exchange, queue, tx};
+use super::ids::{access, basic, channel, class, confirm, connection, exchange, queue, tx};
 use super::table::put_table;
 use super::wire::{pack_bits, put_long_bytes, put_short_str};
 
@@ -51,6 +51,7 @@ pub enum ServerMethod<'a> {
         method_id: u16,
     },
     ChannelCloseOk,
+    AccessRequestOk,
     ExchangeDeclareOk,
     ExchangeDeleteOk,
     ExchangeBindOk,
@@ -200,6 +201,11 @@ pub fn put_method(out: &mut BytesMut, ch: u16, m: &ServerMethod<'_>) {
             out.put_u16(method_id);
         }
         M::ChannelCloseOk => ids(out, class::CHANNEL, channel::CLOSE_OK),
+        M::AccessRequestOk => {
+            ids(out, class::ACCESS, access::REQUEST_OK);
+            // The ticket RabbitMQ hands out; 0-9-1 ignores tickets everywhere.
+            out.put_u16(1);
+        }
         M::ExchangeDeclareOk => ids(out, class::EXCHANGE, exchange::DECLARE_OK),
         M::ExchangeDeleteOk => ids(out, class::EXCHANGE, exchange::DELETE_OK),
         M::ExchangeBindOk => ids(out, class::EXCHANGE, exchange::BIND_OK),

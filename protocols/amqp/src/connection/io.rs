@@ -64,6 +64,25 @@ impl Io {
         self.inbuf.capacity() - self.inbuf.len()
     }
 
+    /// Reads what the socket has without waiting (after `readable()`); `Ok(0)` is end
+    /// of stream.
+    pub fn try_read(&mut self) -> io::Result<usize> {
+        self.prepare_read();
+        let spare = self.spare();
+        let n = self.reader.try_read_buf(&mut self.inbuf)?;
+        self.after_read(n, spare);
+        Ok(n)
+    }
+
+    /// Drops an empty read buffer of a connection that reads little, so that idle
+    /// connections hold none. Busy ones keep theirs: it is reused once the frames
+    /// sliced from it are gone.
+    pub fn release_if_empty(&mut self) {
+        if self.inbuf.is_empty() && self.inbuf.capacity() > 0 && self.read_chunk <= READ_MIN {
+            self.inbuf = BytesMut::new();
+        }
+    }
+
     /// Reads once; `Ok(0)` is end of stream.
     pub async fn read_some(&mut self) -> io::Result<usize> {
         self.prepare_read();

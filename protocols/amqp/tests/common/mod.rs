@@ -45,11 +45,32 @@ impl Server {
 
     /// Opens the engine on `dir` (recovering whatever is there) and serves it.
     pub async fn start_in(dir: &Path, config: AmqpConfig) -> Server {
+        Self::start_full(dir, config, None).await
+    }
+
+    /// A server whose resource alarm the test drives.
+    pub async fn start_with_alarm(alarm: watch::Receiver<Option<String>>) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut s = Self::start_full(&dir, AmqpConfig::default(), Some(alarm)).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    async fn start_full(
+        dir: &Path,
+        config: AmqpConfig,
+        alarm: Option<watch::Receiver<Option<String>>>,
+    ) -> Server {
         let engine = Engine::open(EngineConfig::new(dir)).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = watch::channel(false);
-        let task = tokio::spawn(trident_amqp::serve(listener, engine.clone(), config, rx));
+        let mut server = trident_amqp::AmqpServer::new(engine.clone(), config);
+        if let Some(alarm) = alarm {
+            server = server.with_resource_alarm(alarm);
+        }
+        let task = tokio::spawn(server.serve(listener, rx));
         Server {
             addr,
             engine,

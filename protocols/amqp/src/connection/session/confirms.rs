@@ -116,7 +116,7 @@ impl Session {
             if let Some(c) = self
                 .channels
                 .get_mut(usize::from(ch))
-                .and_then(Option::as_mut)
+                .and_then(Option::as_deref_mut)
                 && let Mode::Confirm(s) = &mut c.mode
             {
                 flush_acks(&mut self.out, ch, s);
@@ -128,7 +128,7 @@ impl Session {
         let Some(c) = self
             .channels
             .get_mut(usize::from(d.channel))
-            .and_then(Option::as_mut)
+            .and_then(Option::as_deref_mut)
             .filter(|c| c.incarnation == d.incarnation && c.state == ChannelState::Open)
         else {
             // The channel closed since: its publisher no longer expects an answer.

@@ -69,7 +69,7 @@ impl Session {
             Some(ch) if !closing => self
                 .channels
                 .get_mut(usize::from(ch))
-                .and_then(Option::as_mut)
+                .and_then(Option::as_deref_mut)
                 .filter(|c| c.state == ChannelState::Open),
             _ => None,
         };

@@ -41,6 +41,9 @@ use permissions::Permissions;
 
 /// Deliveries taken from the engine per loop turn before the socket gets a chance.
 const EVENT_BATCH: usize = 256;
+/// Output buffer capacity kept between bursts; a larger one (after a burst of big
+/// deliveries) is given back once it drains.
+const OUT_KEEP: usize = 256 * 1024;
 /// Heartbeat half-periods without a byte from the peer before it is declared dead
 /// (two full heartbeat intervals, as the spec and RabbitMQ have it).
 const MAX_MISSED_TICKS: u8 = 4;
@@ -59,7 +62,8 @@ pub(crate) struct Session {
     /// Everything waiting to be written, in order.
     out: BytesMut,
     /// Indexed by channel number.
-    channels: Vec<Option<Channel>>,
+    /// Boxed: a client may open channel 2047 first, and the gaps should cost a pointer.
+    channels: Vec<Option<Box<Channel>>>,
     next_incarnation: u64,
     /// Engine consumer tag -> channel number.
     consumer_index: HashMap<Arc<str>, u16>,
@@ -218,10 +222,6 @@ impl Session {
                 continue;
             }
             let reading = self.may_read();
-            if reading {
-                io.prepare_read();
-            }
-            let spare = io.spare();
             let taking_events = self.out.len() < self.high_water() && self.closing.is_none();
             let close_deadline = self.closing;
             let heartbeat = self.heartbeat > 0;
@@ -231,16 +231,28 @@ impl Session {
                     Ok(_) => {
                         self.write_activity = true;
                         if self.out.is_empty() {
+                            if self.out.capacity() > OUT_KEEP {
+                                self.out = BytesMut::new();
+                            }
                             self.on_flushed();
                         }
                     }
                 },
-                r = tokio::io::AsyncReadExt::read_buf(&mut io.reader, &mut io.inbuf), if reading => match r {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        io.after_read(n, spare);
-                        self.read_activity = true;
-                        self.process_input(&mut io.inbuf).await;
+                // Readiness first, buffer second: an idle connection holds no read
+                // buffer while it waits.
+                r = io.reader.readable(), if reading => {
+                    if r.is_err() {
+                        break;
+                    }
+                    match io.try_read() {
+                        Ok(0) => break,
+                        Ok(_) => {
+                            self.read_activity = true;
+                            self.process_input(&mut io.inbuf).await;
+                            io.release_if_empty();
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => break,
                     }
                 },
                 Some(ev) = recv_opt(&mut self.events_rx), if taking_events => self.on_events(ev),
@@ -314,13 +326,19 @@ impl Session {
     }
 
     fn on_alarm_change(&mut self) {
-        let reason = self.alarm.borrow_and_update().clone();
-        self.blocked = reason;
+        self.blocked = self.alarm.borrow_and_update().clone();
+        self.tell_blocked();
+    }
+
+    /// `connection.blocked` goes, as in RabbitMQ, to a client that announced the
+    /// capability once the alarm actually holds it back (it has published);
+    /// `unblocked` follows when the alarm clears.
+    pub(super) fn tell_blocked(&mut self) {
         if !self.caps.connection_blocked || self.closing.is_some() {
             return;
         }
         match (&self.blocked, self.told_blocked) {
-            (Some(reason), false) => {
+            (Some(reason), false) if self.has_published => {
                 let reason = reason.clone();
                 self.send(0, &ServerMethod::ConnectionBlocked { reason: &reason });
                 self.told_blocked = true;
@@ -451,14 +469,14 @@ impl Session {
     fn channel_state(&self, ch: u16) -> Option<ChannelState> {
         self.channels
             .get(usize::from(ch))
-            .and_then(Option::as_ref)
+            .and_then(Option::as_deref)
             .map(|c| c.state)
     }
 
     fn channel_mut(&mut self, ch: u16) -> Option<&mut Channel> {
         self.channels
             .get_mut(usize::from(ch))
-            .and_then(Option::as_mut)
+            .and_then(Option::as_deref_mut)
     }
 
     /// The open channel `ch` (handlers are only called for open channels).
@@ -587,6 +605,10 @@ impl Session {
                 Ok(())
             }
             M::ChannelCloseOk => Ok(()),
+            M::AccessRequest => {
+                self.send(ch, &ServerMethod::AccessRequestOk);
+                Ok(())
+            }
             M::ExchangeDeclare { .. } => self.exchange_declare(ch, m).await,
             M::ExchangeDelete { .. } => self.exchange_delete(ch, m).await,
             M::ExchangeBind { .. } | M::ExchangeUnbind { .. } => self.exchange_bind(ch, m).await,
@@ -651,7 +673,7 @@ impl Session {
             self.channels.resize_with(idx + 1, || None);
         }
         self.next_incarnation += 1;
-        self.channels[idx] = Some(Channel::new(ch, self.next_incarnation));
+        self.channels[idx] = Some(Box::new(Channel::new(ch, self.next_incarnation)));
         self.send(ch, &ServerMethod::ChannelOpenOk);
     }
 

@@ -32,7 +32,10 @@ impl Session {
         if immediate {
             return Err(AmqpError::not_implemented("immediate=true"));
         }
-        self.has_published = true;
+        if !self.has_published {
+            self.has_published = true;
+            self.tell_blocked();
+        }
         let exchange_name = self.publish_exchange(ch, exchange)?;
         let delivery_mode = header.delivery_mode();
         let mut props = header.properties;

@@ -41,6 +41,9 @@ async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
     )
 }
 
+/// A gauge family: metric name, help text, and how to read it from one item.
+type Gauge<T> = (&'static str, &'static str, fn(&T) -> u64);
+
 /// Escapes a label value as the exposition format requires.
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -120,70 +123,58 @@ pub fn render_metrics(engine: &Engine) -> String {
         m.connections_open()
     );
     let stats = engine.stats();
-    let _ = writeln!(
-        out,
-        "# HELP trident_queue_messages_ready messages ready in a queue\n# TYPE trident_queue_messages_ready gauge"
-    );
-    for q in &stats.queues {
-        let _ = writeln!(
-            out,
-            "trident_queue_messages_ready{{vhost=\"{}\",queue=\"{}\"}} {}",
-            label(q.vhost.as_str()),
-            label(q.name.as_str()),
-            q.stats.ready
-        );
+    let queue_gauges: [Gauge<trident_engine::QueueStats>; 3] = [
+        (
+            "trident_queue_messages_ready",
+            "messages ready in a queue",
+            |s| s.ready,
+        ),
+        (
+            "trident_queue_messages_unacked",
+            "deliveries awaiting acknowledgement",
+            |s| s.unacked,
+        ),
+        (
+            "trident_queue_consumers",
+            "consumers attached to a queue",
+            |s| u64::from(s.consumers),
+        ),
+    ];
+    for (name, help, value) in queue_gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for q in &stats.queues {
+            let _ = writeln!(
+                out,
+                "{name}{{vhost=\"{}\",queue=\"{}\"}} {}",
+                label(q.vhost.as_str()),
+                label(q.name.as_str()),
+                value(&q.stats)
+            );
+        }
     }
-    let _ = writeln!(
-        out,
-        "# HELP trident_queue_messages_unacked deliveries awaiting acknowledgement\n# TYPE trident_queue_messages_unacked gauge"
-    );
-    for q in &stats.queues {
-        let _ = writeln!(
-            out,
-            "trident_queue_messages_unacked{{vhost=\"{}\",queue=\"{}\"}} {}",
-            label(q.vhost.as_str()),
-            label(q.name.as_str()),
-            q.stats.unacked
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP trident_queue_consumers consumers attached to a queue\n# TYPE trident_queue_consumers gauge"
-    );
-    for q in &stats.queues {
-        let _ = writeln!(
-            out,
-            "trident_queue_consumers{{vhost=\"{}\",queue=\"{}\"}} {}",
-            label(q.vhost.as_str()),
-            label(q.name.as_str()),
-            q.stats.consumers
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP trident_log_end_offset next offset of a partition\n# TYPE trident_log_end_offset gauge"
-    );
-    for p in &stats.partitions {
-        let _ = writeln!(
-            out,
-            "trident_log_end_offset{{topic=\"{}\",partition=\"{}\"}} {}",
-            label(p.topic.as_str()),
-            p.partition,
-            p.high_watermark
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP trident_log_start_offset first retained offset of a partition\n# TYPE trident_log_start_offset gauge"
-    );
-    for p in &stats.partitions {
-        let _ = writeln!(
-            out,
-            "trident_log_start_offset{{topic=\"{}\",partition=\"{}\"}} {}",
-            label(p.topic.as_str()),
-            p.partition,
-            p.log_start_offset
-        );
+    let log_gauges: [Gauge<trident_engine::PartitionStats>; 2] = [
+        (
+            "trident_log_end_offset",
+            "next offset of a partition",
+            |p| p.high_watermark,
+        ),
+        (
+            "trident_log_start_offset",
+            "first retained offset of a partition",
+            |p| p.log_start_offset,
+        ),
+    ];
+    for (name, help, value) in log_gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for p in &stats.partitions {
+            let _ = writeln!(
+                out,
+                "{name}{{topic=\"{}\",partition=\"{}\"}} {}",
+                label(p.topic.as_str()),
+                p.partition,
+                value(p)
+            );
+        }
     }
     let disk: u64 = stats.partitions.iter().map(|p| p.size_bytes).sum();
     let _ = writeln!(

@@ -108,18 +108,10 @@ impl FieldValue {
     }
 
     pub fn as_i64(&self) -> Option<i64> {
-        Some(match *self {
-            FieldValue::I8(v) => v.into(),
-            FieldValue::U8(v) => v.into(),
-            FieldValue::I16(v) => v.into(),
-            FieldValue::U16(v) => v.into(),
-            FieldValue::I32(v) => v.into(),
-            FieldValue::U32(v) => v.into(),
-            FieldValue::I64(v) => v,
-            FieldValue::U64(v) => i64::try_from(v).ok()?,
-            FieldValue::Timestamp(v) => i64::try_from(v).ok()?,
-            _ => return None,
-        })
+        match *self {
+            FieldValue::Timestamp(v) => i64::try_from(v).ok(),
+            _ => i64::try_from(self.as_i128()?).ok(),
+        }
     }
 
     pub fn as_bool(&self) -> Option<bool> {

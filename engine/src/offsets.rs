@@ -108,15 +108,7 @@ impl GroupOffsets {
             .filter(|(t, p, _)| only.is_none_or(|o| o.iter().any(|(ot, op)| ot == t && op == p)))
             .map(|(t, p, _)| (group.to_string(), t, p))
             .collect();
-        let ops = doomed
-            .iter()
-            .map(|k| MetaOp::delete(MetaTable::GroupOffsets, meta_key(k)))
-            .collect();
-        self.meta.write_batch(ops)?;
-        let mut map = self.write();
-        for k in &doomed {
-            map.remove(k);
-        }
+        self.remove(&doomed)?;
         Ok(doomed.len())
     }
 
@@ -128,13 +120,22 @@ impl GroupOffsets {
             .filter(|(_, t, _)| t == topic)
             .cloned()
             .collect();
+        self.remove(&doomed)
+    }
+
+    /// Deletes keys from the store first, then from memory, so that memory never shows
+    /// less than a restart would.
+    fn remove(&self, doomed: &[Key]) -> Result<()> {
+        if doomed.is_empty() {
+            return Ok(());
+        }
         let ops = doomed
             .iter()
             .map(|k| MetaOp::delete(MetaTable::GroupOffsets, meta_key(k)))
             .collect();
         self.meta.write_batch(ops)?;
         let mut map = self.write();
-        for k in &doomed {
+        for k in doomed {
             map.remove(k);
         }
         Ok(())

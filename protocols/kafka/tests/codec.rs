@@ -231,6 +231,7 @@ fn requests_roundtrip_at_every_version() {
         key::LIST_GROUPS,
         &ListGroupsRequest {
             states_filter: vec![s("Stable")],
+            types_filter: vec![s("classic")],
         },
     );
     roundtrip(
@@ -491,6 +492,7 @@ fn responses_roundtrip_at_every_version() {
             throttle_time_ms: 0,
             groups: vec![DescribedGroup {
                 error_code: 0,
+                error_message: None,
                 group_id: s("g"),
                 group_state: s("Stable"),
                 protocol_type: s("consumer"),

@@ -255,15 +255,16 @@ async fn pipelined_produce_requests_keep_their_order() {
     let s = TestServer::start().await;
     let topic = unique("pipe");
     let mut c = RawClient::connect(s.addr).await;
-    // 200 requests written back to back before reading any response.
+    // 500 requests written back to back before reading any response: one read
+    // burst, so the connection task runs out of its cooperative budget midway.
     let mut bytes = Vec::new();
-    for i in 0..200u32 {
+    for i in 0..500u32 {
         let v = i.to_be_bytes();
         let batch = record_batch::build(&[(None, &v, 1)], None);
         bytes.extend(c.encode(key::PRODUCE, 9, &produce_req(&topic, batch)));
     }
     c.send_raw(&bytes).await;
-    for i in 0..200 {
+    for i in 0..500 {
         let r: ProduceResponse = c.recv(key::PRODUCE, 9).await.unwrap();
         assert_eq!(
             r.responses[0].partitions[0].base_offset, i,
@@ -283,7 +284,7 @@ async fn pipelined_produce_requests_keep_their_order() {
         .collect();
     assert_eq!(
         values,
-        (0..200).collect::<Vec<u32>>(),
+        (0..500).collect::<Vec<u32>>(),
         "appended in request order"
     );
 }

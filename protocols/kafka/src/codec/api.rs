@@ -40,8 +40,8 @@ apis! {
     HEARTBEAT = 12, "Heartbeat", 0..=4, Some(4);
     LEAVE_GROUP = 13, "LeaveGroup", 0..=5, Some(4);
     SYNC_GROUP = 14, "SyncGroup", 0..=5, Some(4);
-    DESCRIBE_GROUPS = 15, "DescribeGroups", 0..=5, Some(5);
-    LIST_GROUPS = 16, "ListGroups", 0..=4, Some(3);
+    DESCRIBE_GROUPS = 15, "DescribeGroups", 0..=6, Some(5);
+    LIST_GROUPS = 16, "ListGroups", 0..=5, Some(3);
     SASL_HANDSHAKE = 17, "SaslHandshake", 1..=1, None;
     API_VERSIONS = 18, "ApiVersions", 0..=3, Some(3);
     CREATE_TOPICS = 19, "CreateTopics", 0..=7, Some(5);

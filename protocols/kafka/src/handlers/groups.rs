@@ -206,7 +206,7 @@ pub async fn leave(b: &Broker, req: LeaveGroupRequest, version: i16) -> LeaveGro
 pub async fn describe(
     b: &Broker,
     req: DescribeGroupsRequest,
-    _version: i16,
+    version: i16,
 ) -> DescribeGroupsResponse {
     let groups = req
         .groups
@@ -214,10 +214,16 @@ pub async fn describe(
         .map(|g| {
             b.coordinator.describe(&g).unwrap_or_else(|| {
                 // Groups that only have committed offsets are Empty; unknown ones Dead
-                // (what Kafka answers before v6 rather than an error).
+                // before v6, GROUP_ID_NOT_FOUND from v6 (KIP-1043).
                 let has_offsets = !b.engine.offsets().group(&g).is_empty();
+                let missing = !has_offsets && version >= 6;
                 DescribedGroup {
-                    error_code: ec::NONE,
+                    error_code: if missing {
+                        ec::GROUP_ID_NOT_FOUND
+                    } else {
+                        ec::NONE
+                    },
+                    error_message: missing.then(|| format!("group '{g}' not found")),
                     group_id: g,
                     group_state: if has_offsets { "Empty" } else { "Dead" }.to_string(),
                     protocol_type: if has_offsets { "consumer" } else { "" }.to_string(),
@@ -245,6 +251,7 @@ pub async fn list(b: &Broker, req: ListGroupsRequest, _version: i16) -> ListGrou
                 protocol_type
             },
             group_state: state.name().to_string(),
+            group_type: "classic".into(),
         })
         .collect();
     for g in b.engine.offsets().groups() {
@@ -253,8 +260,18 @@ pub async fn list(b: &Broker, req: ListGroupsRequest, _version: i16) -> ListGrou
                 group_id: g,
                 protocol_type: "consumer".into(),
                 group_state: GroupState::Empty.name().to_string(),
+                group_type: "classic".into(),
             });
         }
+    }
+    // Only classic groups exist: a types filter without "classic" matches nothing.
+    if !req.types_filter.is_empty()
+        && !req
+            .types_filter
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("classic"))
+    {
+        groups.clear();
     }
     if !req.states_filter.is_empty() {
         groups.retain(|g| {

@@ -85,7 +85,8 @@ fn append_outcome(
 
 /// Polls a fresh append future once, which queues the batch on its partition (the
 /// partition handle sends its command on the first poll; when the channel is full the
-/// send waits in the channel's FIFO queue, which keeps the order all the same).
+/// send waits in the channel's FIFO queue, which keeps the order all the same). The
+/// future must be exempt from tokio's cooperative budget (see `handle`).
 fn start(mut fut: AppendFuture, index: i32) -> Slot {
     let mut cx = Context::from_waker(Waker::noop());
     match fut.as_mut().poll(&mut cx) {
@@ -204,7 +205,12 @@ pub async fn handle(broker: &Arc<Broker>, req: Request, produce: ProduceRequest)
                 wait_durable: acks == -1,
             };
             let part = part.clone();
-            let fut: AppendFuture = Box::pin(async move { part.append(append).await });
+            // `unconstrained`: tokio's cooperative budget would otherwise let the first
+            // poll return Pending without sending once this connection's task has done
+            // enough work, and the appends of later requests could then overtake it.
+            let fut: AppendFuture = Box::pin(tokio::task::unconstrained(async move {
+                part.append(append).await
+            }));
             slots.push(start(fut, index));
         }
         topics.push((topic.name, slots));

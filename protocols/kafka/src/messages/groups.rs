@@ -176,6 +176,7 @@ kafka_struct! {
 kafka_struct! {
     pub struct DescribedGroup {
         pub error_code: i16 [0, MAX],
+        pub error_message: Option<String> [6, MAX],
         pub group_id: String [0, MAX],
         pub group_state: String [0, MAX],
         pub protocol_type: String [0, MAX],
@@ -199,6 +200,8 @@ kafka_struct! {
 kafka_struct! {
     pub struct ListGroupsRequest {
         pub states_filter: Vec<String> [4, MAX],
+        /// "classic" or "consumer" (KIP-848); every group here is classic.
+        pub types_filter: Vec<String> [5, MAX],
     }
 }
 
@@ -215,6 +218,7 @@ kafka_struct! {
         pub group_id: String [0, MAX],
         pub protocol_type: String [0, MAX],
         pub group_state: String [4, MAX],
+        pub group_type: String [5, MAX],
     }
 }
 

@@ -1,13 +1,13 @@
 //! A standalone Kafka listener over a fresh or existing data directory, for trying
 //! clients against the adapter without the full broker:
 //! `cargo run -p trident-kafka --example kafka_server -- 127.0.0.1:9092 /tmp/trident-kafka`
+//! (`TRIDENT_KAFKA_SASL=1` requires SASL; `TRIDENT_KAFKA_DURABILITY=never` skips fsync).
 
 use trident_engine::{Engine, EngineConfig};
 use trident_kafka::KafkaConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber_init();
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:9092".into());
     let dir = args.next().unwrap_or_else(|| "/tmp/trident-kafka".into());
@@ -26,5 +26,3 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     trident_kafka::serve(listener, engine, config, rx).await;
     Ok(())
 }
-
-fn tracing_subscriber_init() {}

@@ -11,7 +11,7 @@ use crate::error::{AmqpError, AmqpResult, code};
 /// Bodies smaller than this are copied out of the read buffer into their own
 /// allocation. A slice would pin the whole read buffer for as long as the message sits
 /// in a queue; for small bodies the copy is cheaper than that waste.
-const COPY_BELOW: usize = 16 * 1024;
+pub const COPY_BELOW: usize = 16 * 1024;
 
 /// A publish whose content is complete.
 #[derive(Debug)]
@@ -21,18 +21,36 @@ pub struct Content {
     pub body: Bytes,
 }
 
-#[derive(Debug, Default)]
-enum State {
-    #[default]
-    Idle,
-    AwaitHeader(ClientMethod),
-    /// Boxed: a channel spends most of its life idle, and the header is large.
-    AwaitBody(Box<Partial>),
+/// A body frame's payload: borrowed from the read buffer (copied if kept), or already
+/// split off it (kept without a copy).
+#[derive(Debug)]
+pub enum Payload<'a> {
+    Slice(&'a [u8]),
+    Shared(Bytes),
 }
 
-#[derive(Debug)]
+impl Payload<'_> {
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            Payload::Slice(s) => s,
+            Payload::Shared(b) => b,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    #[default]
+    Idle,
+    AwaitHeader,
+    AwaitBody,
+}
+
+/// The content being assembled. Kept (boxed) between publishes so that a publishing
+/// channel allocates it once; a channel that never publishes never does.
+#[derive(Debug, Default)]
 struct Partial {
-    method: ClientMethod,
+    method: Option<ClientMethod>,
     header: ContentHeader,
     body: BytesMut,
 }
@@ -40,16 +58,19 @@ struct Partial {
 /// One channel's assembler.
 #[derive(Debug, Default)]
 pub struct Assembler {
-    state: State,
+    stage: Stage,
+    partial: Option<Box<Partial>>,
 }
 
 /// What a frame produced.
 #[derive(Debug)]
+// Returned by value and consumed at once: boxing would cost an allocation per publish.
+#[allow(clippy::large_enum_variant)]
 pub enum Assembled {
     /// A method without content.
     Method(ClientMethod),
     /// A content-bearing method with its content complete.
-    Content(Box<Content>),
+    Content(Content),
     /// More frames are needed.
     Pending,
 }
@@ -57,12 +78,26 @@ pub enum Assembled {
 impl Assembler {
     /// Whether a content-bearing method is waiting for its header or body.
     pub fn in_progress(&self) -> bool {
-        !matches!(self.state, State::Idle)
+        self.stage != Stage::Idle
     }
 
     /// Forgets a partial content (channel closed).
     pub fn reset(&mut self) {
-        self.state = State::Idle;
+        self.stage = Stage::Idle;
+        if let Some(p) = self.partial.as_mut() {
+            p.method = None;
+            p.body = BytesMut::new();
+        }
+    }
+
+    /// Whether a body frame of `size` bytes would be the whole body (so the caller may
+    /// hand it over without a copy).
+    pub fn is_whole_body(&self, size: usize) -> bool {
+        self.stage == Stage::AwaitBody
+            && self
+                .partial
+                .as_ref()
+                .is_some_and(|p| p.body.is_empty() && p.header.body_size == size as u64)
     }
 
     pub fn on_method(&mut self, method: ClientMethod) -> AmqpResult<Assembled> {
@@ -74,7 +109,8 @@ impl Assembler {
             .during(method.ids()));
         }
         if method.has_content() {
-            self.state = State::AwaitHeader(method);
+            self.partial.get_or_insert_with(Box::default).method = Some(method);
+            self.stage = Stage::AwaitHeader;
             Ok(Assembled::Pending)
         } else {
             Ok(Assembled::Method(method))
@@ -84,92 +120,98 @@ impl Assembler {
     /// `max_body` is the largest body the engine accepts; a header announcing more is
     /// refused before a byte of the body is buffered.
     pub fn on_header(&mut self, payload: &[u8], max_body: u64) -> AmqpResult<Assembled> {
-        let method = match std::mem::take(&mut self.state) {
-            State::AwaitHeader(m) => m,
-            _ => {
-                return Err(AmqpError::unexpected_frame(
-                    "expected method frame, got a content header instead",
-                ));
-            }
+        let (Stage::AwaitHeader, Some(p)) = (self.stage, self.partial.as_mut()) else {
+            self.reset();
+            return Err(AmqpError::unexpected_frame(
+                "expected method frame, got a content header instead",
+            ));
         };
-        let ids = method.ids();
-        let header = decode_content_header(payload).map_err(|e| AmqpError::from(e).during(ids))?;
+        let ids = p.method.as_ref().map(ClientMethod::ids).unwrap_or_default();
+        let fail = |this: &mut Self, e: AmqpError| {
+            this.reset();
+            Err(e.during(ids))
+        };
+        let header = match decode_content_header(payload) {
+            Ok(h) => h,
+            Err(e) => return fail(self, e.into()),
+        };
         if header.class_id != CLASS_BASIC {
-            return Err(AmqpError::unexpected_frame(format!(
+            let e = AmqpError::unexpected_frame(format!(
                 "expected content header for class {CLASS_BASIC}, got one for class {} instead",
                 header.class_id
-            ))
-            .during(ids));
+            ));
+            return fail(self, e);
         }
         if header.body_size > max_body {
-            return Err(AmqpError::channel(
+            let e = AmqpError::channel(
                 code::PRECONDITION_FAILED,
                 format!(
                     "message size {} is larger than configured max size {max_body}",
                     header.body_size
                 ),
-            )
-            .during(ids));
+            );
+            return fail(self, e);
         }
-        if header.body_size == 0 {
-            return Ok(Assembled::Content(Box::new(Content {
-                method,
-                header,
-                body: Bytes::new(),
-            })));
+        p.header = header;
+        if p.header.body_size == 0 {
+            return Ok(self.complete(Bytes::new()));
         }
-        self.state = State::AwaitBody(Box::new(Partial {
-            method,
-            header,
-            body: BytesMut::new(),
-        }));
+        self.stage = Stage::AwaitBody;
         Ok(Assembled::Pending)
     }
 
-    pub fn on_body(&mut self, payload: Bytes) -> AmqpResult<Assembled> {
-        let State::AwaitBody(mut partial) = std::mem::take(&mut self.state) else {
+    fn complete(&mut self, body: Bytes) -> Assembled {
+        self.stage = Stage::Idle;
+        let Some(p) = self.partial.as_mut() else {
+            return Assembled::Pending;
+        };
+        match p.method.take() {
+            Some(method) => Assembled::Content(Content {
+                method,
+                header: std::mem::take(&mut p.header),
+                body,
+            }),
+            None => Assembled::Pending,
+        }
+    }
+
+    pub fn on_body(&mut self, payload: Payload<'_>) -> AmqpResult<Assembled> {
+        let (Stage::AwaitBody, Some(p)) = (self.stage, self.partial.as_mut()) else {
+            self.reset();
             return Err(AmqpError::unexpected_frame(
                 "expected method frame, got a content body instead",
             ));
         };
-        let want = partial.header.body_size;
-        let have = partial.body.len() as u64 + payload.len() as u64;
+        let want = p.header.body_size;
+        let len = payload.as_slice().len();
+        let have = p.body.len() as u64 + len as u64;
         if have > want {
+            let ids = p.method.as_ref().map(ClientMethod::ids).unwrap_or_default();
+            self.reset();
             return Err(AmqpError::unexpected_frame(format!(
                 "content body of {have} bytes exceeds the {want} bytes announced in its header"
             ))
-            .during(partial.method.ids()));
+            .during(ids));
         }
         if have == want {
-            let Partial {
-                method,
-                header,
-                mut body,
-            } = *partial;
-            let body = if body.is_empty() {
+            let body = if p.body.is_empty() {
                 // The whole body in one frame: the common case.
-                if payload.len() < COPY_BELOW {
-                    Bytes::copy_from_slice(&payload)
-                } else {
-                    payload
+                match payload {
+                    Payload::Shared(b) if len >= COPY_BELOW => b,
+                    other => Bytes::copy_from_slice(other.as_slice()),
                 }
             } else {
-                body.extend_from_slice(&payload);
-                body.freeze()
+                p.body.extend_from_slice(payload.as_slice());
+                std::mem::take(&mut p.body).freeze()
             };
-            return Ok(Assembled::Content(Box::new(Content {
-                method,
-                header,
-                body,
-            })));
+            return Ok(self.complete(body));
         }
-        if partial.body.is_empty() {
+        if p.body.is_empty() {
             // Grow with the data actually received, never by the announced size alone:
             // a header may promise far more than the client ever sends.
-            partial.body.reserve((want as usize).min(1 << 20));
+            p.body.reserve((want as usize).min(1 << 20));
         }
-        partial.body.extend_from_slice(&payload);
-        self.state = State::AwaitBody(partial);
+        p.body.extend_from_slice(payload.as_slice());
         Ok(Assembled::Pending)
     }
 }
@@ -205,10 +247,10 @@ mod tests {
             Ok(Assembled::Pending)
         ));
         assert!(matches!(
-            a.on_body(Bytes::from_static(b"ab")),
+            a.on_body(Payload::Slice(b"ab")),
             Ok(Assembled::Pending)
         ));
-        match a.on_body(Bytes::from_static(b"cde")) {
+        match a.on_body(Payload::Shared(Bytes::from_static(b"cde"))) {
             Ok(Assembled::Content(c)) => assert_eq!(&c.body[..], b"abcde"),
             other => panic!("unexpected {other:?}"),
         }
@@ -216,9 +258,31 @@ mod tests {
     }
 
     #[test]
+    fn assembles_publish_after_publish() {
+        let mut a = Assembler::default();
+        for body in [&b"one"[..], b"two", b""] {
+            let _ = a.on_method(publish());
+            let h = a.on_header(&header(body.len()), 100);
+            let done = if body.is_empty() {
+                h
+            } else {
+                assert!(a.is_whole_body(body.len()));
+                a.on_body(Payload::Slice(body))
+            };
+            match done {
+                Ok(Assembled::Content(c)) => {
+                    assert_eq!(&c.body[..], body);
+                    assert_eq!(c.header.body_size, body.len() as u64);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn body_without_header_is_unexpected() {
         let mut a = Assembler::default();
-        let e = a.on_body(Bytes::from_static(b"x")).err();
+        let e = a.on_body(Payload::Slice(b"x")).err();
         assert_eq!(e.map(|e| e.code), Some(code::UNEXPECTED_FRAME));
     }
 
@@ -253,7 +317,7 @@ mod tests {
         let mut a = Assembler::default();
         let _ = a.on_method(publish());
         let _ = a.on_header(&header(2), 100);
-        let e = a.on_body(Bytes::from_static(b"xyz")).err();
+        let e = a.on_body(Payload::Slice(b"xyz")).err();
         assert_eq!(e.map(|e| e.code), Some(code::UNEXPECTED_FRAME));
     }
 }

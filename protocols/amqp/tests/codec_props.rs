@@ -15,7 +15,7 @@ use trident_amqp::codec::{
     ClientMethod, Decoded, FrameType, ServerMethod, decode_content_header, decode_frame,
     decode_method, put_method,
 };
-use trident_amqp::content::Assembler;
+use trident_amqp::content::{Assembler, Payload};
 use trident_core::FieldValue;
 
 /// Runs every decoder over `bytes` the way the connection would.
@@ -28,7 +28,7 @@ fn decode_everything(bytes: &[u8]) {
                 .map(|m| assembler.on_method(m))
                 .ok(),
             FrameType::Header => Some(assembler.on_header(&f.payload, 1 << 20)),
-            FrameType::Body => Some(assembler.on_body(f.payload)),
+            FrameType::Body => Some(assembler.on_body(Payload::Shared(f.payload))),
             FrameType::Heartbeat => None,
         };
     }

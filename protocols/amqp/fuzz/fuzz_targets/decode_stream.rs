@@ -6,7 +6,7 @@
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use trident_amqp::codec::{Decoded, FrameType, decode_frame, decode_method};
-use trident_amqp::content::Assembler;
+use trident_amqp::content::{Assembler, Payload};
 
 fuzz_target!(|data: &[u8]| {
     let mut buf = BytesMut::from(data);
@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = match f.kind {
             FrameType::Method => decode_method(&f.payload).map(|m| assembler.on_method(m)).ok(),
             FrameType::Header => Some(assembler.on_header(&f.payload, 1 << 20)),
-            FrameType::Body => Some(assembler.on_body(f.payload)),
+            FrameType::Body => Some(assembler.on_body(Payload::Shared(f.payload))),
             FrameType::Heartbeat => None,
         };
     }

@@ -15,7 +15,8 @@ pub const FRAME_END: u8 = 0xCE;
 
 /// Header plus frame-end octet: what a frame costs beyond its payload.
 pub const FRAME_OVERHEAD: usize = 8;
-const HEADER_LEN: usize = 7;
+/// Type, channel and size: what precedes a payload.
+pub const HEADER_LEN: usize = 7;
 
 /// The smallest frame_max a peer may negotiate, and what both peers must accept before
 /// tuning (spec §4.2.3 "frame-min-size").
@@ -69,6 +70,36 @@ pub enum FrameError {
     BadHeartbeat(u16),
 }
 
+/// The header of a complete frame at the front of a buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHead {
+    pub kind: FrameType,
+    pub channel: u16,
+    /// Payload length.
+    pub size: usize,
+}
+
+impl FrameHead {
+    /// Bytes the whole frame occupies, header and frame-end included.
+    pub fn total(&self) -> usize {
+        self.size + FRAME_OVERHEAD
+    }
+
+    /// The payload of this frame, which must be at the front of `buf`.
+    pub fn payload<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[HEADER_LEN..HEADER_LEN + self.size]
+    }
+}
+
+/// What [`peek_frame`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Peeked {
+    /// A complete, valid frame is at the front of the buffer.
+    Frame(FrameHead),
+    /// The buffer holds part of a frame; at least this many bytes in total are needed.
+    NeedMore(usize),
+}
+
 /// What [`decode_frame`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decoded {
@@ -77,11 +108,13 @@ pub enum Decoded {
     NeedMore(usize),
 }
 
-/// Takes one frame off the front of `buf`. `frame_max` counts the whole frame, header
-/// and frame-end included, as the spec defines it.
-pub fn decode_frame(buf: &mut BytesMut, frame_max: u32) -> Result<Decoded, FrameError> {
+/// Checks the frame at the front of `buf` without consuming it, so that the caller can
+/// decode the payload in place (no reference counting, and the read buffer stays
+/// reusable). `frame_max` counts the whole frame, header and frame-end included, as
+/// the spec defines it.
+pub fn peek_frame(buf: &[u8], frame_max: u32) -> Result<Peeked, FrameError> {
     if buf.len() < HEADER_LEN {
-        return Ok(Decoded::NeedMore(HEADER_LEN));
+        return Ok(Peeked::NeedMore(HEADER_LEN));
     }
     let kind = FrameType::from_octet(buf[0]).ok_or(FrameError::UnknownType(buf[0]))?;
     let channel = u16::from_be_bytes([buf[1], buf[2]]);
@@ -99,20 +132,34 @@ pub fn decode_frame(buf: &mut BytesMut, frame_max: u32) -> Result<Decoded, Frame
     // `total <= frame_max <= u32::MAX`, so this fits a usize on every platform we build.
     let total = total as usize;
     if buf.len() < total {
-        return Ok(Decoded::NeedMore(total));
+        return Ok(Peeked::NeedMore(total));
     }
     let end = buf[total - 1];
     if end != FRAME_END {
         return Err(FrameError::BadFrameEnd(end));
     }
-    buf.advance(HEADER_LEN);
-    let payload = buf.split_to(size as usize).freeze();
-    buf.advance(1);
-    Ok(Decoded::Frame(Frame {
-        channel,
+    Ok(Peeked::Frame(FrameHead {
         kind,
-        payload,
+        channel,
+        size: size as usize,
     }))
+}
+
+/// Takes one frame off the front of `buf`, its payload sharing the buffer.
+pub fn decode_frame(buf: &mut BytesMut, frame_max: u32) -> Result<Decoded, FrameError> {
+    match peek_frame(buf, frame_max)? {
+        Peeked::NeedMore(n) => Ok(Decoded::NeedMore(n)),
+        Peeked::Frame(h) => {
+            buf.advance(HEADER_LEN);
+            let payload = buf.split_to(h.size).freeze();
+            buf.advance(1);
+            Ok(Decoded::Frame(Frame {
+                channel: h.channel,
+                kind: h.kind,
+                payload,
+            }))
+        }
+    }
 }
 
 /// Starts a frame in `out`; returns where it starts, for [`end_frame`].

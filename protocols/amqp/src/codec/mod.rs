@@ -10,7 +10,9 @@ pub mod table;
 pub mod wire;
 
 pub use client_methods::{ClientMethod, MethodError, decode_method};
-pub use frame::{Decoded, Frame, FrameError, FrameType, decode_frame};
+pub use frame::{
+    Decoded, Frame, FrameError, FrameHead, FrameType, Peeked, decode_frame, peek_frame,
+};
 pub use properties::{ContentHeader, decode_content_header, put_content_header};
 pub use server_methods::{ServerMethod, put_body, put_method};
 pub use wire::DecodeError;

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use trident_core::ConnectionId;
@@ -28,13 +28,14 @@ use trident_engine::{ConsumerEvent, ConsumerSink, DeliveryId, Outcome, QueueRef,
 use super::Shared;
 use super::handshake::{ClientCaps, Negotiated};
 use super::io::Io;
-use crate::channel::{Channel, ChannelState};
+use crate::channel::{Channel, ChannelState, Pending};
+use crate::codec::frame::HEADER_LEN as FRAME_HEADER_LEN;
 use crate::codec::frame::HEARTBEAT_FRAME;
 use crate::codec::ids::class;
 use crate::codec::{
-    ClientMethod, Decoded, Frame, FrameType, ServerMethod, decode_frame, decode_method, put_method,
+    ClientMethod, FrameHead, FrameType, Peeked, ServerMethod, decode_method, peek_frame, put_method,
 };
-use crate::content::Assembled;
+use crate::content::{Assembled, COPY_BELOW, Payload};
 use crate::error::{AmqpError, AmqpResult, Scope, code};
 use confirms::ConfirmDone;
 use permissions::Permissions;
@@ -78,6 +79,8 @@ pub(crate) struct Session {
     settles: Vec<(QueueRef, Outcome, Vec<DeliveryId>)>,
     /// Credit to hand back to consumers, batched the same way.
     grants: Vec<(QueueRef, Arc<str>, u32)>,
+    /// Reused by every acknowledgement (see `settle.rs`).
+    scratch: Vec<(u64, Pending)>,
     perms: Permissions,
     /// Some no-ack consumer has deliveries encoded but not yet written.
     unflushed: bool,
@@ -167,6 +170,7 @@ impl Session {
             confirms_rx: None,
             settles: Vec::new(),
             grants: Vec::new(),
+            scratch: Vec::new(),
             perms,
             unflushed: false,
             read_activity: false,
@@ -368,9 +372,26 @@ impl Session {
                 self.input_pending = !inbuf.is_empty();
                 return;
             }
-            match decode_frame(inbuf, self.frame_max) {
-                Ok(Decoded::Frame(f)) => self.on_frame(f).await,
-                Ok(Decoded::NeedMore(n)) => {
+            match peek_frame(inbuf, self.frame_max) {
+                Ok(Peeked::Frame(h)) => {
+                    let total = h.total();
+                    if h.kind == FrameType::Body
+                        && h.size >= COPY_BELOW
+                        && self.is_whole_body(h.channel, h.size)
+                    {
+                        // A large body in one frame: keep it without a copy.
+                        let mut f = inbuf.split_to(total);
+                        f.advance(FRAME_HEADER_LEN);
+                        f.truncate(h.size);
+                        self.on_frame(h, Payload::Shared(f.freeze())).await;
+                    } else {
+                        // Decoded in place; the read buffer stays unshared and is
+                        // reused for the next read without a new allocation.
+                        self.on_frame(h, Payload::Slice(h.payload(inbuf))).await;
+                        inbuf.advance(total);
+                    }
+                }
+                Ok(Peeked::NeedMore(n)) => {
                     if inbuf.capacity() < n {
                         inbuf.reserve(n - inbuf.len());
                     }
@@ -390,10 +411,16 @@ impl Session {
         }
     }
 
-    async fn on_frame(&mut self, f: Frame) {
-        let ch = f.channel;
-        if let Err(e) = self.dispatch_frame(f).await {
-            self.on_error(ch, e).await;
+    fn is_whole_body(&self, ch: u16, size: usize) -> bool {
+        self.channels
+            .get(usize::from(ch))
+            .and_then(Option::as_deref)
+            .is_some_and(|c| c.assembler.is_whole_body(size))
+    }
+
+    async fn on_frame(&mut self, h: FrameHead, payload: Payload<'_>) {
+        if let Err(e) = self.dispatch_frame(h, payload).await {
+            self.on_error(h.channel, e).await;
         }
     }
 
@@ -407,11 +434,11 @@ impl Session {
         }
     }
 
-    async fn dispatch_frame(&mut self, f: Frame) -> AmqpResult<()> {
+    async fn dispatch_frame(&mut self, h: FrameHead, payload: Payload<'_>) -> AmqpResult<()> {
         if self.closing.is_some() {
             // Spec §2.2.4: after sending close, discard everything but close/close-ok.
-            if f.kind == FrameType::Method && f.channel == 0 {
-                match decode_method(&f.payload) {
+            if h.kind == FrameType::Method && h.channel == 0 {
+                match decode_method(payload.as_slice()) {
                     Ok(ClientMethod::ConnectionCloseOk) => self.finished = true,
                     Ok(ClientMethod::ConnectionClose { .. }) => {
                         self.send(0, &ServerMethod::ConnectionCloseOk);
@@ -423,17 +450,17 @@ impl Session {
             }
             return Ok(());
         }
-        match f.kind {
+        match h.kind {
             FrameType::Heartbeat => Ok(()),
             FrameType::Method => {
-                let m = decode_method(&f.payload)?;
-                if f.channel == 0 {
+                let m = decode_method(payload.as_slice())?;
+                if h.channel == 0 {
                     self.on_connection_method(m)
                 } else {
-                    self.on_channel_method(f.channel, m).await
+                    self.on_channel_method(h.channel, m).await
                 }
             }
-            FrameType::Header | FrameType::Body => self.on_content_frame(f).await,
+            FrameType::Header | FrameType::Body => self.on_content_frame(h, payload).await,
         }
     }
 
@@ -545,8 +572,8 @@ impl Session {
         }
     }
 
-    async fn on_content_frame(&mut self, f: Frame) -> AmqpResult<()> {
-        let ch = f.channel;
+    async fn on_content_frame(&mut self, h: FrameHead, payload: Payload<'_>) -> AmqpResult<()> {
+        let ch = h.channel;
         if ch == 0 {
             return Err(AmqpError::unexpected_frame("content frame on channel 0"));
         }
@@ -561,17 +588,17 @@ impl Session {
             Some(ChannelState::Closing) => return Ok(()),
             Some(ChannelState::Open) => {
                 let a = &mut self.open_channel(ch)?.assembler;
-                if f.kind == FrameType::Header {
-                    a.on_header(&f.payload, max_body)?
+                if h.kind == FrameType::Header {
+                    a.on_header(payload.as_slice(), max_body)?
                 } else {
-                    a.on_body(f.payload)?
+                    a.on_body(payload)?
                 }
             }
         };
         match assembled {
             Assembled::Content(c) => {
                 let ids = c.method.ids();
-                self.on_publish(ch, *c).await.map_err(|e| e.during(ids))
+                self.on_publish(ch, c).await.map_err(|e| e.during(ids))
             }
             Assembled::Pending | Assembled::Method(_) => Ok(()),
         }
@@ -752,29 +779,11 @@ impl Session {
     // ------------------------------------------------------------ engine ops
 
     fn settle_later(&mut self, queue: &QueueRef, id: DeliveryId, outcome: Outcome) {
-        match self
-            .settles
-            .iter_mut()
-            .rev()
-            .find(|(q, o, _)| *o == outcome && same_queue(q, queue))
-        {
-            Some((_, _, ids)) => ids.push(id),
-            None => self.settles.push((queue.clone(), outcome, vec![id])),
-        }
+        settle::push_settle(&mut self.settles, queue, id, outcome);
     }
 
     fn grant_later(&mut self, queue: &QueueRef, tag: &Arc<str>, n: u32) {
-        if n == 0 {
-            return;
-        }
-        match self
-            .grants
-            .iter_mut()
-            .find(|(q, t, _)| Arc::ptr_eq(t, tag) && same_queue(q, queue))
-        {
-            Some((_, _, total)) => *total = total.saturating_add(n),
-            None => self.grants.push((queue.clone(), tag.clone(), n)),
-        }
+        settle::push_grant(&mut self.grants, queue, tag, n);
     }
 
     /// Applies batched settlements, then batched credit (in that order, so a queue

@@ -182,8 +182,8 @@ impl Session {
             }
             confirms.extend(published.confirm);
         }
-        for (_, pending, outcome) in settles {
-            self.apply_settles(ch, vec![pending], outcome);
+        for (tag, pending, outcome) in settles {
+            self.apply_settles(ch, &mut vec![(tag, pending)], outcome);
         }
         for c in confirms {
             // A queue that refuses (x-overflow reject-publish) drops the message; 0-9-1

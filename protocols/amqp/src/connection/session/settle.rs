@@ -1,13 +1,53 @@
 //! Settling deliveries: basic.ack, basic.nack, basic.reject, basic.recover.
+//!
+//! This runs once per acknowledgement a client sends, so it allocates nothing in the
+//! steady state: settled entries pass through a scratch vector the session keeps, and
+//! settlements and credit are appended to the batches flushed after the current burst.
 
 use std::sync::Arc;
 
-use trident_engine::Outcome;
+use trident_engine::{DeliveryId, Outcome, QueueRef};
 
-use super::Session;
+use super::{Session, same_queue};
 use crate::channel::{Mode, Pending};
 use crate::error::{AmqpError, AmqpResult};
 use crate::unacked::UnknownTag;
+
+/// Adds a settlement to the batch for its queue and outcome.
+pub(super) fn push_settle(
+    settles: &mut Vec<(QueueRef, Outcome, Vec<DeliveryId>)>,
+    queue: &QueueRef,
+    id: DeliveryId,
+    outcome: Outcome,
+) {
+    match settles
+        .iter_mut()
+        .rev()
+        .find(|(q, o, _)| *o == outcome && same_queue(q, queue))
+    {
+        Some((_, _, ids)) => ids.push(id),
+        None => settles.push((queue.clone(), outcome, vec![id])),
+    }
+}
+
+/// Adds credit for a consumer to the batch.
+pub(super) fn push_grant(
+    grants: &mut Vec<(QueueRef, Arc<str>, u32)>,
+    queue: &QueueRef,
+    tag: &Arc<str>,
+    n: u32,
+) {
+    if n == 0 {
+        return;
+    }
+    match grants
+        .iter_mut()
+        .find(|(q, t, _)| Arc::ptr_eq(t, tag) && same_queue(q, queue))
+    {
+        Some((_, _, total)) => *total = total.saturating_add(n),
+        None => grants.push((queue.clone(), tag.clone(), n)),
+    }
+}
 
 impl Session {
     pub(super) fn settle(
@@ -17,65 +57,86 @@ impl Session {
         multiple: bool,
         outcome: Outcome,
     ) -> AmqpResult<()> {
+        let mut taken = std::mem::take(&mut self.scratch);
+        taken.clear();
+        let result = self.take_and_settle(ch, tag, multiple, outcome, &mut taken);
+        self.scratch = taken;
+        result
+    }
+
+    fn take_and_settle(
+        &mut self,
+        ch: u16,
+        tag: u64,
+        multiple: bool,
+        outcome: Outcome,
+        taken: &mut Vec<(u64, Pending)>,
+    ) -> AmqpResult<()> {
         let c = self.open_channel(ch)?;
-        let mut taken = Vec::new();
         c.unacked
-            .take(tag, multiple, &mut taken)
+            .take(tag, multiple, taken)
             .map_err(|UnknownTag(t)| {
                 AmqpError::precondition(format!("unknown delivery tag {t}"))
             })?;
         if let Mode::Tx(tx) = &mut c.mode {
             // Applied (and credit returned) at commit; a rollback puts them back.
             tx.settles
-                .extend(taken.into_iter().map(|(t, p)| (t, p, outcome)));
+                .extend(taken.drain(..).map(|(t, p)| (t, p, outcome)));
             return Ok(());
         }
-        let pendings: Vec<Pending> = taken.into_iter().map(|(_, p)| p).collect();
-        self.apply_settles(ch, pendings, outcome);
+        self.apply_settles(ch, taken, outcome);
         Ok(())
     }
 
     /// Hands settlements to the engine (batched) and returns the consumers' credit.
-    pub(super) fn apply_settles(&mut self, ch: u16, pendings: Vec<Pending>, outcome: Outcome) {
-        self.release_credit(ch, &pendings);
-        for p in pendings {
-            self.settle_later(&p.queue, p.id, outcome);
-        }
-    }
-
-    fn release_credit(&mut self, ch: u16, pendings: &[Pending]) {
-        let Some(c) = self.channel_mut(ch) else {
-            return;
-        };
-        let mut touched: Vec<Arc<str>> = Vec::new();
-        for p in pendings {
-            let Some(tag) = &p.consumer else { continue };
-            if let Some(consumer) = c.consumers.get_mut(tag) {
-                c.credit.settled(&mut consumer.credit);
-                if !touched.iter().any(|t| Arc::ptr_eq(t, tag)) {
-                    touched.push(tag.clone());
+    /// Drains `taken`.
+    pub(super) fn apply_settles(
+        &mut self,
+        ch: u16,
+        taken: &mut Vec<(u64, Pending)>,
+        outcome: Outcome,
+    ) {
+        let Session {
+            channels,
+            settles,
+            grants,
+            ..
+        } = self;
+        if let Some(c) = channels
+            .get_mut(usize::from(ch))
+            .and_then(Option::as_deref_mut)
+        {
+            for (_, p) in taken.iter() {
+                if let Some(tag) = &p.consumer
+                    && let Some(consumer) = c.consumers.get_mut(tag)
+                {
+                    c.credit.settled(&mut consumer.credit);
+                }
+            }
+            // Top up each consumer that got something back (runs of the same consumer
+            // are the norm; a repeat top-up is harmless and returns nothing).
+            let mut previous: Option<&Arc<str>> = None;
+            for (_, p) in taken.iter() {
+                let Some(tag) = &p.consumer else { continue };
+                if previous.is_some_and(|t| Arc::ptr_eq(t, tag)) {
+                    continue;
+                }
+                previous = Some(tag);
+                if let Some(consumer) = c.consumers.get_mut(tag) {
+                    let n = c.credit.top_up(&mut consumer.credit);
+                    push_grant(grants, &consumer.queue, &consumer.engine_tag, n);
+                }
+            }
+            if c.credit.limit > 0 && !taken.is_empty() {
+                // A channel-wide limit: room freed by one consumer may go to the others.
+                for consumer in c.consumers.values_mut().filter(|k| !k.no_ack) {
+                    let n = c.credit.top_up(&mut consumer.credit);
+                    push_grant(grants, &consumer.queue, &consumer.engine_tag, n);
                 }
             }
         }
-        if touched.is_empty() {
-            return;
-        }
-        let mut grants = Vec::new();
-        for tag in &touched {
-            if let Some(consumer) = c.consumers.get_mut(tag) {
-                let n = c.credit.top_up(&mut consumer.credit);
-                grants.push((consumer.queue.clone(), consumer.engine_tag.clone(), n));
-            }
-        }
-        if c.credit.limit > 0 {
-            // A channel-wide limit: room freed by one consumer may go to the others.
-            for consumer in c.consumers.values_mut().filter(|k| !k.no_ack) {
-                let n = c.credit.top_up(&mut consumer.credit);
-                grants.push((consumer.queue.clone(), consumer.engine_tag.clone(), n));
-            }
-        }
-        for (q, tag, n) in grants {
-            self.grant_later(&q, &tag, n);
+        for (_, p) in taken.drain(..) {
+            push_settle(settles, &p.queue, p.id, outcome);
         }
     }
 
@@ -85,9 +146,8 @@ impl Session {
         if !requeue {
             return Err(AmqpError::not_implemented("requeue=false"));
         }
-        let c = self.open_channel(ch)?;
-        let pendings: Vec<Pending> = c.unacked.take_all().into_iter().map(|(_, p)| p).collect();
-        self.apply_settles(ch, pendings, Outcome::Requeue);
+        let mut taken = self.open_channel(ch)?.unacked.take_all();
+        self.apply_settles(ch, &mut taken, Outcome::Requeue);
         Ok(())
     }
 }

@@ -33,7 +33,8 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
     Metrics::add(&metrics.connections_opened, 1);
     let id = shared.engine.next_connection_id();
     let mut io = Io::new(stream);
-    match handshake::handshake(&mut io, &shared, peer).await {
+    // Boxed: its state is needed only until the connection is open.
+    match Box::pin(handshake::handshake(&mut io, &shared, peer)).await {
         Ok(negotiated) => {
             tracing::debug!(%peer, user = %negotiated.user.name, vhost = %negotiated.vhost.name(), "AMQP connection open");
             let mut session = session::Session::new(shared.clone(), id, negotiated);
@@ -42,11 +43,42 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
                 // Requeues what the connection still held and deletes its exclusive
                 // queues; skipped for connections that never consumed or declared one
                 // (plain publishers), because it visits every queue.
-                shared.engine.connection_closed(id).await;
+                Box::pin(shared.engine.connection_closed(id)).await;
             }
         }
         Err(why) => tracing::debug!(%peer, %why, "AMQP connection ended during the handshake"),
     }
     io.shutdown().await;
     Metrics::add(&metrics.connections_closed, 1);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Every open connection keeps this future alive; with 10k idle connections its size
+    /// is most of their memory. Buffers and rarely-live states are boxed to keep it small.
+    #[tokio::test]
+    async fn a_connection_future_stays_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(trident_engine::EngineConfig::new(dir.path()))
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        let shared = Arc::new(Shared {
+            engine: engine.clone(),
+            config: AmqpConfig::default(),
+            alarm: watch::channel(None).1,
+            shutdown: watch::channel(false).1,
+        });
+        let fut = run(stream, peer, shared);
+        let size = std::mem::size_of_val(&fut);
+        assert!(size <= 2048, "connection future is {size} bytes");
+        drop(fut);
+        engine.shutdown().await;
+    }
 }

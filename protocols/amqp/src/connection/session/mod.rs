@@ -216,13 +216,19 @@ impl Session {
         if *self.shutdown.borrow() {
             self.shutdown_now();
         }
+        // Futures that run for a moment (handling input, talking to queues) are boxed
+        // when they run, so that the idle connection's own future, which every one of
+        // perhaps tens of thousands of connections keeps, stays small.
+        io.release_if_empty();
         loop {
-            self.flush_engine_ops().await;
+            if self.has_engine_ops() {
+                Box::pin(self.flush_engine_ops()).await;
+            }
             if self.finished {
                 break;
             }
             if self.input_pending && self.out.len() < self.high_water() {
-                self.process_input(&mut io.inbuf).await;
+                Box::pin(self.process_input(&mut io.inbuf)).await;
                 continue;
             }
             let reading = self.may_read();
@@ -252,7 +258,7 @@ impl Session {
                         Ok(0) => break,
                         Ok(_) => {
                             self.read_activity = true;
-                            self.process_input(&mut io.inbuf).await;
+                            Box::pin(self.process_input(&mut io.inbuf)).await;
                             io.release_if_empty();
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -293,7 +299,8 @@ impl Session {
                 .await;
             }
             let drain = async {
-                let mut scratch = [0u8; 4096];
+                // On the heap: an array here would be part of every connection's future.
+                let mut scratch = vec![0u8; 4096];
                 while let Ok(n) = tokio::io::AsyncReadExt::read(&mut io.reader, &mut scratch).await
                 {
                     if n == 0 {
@@ -784,6 +791,10 @@ impl Session {
 
     fn grant_later(&mut self, queue: &QueueRef, tag: &Arc<str>, n: u32) {
         settle::push_grant(&mut self.grants, queue, tag, n);
+    }
+
+    fn has_engine_ops(&self) -> bool {
+        !self.settles.is_empty() || !self.grants.is_empty()
     }
 
     /// Applies batched settlements, then batched credit (in that order, so a queue

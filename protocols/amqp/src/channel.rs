@@ -112,6 +112,10 @@ pub struct Channel {
     /// The exchange of the previous publish and whether the user may write to it: saves
     /// a name allocation and a permission lookup on every publish of a steady stream.
     pub last_exchange: Option<(String, ExchangeName)>,
+    /// The queue behind the routing key of the previous default-exchange publish, for
+    /// publisher flow control, with a countdown to the next lookup (a queue deleted
+    /// and declared again must not be watched through a stale handle for long).
+    pub flow_target: Option<(String, Option<QueueRef>, u32)>,
 }
 
 impl Channel {
@@ -130,6 +134,7 @@ impl Channel {
             last_queue: None,
             reply_queue: None,
             last_exchange: None,
+            flow_target: None,
         }
     }
 

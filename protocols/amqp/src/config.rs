@@ -24,6 +24,11 @@ pub struct AmqpConfig {
     /// Output buffered for a connection past which we stop reading its requests and
     /// taking its deliveries until the socket drains.
     pub output_high_water: usize,
+    /// Publisher flow control: a connection that only publishes is paused while a queue
+    /// it publishes to (by the default exchange) has consumers and more ready messages
+    /// than this, until the backlog halves. Keeps end-to-end latency and memory bounded
+    /// when publishers outrun consumers. 0 disables it.
+    pub flow_backlog: u64,
 }
 
 impl Default for AmqpConfig {
@@ -37,6 +42,7 @@ impl Default for AmqpConfig {
             close_timeout: Duration::from_secs(3),
             no_ack_window: 2000,
             output_high_water: 1 << 20,
+            flow_backlog: 1000,
         }
     }
 }

@@ -45,6 +45,8 @@ const EVENT_BATCH: usize = 256;
 /// Output buffer capacity kept between bursts; a larger one (after a burst of big
 /// deliveries) is given back once it drains.
 const OUT_KEEP: usize = 256 * 1024;
+/// How often a publisher paused by flow control looks at the queue again.
+const FLOW_POLL: Duration = Duration::from_millis(2);
 /// Heartbeat half-periods without a byte from the peer before it is declared dead
 /// (two full heartbeat intervals, as the spec and RabbitMQ have it).
 const MAX_MISSED_TICKS: u8 = 4;
@@ -100,6 +102,8 @@ pub(crate) struct Session {
     blocked: Option<String>,
     has_published: bool,
     told_blocked: bool,
+    /// Publisher flow control: reading is paused until this queue's backlog drains.
+    flow_wait: Option<QueueRef>,
     alarm: watch::Receiver<Option<String>>,
     alarm_live: bool,
     shutdown: watch::Receiver<bool>,
@@ -182,6 +186,7 @@ impl Session {
             input_pending: false,
             blocked: None,
             has_published: false,
+            flow_wait: None,
             told_blocked: false,
             alarm,
             alarm_live: true,
@@ -200,7 +205,7 @@ impl Session {
     }
 
     fn may_read(&self) -> bool {
-        let blocked = self.blocked.is_some() && self.has_published;
+        let blocked = (self.blocked.is_some() && self.has_published) || self.flow_wait.is_some();
         !(self.finished || self.input_pending || blocked || self.out.len() >= self.high_water())
     }
 
@@ -227,7 +232,8 @@ impl Session {
             if self.finished {
                 break;
             }
-            if self.input_pending && self.out.len() < self.high_water() {
+            if self.input_pending && self.out.len() < self.high_water() && self.flow_wait.is_none()
+            {
                 Box::pin(self.process_input(&mut io.inbuf)).await;
                 continue;
             }
@@ -235,6 +241,7 @@ impl Session {
             let taking_events = self.out.len() < self.high_water() && self.closing.is_none();
             let close_deadline = self.closing;
             let heartbeat = self.heartbeat > 0;
+            let flow_paused = self.flow_wait.is_some();
             tokio::select! {
                 r = tokio::io::AsyncWriteExt::write_buf(&mut io.writer, &mut self.out), if !self.out.is_empty() => match r {
                     Ok(0) | Err(_) => break,
@@ -284,6 +291,7 @@ impl Session {
                     }
                 },
                 _ = sleep_until_opt(close_deadline), if close_deadline.is_some() => break,
+                () = tokio::time::sleep(FLOW_POLL), if flow_paused => self.check_flow(),
             }
         }
         if !self.out.is_empty() {
@@ -309,6 +317,17 @@ impl Session {
                 }
             };
             let _ = tokio::time::timeout(self.shared.config.close_timeout, drain).await;
+        }
+    }
+
+    /// Ends a flow-control pause once the queue's backlog has halved (or nobody
+    /// consumes it any more, in which case waiting would not help).
+    fn check_flow(&mut self) {
+        if let Some(q) = &self.flow_wait {
+            let s = q.stats();
+            if s.consumers == 0 || s.ready <= self.shared.config.flow_backlog / 2 {
+                self.flow_wait = None;
+            }
         }
     }
 
@@ -374,8 +393,8 @@ impl Session {
             if self.finished {
                 return;
             }
-            if self.out.len() >= self.high_water() {
-                // Let the output drain before producing more of it.
+            if self.out.len() >= self.high_water() || self.flow_wait.is_some() {
+                // Let the output (or a queue's backlog) drain before going on.
                 self.input_pending = !inbuf.is_empty();
                 return;
             }

@@ -2,7 +2,7 @@
 //! transactional mode (tx.select/commit/rollback).
 
 use trident_core::message::now_ms;
-use trident_core::{ExchangeName, Message};
+use trident_core::{ExchangeName, Message, QueueName};
 use trident_engine::PublishOptions;
 use trident_engine::auth::Access;
 
@@ -64,6 +64,9 @@ impl Session {
                 }
             }
         }
+        if exchange_name.is_default() {
+            self.watch_backlog(ch, &routing_key);
+        }
         let message = Message {
             body,
             key: None,
@@ -111,6 +114,36 @@ impl Session {
             let _ = s.waiter.send((seq, confirm));
         }
         Ok(())
+    }
+
+    /// Publisher flow control (see `AmqpConfig::flow_backlog`). Only connections that
+    /// consume nothing are paused: one that also consumes may be the very consumer
+    /// whose acknowledgements would drain the queue.
+    fn watch_backlog(&mut self, ch: u16, routing_key: &str) {
+        let limit = self.shared.config.flow_backlog;
+        if limit == 0 || !self.consumer_index.is_empty() {
+            return;
+        }
+        let vhost = self.vhost.clone();
+        let Ok(c) = self.open_channel(ch) else { return };
+        let stale = match &c.flow_target {
+            Some((rk, _, countdown)) => rk != routing_key || *countdown == 0,
+            None => true,
+        };
+        if stale {
+            let q = QueueName::new(routing_key)
+                .ok()
+                .and_then(|n| vhost.queue(&n));
+            c.flow_target = Some((routing_key.to_string(), q, 1024));
+        }
+        let Some((_, Some(q), countdown)) = &mut c.flow_target else {
+            return;
+        };
+        *countdown -= 1;
+        let s = q.stats();
+        if s.consumers > 0 && s.ready > limit {
+            self.flow_wait = Some(q.clone());
+        }
     }
 
     /// The exchange to publish to, checked for write permission. A steady stream of

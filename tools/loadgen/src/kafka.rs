@@ -83,6 +83,9 @@ pub struct ConsumeArgs {
     /// Give up when nothing arrived for this many seconds.
     #[arg(long, default_value_t = 15.0)]
     pub idle_timeout: f64,
+    /// Delete the topic afterwards (DeleteTopics), so that repeated runs do not fill the disk.
+    #[arg(long)]
+    pub delete_topic: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -348,13 +351,70 @@ fn assign_all(consumer: &BaseConsumer, topic: &str, at_end: bool) -> Result<usiz
     Ok(t.partitions().len())
 }
 
+/// Checks what a consumer receives: a record whose offset is not above the last one seen
+/// on its partition is a redelivery and does not count; a sequence number (written by the
+/// producer) seen twice at distinct offsets is a stored duplicate, reported separately.
+#[derive(Debug, Default)]
+struct Seen {
+    last_offset: std::collections::HashMap<i32, i64>,
+    seqs: Vec<u64>,
+    offset_repeats: u64,
+    offset_gaps: u64,
+    seq_repeats: u64,
+}
+
+/// Sequence numbers above this are not tracked (the bitset would be too large).
+const MAX_TRACKED_SEQ: u64 = 1 << 30;
+
+impl Seen {
+    /// True when the record is new on its partition (its offset is above the last seen).
+    fn check(&mut self, partition: i32, offset: i64, payload: &[u8]) -> bool {
+        let last = self.last_offset.entry(partition).or_insert(-1);
+        if offset <= *last {
+            self.offset_repeats += 1;
+            return false;
+        }
+        if *last >= 0 && offset > *last + 1 {
+            // Normal after compacted or transactional batches; counted for information.
+            self.offset_gaps += 1;
+        }
+        *last = offset;
+        if let Some(seq) = meter::read_seq(payload)
+            && seq < MAX_TRACKED_SEQ
+        {
+            let (word, bit) = ((seq / 64) as usize, seq % 64);
+            if self.seqs.len() <= word {
+                self.seqs.resize(word + 1, 0);
+            }
+            if self.seqs[word] & (1 << bit) != 0 {
+                self.seq_repeats += 1;
+            }
+            self.seqs[word] |= 1 << bit;
+        }
+        true
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "redelivered_offsets": self.offset_repeats,
+            "offset_gaps": self.offset_gaps,
+            "duplicate_payloads": self.seq_repeats,
+        })
+    }
+}
+
 fn consumer_config(c: &Common) -> Result<BaseConsumer> {
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", &c.bootstrap)
         .set("group.id", "trident-load")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest");
+        .set("auto.offset.reset", "earliest")
+        // librdkafka (>= 2.4) pauses a partition's fetching for fetch.queue.backoff.ms (default
+        // 1000 ms) whenever its local queue passes queued.min.messages: a broker that answers
+        // fast enough to fill the queue then sees one-second idle gaps, and the measurement
+        // becomes the backoff. 10 ms keeps the queue topped up; --set overrides it.
+        .set("fetch.queue.backoff.ms", "10");
     for kv in &c.set {
         let (k, v) = kv
             .split_once('=')
@@ -375,10 +435,14 @@ pub fn consume(a: ConsumeArgs) -> Result<()> {
     let idle = secs(a.idle_timeout);
     let mut last = Instant::now();
     let mut n = 0u64;
+    let mut seen = Seen::default();
     loop {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
                 let len = m.payload_len() as u64;
+                if !seen.check(m.partition(), m.offset(), m.payload().unwrap_or_default()) {
+                    continue;
+                }
                 let mt = meter.get_or_insert_with(|| {
                     first_at = Some(Instant::now());
                     Meter::new(Some(a.count))
@@ -423,15 +487,17 @@ pub fn consume(a: ConsumeArgs) -> Result<()> {
         "consumed": r.json(),
         "records_per_s": r.per_sec.round(),
         "mib_per_s": round3(r.mib_per_sec),
+        "checks": seen.json(),
         "complete": complete,
     });
     let human = format!(
-        "kafka-consume {} {}: {} records/s, {:.1} MiB/s over {:.2}s{}",
+        "kafka-consume {} {}: {} records/s, {:.1} MiB/s over {:.2}s{}{}",
         name(&a.common),
         a.common.topic,
         fmt_rate(r.per_sec),
         r.mib_per_sec,
         r.secs,
+        anomalies(&seen),
         if complete {
             String::new()
         } else {
@@ -439,8 +505,39 @@ pub fn consume(a: ConsumeArgs) -> Result<()> {
         }
     );
     meter::report(&v, &human);
+    drop(consumer);
+    if a.delete_topic {
+        delete_topic(&a.common)?;
+    }
     if !complete {
         bail!("run incomplete");
+    }
+    Ok(())
+}
+
+fn anomalies(s: &Seen) -> String {
+    if s.offset_repeats == 0 && s.seq_repeats == 0 {
+        return String::new();
+    }
+    format!(
+        " [{} redelivered offsets not counted, {} duplicate payloads]",
+        s.offset_repeats, s.seq_repeats
+    )
+}
+
+fn delete_topic(c: &Common) -> Result<()> {
+    let admin: AdminClient<DefaultClientContext> = config(c)?.create().context("admin client")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let res = rt
+        .block_on(admin.delete_topics(&[c.topic.as_str()], &opts))
+        .context("DeleteTopics")?;
+    for r in res {
+        if let Err((t, code)) = r {
+            eprintln!("note: DeleteTopics {t}: {code}");
+        }
     }
     Ok(())
 }
@@ -465,14 +562,18 @@ pub fn e2e(a: E2eArgs) -> Result<()> {
     let consumer_thread = {
         let (cm, stop) = (cmeter.clone(), stop.clone());
         let pm = pmeter.clone();
-        std::thread::spawn(move || -> Result<Latency> {
+        std::thread::spawn(move || -> Result<(Latency, Seen)> {
             let mut lat = Latency::new();
+            let mut seen = Seen::default();
             let mut quiet_since: Option<Instant> = None;
             loop {
                 match consumer.poll(Duration::from_millis(50)) {
                     Some(Ok(m)) => {
                         let now = meter::now_ns();
                         let payload = m.payload().unwrap_or_default();
+                        if !seen.check(m.partition(), m.offset(), payload) {
+                            continue;
+                        }
                         if cm.measuring()
                             && let Some(ts) = meter::read_stamp(payload)
                         {
@@ -486,7 +587,7 @@ pub fn e2e(a: E2eArgs) -> Result<()> {
                         if stop.load(Ordering::Acquire) {
                             let q = *quiet_since.get_or_insert_with(Instant::now);
                             if cm.count() >= pm.count() || q.elapsed() > Duration::from_secs(5) {
-                                return Ok(lat);
+                                return Ok((lat, seen));
                             }
                         }
                     }
@@ -524,7 +625,7 @@ pub fn e2e(a: E2eArgs) -> Result<()> {
     let _ = clock.join();
     let flushed = producer.flush(Duration::from_secs(60));
     stop.store(true, Ordering::Release);
-    let lat = match consumer_thread.join() {
+    let (lat, seen) = match consumer_thread.join() {
         Ok(r) => r?,
         Err(_) => bail!("consumer thread panicked"),
     };
@@ -553,16 +654,18 @@ pub fn e2e(a: E2eArgs) -> Result<()> {
         "sent": seq,
         "acked_total": pmeter.count(),
         "consumed_total": cmeter.count(),
+        "checks": seen.json(),
         "complete": complete,
     });
     let human = format!(
-        "kafka-e2e {} {}B acks={} at {} records/s: end-to-end {}; produce ack {}{}",
+        "kafka-e2e {} {}B acks={} at {} records/s: end-to-end {}; produce ack {}{}{}",
         name(&a.common),
         a.size,
         a.producer.acks,
         fmt_rate(a.rate),
         lat.human(),
         ack.human(),
+        anomalies(&seen),
         if complete {
             String::new()
         } else {

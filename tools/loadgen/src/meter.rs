@@ -41,6 +41,12 @@ pub fn read_stamp(body: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(bytes))
 }
 
+/// Reads the sequence number written by [`stamp`]; `None` for bodies shorter than 16 bytes.
+pub fn read_seq(body: &[u8]) -> Option<u64> {
+    let bytes: [u8; 8] = body.get(8..16)?.try_into().ok()?;
+    Some(u64::from_le_bytes(bytes))
+}
+
 /// A body of `size` bytes of pseudo-random filler (so compression is not trivially
 /// effective), to be stamped per message.
 pub fn filler(size: usize) -> Vec<u8> {

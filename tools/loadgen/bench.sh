@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Runs the AMQP and Kafka benchmark matrix against Trident and the peers, back to back,
+# the same client and settings on both sides, alternating the broker on every run.
+#
+#   TRIDENT_PID=... PEER_PID=... tools/loadgen/bench.sh amqp|kafka|mem|all  [results.jsonl]
+#
+# Needs: Trident on 127.0.0.1:5672 (AMQP) and :9092 (Kafka), RabbitMQ on :35672 and the
+# Kafka-protocol peer on :39092 (../shared/tools/peers/start-peers.sh rabbitmq tansu).
+# Every scenario prints one JSON line; this script tags each line with the run number and
+# the load average and appends it to the results file. REPS (default 3) repetitions.
+set -euo pipefail
+
+what=${1:-all}
+out=${2:-/tmp/trident-bench-results.jsonl}
+reps=${REPS:-3}
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${TRIDENT_LOAD:-$here/../../target/release/trident-load}
+
+TRIDENT_AMQP=${TRIDENT_AMQP:-127.0.0.1:5672}
+PEER_AMQP=${PEER_AMQP:-127.0.0.1:35672}
+TRIDENT_KAFKA=${TRIDENT_KAFKA:-127.0.0.1:9092}
+PEER_KAFKA=${PEER_KAFKA:-127.0.0.1:39092}
+
+run() { # name broker-label args...
+  local name=$1 label=$2
+  shift 2
+  local line
+  echo "+ $bin $*" >&2
+  if line=$("$bin" "$@" 2>/tmp/trident-bench-stderr); then :; else
+    echo "  (exit $?: $(tail -3 /tmp/trident-bench-stderr | tr '\n' ' '))" >&2
+  fi
+  local json human
+  json=$(printf '%s\n' "$line" | grep '^{' | head -1 || true)
+  human=$(printf '%s\n' "$line" | grep -v '^{' | head -1 || true)
+  echo "  $human" >&2
+  if [ -n "$json" ]; then
+    printf '{"bench":"%s","broker":"%s","rep":%s,"loadavg":"%s","result":%s}\n' \
+      "$name" "$label" "$rep" "$(cut -d' ' -f1-3 /proc/loadavg)" "$json" >>"$out"
+  fi
+}
+
+amqp_pair() { # name args...
+  local name=$1
+  shift
+  run "$name" trident amqp --addr "$TRIDENT_AMQP" --label trident "$@"
+  run "$name" rabbitmq amqp --addr "$PEER_AMQP" --label rabbitmq "$@"
+}
+
+amqp() {
+  local common=(--size 1024 --producers 1 --consumers 1 --prefetch 256 --warmup 2 --duration 10)
+  amqp_pair amqp-transient "${common[@]}"
+  amqp_pair amqp-persistent-confirms "${common[@]}" --persistent --confirm --confirm-window 256
+  amqp_pair amqp-transient-multiack "${common[@]}" --ack-every 64
+  amqp_pair amqp-persistent-confirms-multiack "${common[@]}" --persistent --confirm --ack-every 64
+  amqp_pair amqp-transient-rate10k "${common[@]}" --rate 10000
+  amqp_pair amqp-transient-rate30k "${common[@]}" --rate 30000
+  amqp_pair amqp-persistent-confirms-rate10k "${common[@]}" --persistent --confirm --rate 10000
+  amqp_pair amqp-persistent-confirms-rate15k "${common[@]}" --persistent --confirm --rate 15000
+}
+
+# Broker RSS with 10k idle connections; needs the brokers' process ids.
+mem() {
+  run amqp-idle-10k trident amqp-idle --addr "$TRIDENT_AMQP" --label trident --connections 10000 \
+    --settle 10 ${TRIDENT_PID:+--broker-pid "$TRIDENT_PID"}
+  run amqp-idle-10k rabbitmq amqp-idle --addr "$PEER_AMQP" --label rabbitmq --connections 10000 \
+    --settle 10 ${PEER_PID:+--broker-pid "$PEER_PID"}
+}
+
+kafka_pair() { # name size count acks
+  local name=$1 size=$2 count=$3 acks=$4 t
+  for b in trident:$TRIDENT_KAFKA peer:$PEER_KAFKA; do
+    t="bench-$name-$rep-$$"
+    run "$name-produce" "${b%%:*}" kafka-produce --bootstrap "${b#*:}" --label "${b%%:*}" \
+      --topic "$t" --size "$size" --count "$count" --acks "$acks"
+    run "$name-consume" "${b%%:*}" kafka-consume --bootstrap "${b#*:}" --label "${b%%:*}" \
+      --topic "$t" --count "$count" --delete-topic
+  done
+}
+
+kafka() {
+  kafka_pair k100-acks1 100 5000000 1
+  kafka_pair k100-acksall 100 5000000 all
+  kafka_pair k1k-acks1 1024 1000000 1
+  kafka_pair k1k-acksall 1024 1000000 all
+  for b in trident:$TRIDENT_KAFKA peer:$PEER_KAFKA; do
+    run k100-e2e-10k-acks1 "${b%%:*}" kafka-e2e --bootstrap "${b#*:}" --label "${b%%:*}" \
+      --topic "bench-e2e1-$rep-$$" --size 100 --rate 10000 --acks 1 --warmup 2 --duration 10
+    run k100-e2e-10k-acks1-fetchwait10 "${b%%:*}" kafka-e2e --bootstrap "${b#*:}" --label "${b%%:*}" \
+      --topic "bench-e2e2-$rep-$$" --size 100 --rate 10000 --acks 1 --warmup 2 --duration 10 \
+      --set fetch.wait.max.ms=10
+    run k100-e2e-10k-acksall-fetchwait10 "${b%%:*}" kafka-e2e --bootstrap "${b#*:}" --label "${b%%:*}" \
+      --topic "bench-e2e3-$rep-$$" --size 100 --rate 10000 --acks all --warmup 2 --duration 10 \
+      --set fetch.wait.max.ms=10
+  done
+}
+
+for rep in $(seq 1 "$reps"); do
+  case $what in
+    amqp) amqp ;;
+    kafka) kafka ;;
+    mem) mem ;;
+    all) amqp; kafka; mem ;;
+    *) echo "usage: $0 amqp|kafka|mem|all [results.jsonl]" >&2; exit 2 ;;
+  esac
+done
+echo "results appended to $out" >&2

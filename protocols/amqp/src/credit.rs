@@ -38,7 +38,8 @@ impl ChannelCredit {
         if self.limit == 0 {
             UNLIMITED
         } else {
-            self.limit.saturating_sub(self.held + self.granted)
+            self.limit
+                .saturating_sub(self.held.saturating_add(self.granted))
         }
     }
 
@@ -55,7 +56,7 @@ impl ChannelCredit {
             limit: per_consumer,
             ..ConsumerCredit::default()
         };
-        self.consumers += 1;
+        self.consumers = self.consumers.saturating_add(1);
         let n = self.top_up(&mut c);
         (c, n)
     }
@@ -66,9 +67,9 @@ impl ChannelCredit {
             return;
         }
         c.granted = c.granted.saturating_sub(1);
-        c.held += 1;
+        c.held = c.held.saturating_add(1);
         self.granted = self.granted.saturating_sub(1);
-        self.held += 1;
+        self.held = self.held.saturating_add(1);
     }
 
     /// A delivery to `c` was settled (acked, nacked, rejected, requeued by recover).
@@ -99,14 +100,14 @@ impl ChannelCredit {
         let mut want = if c.limit == 0 {
             UNLIMITED
         } else {
-            c.limit.saturating_sub(c.held + c.granted)
+            c.limit.saturating_sub(c.held.saturating_add(c.granted))
         };
         if self.limit > 0 {
             // Credit cannot be taken back once granted, and a consumer whose queue is
             // empty never uses it. A fair share per consumer keeps such a consumer from
             // sitting on the whole channel budget while the others starve.
             let share = self.limit.div_ceil(self.consumers.max(1));
-            want = want.min(share.saturating_sub(c.held + c.granted));
+            want = want.min(share.saturating_sub(c.held.saturating_add(c.granted)));
         }
         let mut n = want.min(self.room());
         if n == UNLIMITED {

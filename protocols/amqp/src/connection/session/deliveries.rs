@@ -100,7 +100,7 @@ impl Session {
         put_content_header(&mut self.out, ch, m);
         put_body(&mut self.out, ch, &m.body, frame_max);
         if consumer.no_ack {
-            consumer.unflushed += 1;
+            consumer.unflushed = consumer.unflushed.saturating_add(1);
             self.unflushed = true;
         } else {
             channel.credit.delivered(&mut consumer.credit);

@@ -205,7 +205,9 @@ impl Session {
     }
 
     fn may_read(&self) -> bool {
-        let blocked = (self.blocked.is_some() && self.has_published) || self.flow_wait.is_some();
+        // Once we are closing, only close-ok matters: nothing holds reading back then.
+        let blocked = self.closing.is_none()
+            && ((self.blocked.is_some() && self.has_published) || self.flow_wait.is_some());
         !(self.finished || self.input_pending || blocked || self.out.len() >= self.high_water())
     }
 
@@ -349,7 +351,7 @@ impl Session {
         if self.read_activity || !self.may_read() {
             self.missed_ticks = 0;
         } else {
-            self.missed_ticks += 1;
+            self.missed_ticks = self.missed_ticks.saturating_add(1);
         }
         self.read_activity = false;
         self.missed_ticks < MAX_MISSED_TICKS
@@ -393,7 +395,9 @@ impl Session {
             if self.finished {
                 return;
             }
-            if self.out.len() >= self.high_water() || self.flow_wait.is_some() {
+            if self.out.len() >= self.high_water()
+                || (self.flow_wait.is_some() && self.closing.is_none())
+            {
                 // Let the output (or a queue's backlog) drain before going on.
                 self.input_pending = !inbuf.is_empty();
                 return;

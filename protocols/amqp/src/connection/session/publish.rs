@@ -136,10 +136,11 @@ impl Session {
                 .and_then(|n| vhost.queue(&n));
             c.flow_target = Some((routing_key.to_string(), q, 1024));
         }
-        let Some((_, Some(q), countdown)) = &mut c.flow_target else {
+        let Some((_, target, countdown)) = &mut c.flow_target else {
             return;
         };
-        *countdown -= 1;
+        *countdown = countdown.saturating_sub(1);
+        let Some(q) = target else { return };
         let s = q.stats();
         if s.consumers > 0 && s.ready > limit {
             self.flow_wait = Some(q.clone());

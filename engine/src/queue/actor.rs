@@ -124,8 +124,9 @@ pub(crate) fn spawn_queue(
     metrics: Arc<Metrics>,
 ) -> Result<QueueRef> {
     let (tx, rx) = mpsc::channel(cfg.channel_capacity);
+    let (urgent_tx, urgent_rx) = mpsc::unbounded_channel();
     let counters = Arc::new(QueueCounters::default());
-    let me = QueueRef::new(def.clone(), owner, tx, counters.clone());
+    let me = QueueRef::new(def.clone(), owner, tx, urgent_tx, counters.clone());
     let stores_persistent = def.durable && owner.is_none();
     let mut actor = QueueActor {
         ready: Ready::new(def.args.max_priority),
@@ -160,7 +161,7 @@ pub(crate) fn spawn_queue(
         actor.refill();
         actor.publish_counters();
     }
-    tokio::spawn(actor.run(rx));
+    tokio::spawn(actor.run(rx, urgent_rx));
     Ok(me)
 }
 
@@ -185,10 +186,16 @@ impl QueueActor {
             .ok_or_else(|| Error::Storage("queue store unavailable".into()))
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<QueueCommand>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<QueueCommand>,
+        mut urgent: mpsc::UnboundedReceiver<QueueCommand>,
+    ) {
         loop {
             let timer = self.next_deadline();
             let cmd = tokio::select! {
+                biased;
+                Some(cmd) = urgent.recv() => Some(cmd),
                 cmd = rx.recv() => cmd,
                 () = sleep_until(timer) => {
                     if self.on_timer() {
@@ -208,7 +215,12 @@ impl QueueActor {
                 return;
             }
             for _ in 1..BATCH {
-                match rx.try_recv() {
+                // Settlements first, whenever there are any.
+                let next = match urgent.try_recv() {
+                    Ok(cmd) => Ok(cmd),
+                    Err(_) => rx.try_recv(),
+                };
+                match next {
                     Ok(cmd) => {
                         if self.handle(cmd) {
                             return;

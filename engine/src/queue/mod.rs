@@ -40,6 +40,11 @@ struct QueueRefInner {
     /// The connection that owns an exclusive queue.
     owner: Option<ConnectionId>,
     tx: mpsc::Sender<QueueCommand>,
+    /// Settlements and credit: they concern messages already delivered, so they may
+    /// overtake publishes, and the owner task reads them first. Without this, consumers
+    /// of a queue flooded by publishers wait behind up to a channel's worth of publishes
+    /// for every ack. Unbounded because consumer credit already bounds the traffic.
+    urgent: mpsc::UnboundedSender<QueueCommand>,
     counters: Arc<QueueCounters>,
 }
 
@@ -57,6 +62,7 @@ impl QueueRef {
         def: QueueDef,
         owner: Option<ConnectionId>,
         tx: mpsc::Sender<QueueCommand>,
+        urgent: mpsc::UnboundedSender<QueueCommand>,
         counters: Arc<QueueCounters>,
     ) -> Self {
         Self {
@@ -64,6 +70,7 @@ impl QueueRef {
                 def,
                 owner,
                 tx,
+                urgent,
                 counters,
             }),
         }
@@ -102,11 +109,15 @@ impl QueueRef {
     }
 
     pub(crate) async fn send(&self, cmd: QueueCommand) -> Result<()> {
-        self.inner
-            .tx
-            .send(cmd)
-            .await
-            .map_err(|_| Error::Unavailable(format!("queue '{}' is gone", self.name())))
+        let gone = || Error::Unavailable(format!("queue '{}' is gone", self.name()));
+        match cmd {
+            QueueCommand::Settle { .. } | QueueCommand::Credit { .. } => {
+                self.inner.urgent.send(cmd).map_err(|_| gone())
+            }
+            // Everything else keeps its order relative to publishes (a client that
+            // publishes and then gets or purges must see its publish first).
+            _ => self.inner.tx.send(cmd).await.map_err(|_| gone()),
+        }
     }
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> QueueCommand) -> Result<T> {

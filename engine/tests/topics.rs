@@ -180,3 +180,53 @@ async fn keyed_records_stick_to_a_partition_and_unkeyed_ones_rotate() {
         "three key-less records visit all three partitions"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_never_pass_the_high_watermark() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(EngineConfig::new(dir.path()))
+        .await
+        .expect("open");
+    let topic = engine
+        .create_topic(TopicName::new("hw").expect("name"), TopicConfig::default())
+        .await
+        .expect("create");
+    let p = topic.partition(0).expect("p0").clone();
+    // Readers racing a stream of durable appends must only ever see batches below the
+    // watermark the same read reports.
+    let writer = {
+        let p = p.clone();
+        tokio::spawn(async move {
+            for _ in 0..300 {
+                p.append(batch(b"x", None))
+                    .await
+                    .expect("call")
+                    .expect("append");
+            }
+        })
+    };
+    let mut offset = 0;
+    while !writer.is_finished() || offset < p.high_watermark() {
+        let r = p.read(offset, 1 << 20).await.expect("read");
+        // The published watermark only grows, so reading it after the fetch bounds what
+        // the fetch was allowed to see.
+        let published = p.high_watermark();
+        for b in &r.batches {
+            assert!(
+                b.next_offset() <= r.high_watermark,
+                "batch {} past its read's hw",
+                b.base_offset
+            );
+            assert!(
+                b.next_offset() <= published,
+                "batch {} past the published hw {published}",
+                b.base_offset
+            );
+        }
+        if let Some(last) = r.batches.last() {
+            offset = last.next_offset();
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(offset, 600);
+}

@@ -238,10 +238,14 @@ impl QueueActor {
     fn after_batch(&mut self) {
         self.flush_pages();
         self.expire_heads();
-        self.flush_confirms();
+        // Deliver before syncing, as RabbitMQ does: a consumer may see a persistent
+        // message before it is on disk, but the publisher's confirmation still waits for
+        // the fsync, which is all the publisher was promised. Syncing first would add a
+        // whole fsync to every message's end-to-end latency.
         self.drive();
         self.refill();
         self.drive();
+        self.flush_confirms();
         if self.sync_due() {
             self.sync_now();
         }

@@ -207,15 +207,24 @@ impl PartitionActor {
                 max_bytes,
                 reply,
             } => {
-                let result = self
-                    .log
-                    .read(offset, max_bytes)
-                    .map_err(Error::from)
-                    .map(|batches| ReadResult {
+                // Readers see only up to the published high watermark: batches written
+                // but not yet as durable as their producer asked (acks=all waiting for
+                // the group fsync) are invisible, and what a read returns always agrees
+                // with the watermark it reports.
+                let hw = self.shared.high_watermark.load(Ordering::Acquire);
+                let result = if offset >= hw && offset <= self.log.next_offset() {
+                    Ok(Vec::new())
+                } else {
+                    self.log.read(offset, max_bytes).map_err(Error::from)
+                }
+                .map(|mut batches| {
+                    batches.retain(|b| b.base_offset < hw);
+                    ReadResult {
                         batches,
-                        high_watermark: self.log.next_offset(),
+                        high_watermark: hw,
                         log_start_offset: self.log.start_offset(),
-                    });
+                    }
+                });
                 if let Ok(r) = &result {
                     let n: u64 = r.batches.iter().map(|b| u64::from(b.record_count)).sum();
                     Metrics::add(&self.metrics.records_fetched, n);

@@ -4,7 +4,7 @@
 
 /// FNV-1a, chosen because it is stable across Rust releases (std's hasher is not
 /// promised to be) and the directory name must not change between versions.
-fn fnv1a64(parts: &[&str]) -> u64 {
+pub(crate) fn stable_hash(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for b in part.bytes().chain(std::iter::once(0)) {
@@ -30,7 +30,7 @@ pub(crate) fn dir_name(parts: &[&str]) -> String {
         })
         .take(48)
         .collect();
-    format!("{readable}-{:016x}", fnv1a64(parts))
+    format!("{readable}-{:016x}", stable_hash(parts))
 }
 
 #[cfg(test)]

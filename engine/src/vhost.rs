@@ -18,7 +18,7 @@ use trident_storage::{MetaOp, MetaStore, MetaTable};
 
 use crate::config::EngineConfig;
 use crate::delivery::{ConsumerOptions, ConsumerSink, Delivery};
-use crate::fs_names::dir_name;
+use crate::fs_names::{dir_name, stable_hash};
 use crate::metrics::Metrics;
 use crate::publish::{Confirm, ConfirmTicket, PublishOptions, Published};
 use crate::queue::{QueueCommand, QueueRef, spawn_queue};
@@ -44,6 +44,11 @@ pub(crate) struct VhostInner {
     engine: VhostDeps,
     snapshot: ArcSwap<Snapshot>,
     topology: tokio::sync::Mutex<()>,
+    /// The queues each connection holds state in (consumers, unacknowledged deliveries,
+    /// exclusive ownership), so that a closing connection notifies only those and not
+    /// every queue of the vhost. Touched on consume, get and exclusive declare, never
+    /// on the publish path.
+    touched: std::sync::Mutex<HashMap<ConnectionId, HashMap<QueueName, QueueRef>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,10 +91,10 @@ fn binding_key(vhost: &str, b: &Binding) -> String {
     sorted.sort_by(|x, y| x.0.cmp(&y.0));
     let args = serde_json::to_string(&sorted).unwrap_or_default();
     format!(
-        "{vhost}\u{0}{}\u{0}{kind}\u{0}{dest}\u{0}{}\u{0}{}",
+        "{vhost}\u{0}{}\u{0}{kind}\u{0}{dest}\u{0}{}\u{0}{:016x}",
         b.source,
         b.routing_key,
-        dir_name(&[&args])
+        stable_hash(&[&args])
     )
 }
 
@@ -112,6 +117,7 @@ impl Vhost {
                 queues: HashMap::new(),
             }),
             topology: tokio::sync::Mutex::new(()),
+            touched: std::sync::Mutex::new(HashMap::new()),
         });
         let vhost = Vhost { inner };
         let mut queues = HashMap::new();
@@ -401,6 +407,9 @@ impl Vhost {
             )?;
         }
         let q = self.start_queue(def.clone(), owner)?;
+        if let Some(conn) = owner {
+            self.touch(conn, &q);
+        }
         let mut queues = snap.queues.clone();
         queues.insert(def.name.clone(), q.clone());
         self.store(Snapshot {
@@ -558,7 +567,9 @@ impl Vhost {
         sink: ConsumerSink,
     ) -> Result<QueueRef> {
         let q = self.queue_for(queue, opts.owner)?;
+        let conn = opts.owner;
         q.consume(opts, sink).await?;
+        self.touch(conn, &q);
         Ok(q)
     }
 
@@ -570,6 +581,9 @@ impl Vhost {
         conn: ConnectionId,
     ) -> Result<Option<Delivery>> {
         let q = self.queue_for(queue, conn)?;
+        if !no_ack {
+            self.touch(conn, &q);
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         q.send(QueueCommand::Get {
             no_ack,
@@ -581,13 +595,27 @@ impl Vhost {
             .map_err(|_| Error::Unavailable(format!("queue '{queue}' is gone")))?
     }
 
+    /// Remembers that `conn` holds state in `q`.
+    fn touch(&self, conn: ConnectionId, q: &QueueRef) {
+        let mut touched = self.inner.touched.lock().unwrap_or_else(|p| p.into_inner());
+        touched
+            .entry(conn)
+            .or_default()
+            .insert(q.name().clone(), q.clone());
+    }
+
     pub(crate) async fn connection_closed(&self, conn: ConnectionId) {
-        for q in self.queues() {
+        let queues = {
+            let mut touched = self.inner.touched.lock().unwrap_or_else(|p| p.into_inner());
+            touched.remove(&conn).unwrap_or_default()
+        };
+        for q in queues.into_values() {
             if q.owner() == Some(conn) {
                 if let Err(e) = self.delete_queue(q.name(), false, false, None).await {
                     tracing::debug!(queue = %q.name(), error = %e, "exclusive queue already gone");
                 }
             } else {
+                // A queue deleted since is simply gone; nothing to requeue.
                 let _ = q.connection_closed(conn).await;
             }
         }

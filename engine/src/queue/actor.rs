@@ -387,7 +387,6 @@ impl QueueActor {
     // ------------------------------------------------------------- publish
 
     fn publish(&mut self, message: Arc<Message>, ticket: Option<ConfirmTicket>) {
-        self.counters.published.fetch_add(1, Ordering::Relaxed);
         let args = &self.def.args;
         let over_length = |len: u64, bytes: u64, add: u64| {
             args.max_length.is_some_and(|m| len + 1 > m)
@@ -751,7 +750,6 @@ impl QueueActor {
             return;
         }
         Metrics::add(&self.metrics.messages_delivered, 1);
-        self.counters.delivered.fetch_add(1, Ordering::Relaxed);
         if no_ack {
             self.remove_from_store(entry.seq);
         } else {

@@ -24,8 +24,6 @@ pub(crate) struct QueueCounters {
     pub unacked: AtomicU64,
     pub consumers: AtomicU32,
     pub ready_bytes: AtomicU64,
-    pub published: AtomicU64,
-    pub delivered: AtomicU64,
 }
 
 /// A cheap handle to one queue's owner task.

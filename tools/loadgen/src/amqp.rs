@@ -271,11 +271,7 @@ pub async fn run(a: AmqpArgs) -> Result<()> {
     });
     let human = format!(
         "amqp {} {mode} {}B P={} C={}: publish {} msg/s, consume {} msg/s, end-to-end {}{}",
-        if a.label.is_empty() {
-            &a.addr
-        } else {
-            &a.label
-        },
+        crate::meter::broker_name(&a.label, &a.addr),
         a.size,
         a.producers,
         a.consumers,

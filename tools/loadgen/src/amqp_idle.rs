@@ -232,11 +232,7 @@ pub async fn run(a: IdleArgs) -> Result<()> {
     });
     let human = format!(
         "amqp-idle {}: {opened}/{} open ({alive} alive after {:.0}s) in {open_secs:.1}s; broker RSS {} -> {} KiB, {} bytes per connection",
-        if a.label.is_empty() {
-            &a.addr
-        } else {
-            &a.label
-        },
+        crate::meter::broker_name(&a.label, &a.addr),
         a.connections,
         a.settle,
         rss0.map_or("?".into(), |r| r.to_string()),

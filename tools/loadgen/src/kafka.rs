@@ -237,11 +237,7 @@ fn producer_json(p: &ProducerArgs) -> Value {
 }
 
 fn name(c: &Common) -> &str {
-    if c.label.is_empty() {
-        &c.bootstrap
-    } else {
-        &c.label
-    }
+    crate::meter::broker_name(&c.label, &c.bootstrap)
 }
 
 pub fn produce(a: ProduceArgs) -> Result<()> {

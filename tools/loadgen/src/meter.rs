@@ -107,6 +107,11 @@ impl Rate {
     }
 }
 
+/// How a run names its broker in the human line: the label when given, else the address.
+pub fn broker_name<'a>(label: &'a str, addr: &'a str) -> &'a str {
+    if label.is_empty() { addr } else { label }
+}
+
 pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }

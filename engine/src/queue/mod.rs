@@ -1,9 +1,16 @@
 //! Queues: one owner task per queue (see `actor`), reached through a [`QueueRef`].
 
 mod actor;
+mod backlog;
 mod command;
+mod consumers;
 mod dead_letter;
+mod deliver;
+mod expiry;
+mod publish;
 mod ready;
+mod settle;
+mod store;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};

@@ -66,12 +66,12 @@ fn flush_acks(out: &mut BytesMut, ch: u16, s: &mut ConfirmState) {
 
 impl Session {
     pub(super) fn confirm_select(&mut self, ch: u16, nowait: bool) -> AmqpResult<()> {
-        let done_tx = match &self.confirms_tx {
+        let done_tx = match &self.engine.confirms_tx {
             Some(tx) => tx.clone(),
             None => {
                 let (tx, rx) = mpsc::unbounded_channel();
-                self.confirms_tx = Some(tx.clone());
-                self.confirms_rx = Some(rx);
+                self.engine.confirms_tx = Some(tx.clone());
+                self.engine.confirms_rx = Some(rx);
                 tx
             }
         };
@@ -104,7 +104,7 @@ impl Session {
         let mut touched: Vec<u16> = Vec::new();
         self.on_confirm(first, &mut touched);
         for _ in 1..CONFIRM_BATCH {
-            let Some(rx) = self.confirms_rx.as_mut() else {
+            let Some(rx) = self.engine.confirms_rx.as_mut() else {
                 break;
             };
             match rx.try_recv() {
@@ -113,13 +113,10 @@ impl Session {
             }
         }
         for ch in touched {
-            if let Some(c) = self
-                .channels
-                .get_mut(usize::from(ch))
-                .and_then(Option::as_deref_mut)
+            if let Some(c) = self.channels.get_mut(ch)
                 && let Mode::Confirm(s) = &mut c.mode
             {
-                flush_acks(&mut self.out, ch, s);
+                flush_acks(&mut self.out.buf, ch, s);
             }
         }
     }
@@ -127,8 +124,7 @@ impl Session {
     fn on_confirm(&mut self, d: ConfirmDone, touched: &mut Vec<u16>) {
         let Some(c) = self
             .channels
-            .get_mut(usize::from(d.channel))
-            .and_then(Option::as_deref_mut)
+            .get_mut(d.channel)
             .filter(|c| c.incarnation == d.incarnation && c.state == ChannelState::Open)
         else {
             // The channel closed since: its publisher no longer expects an answer.
@@ -144,9 +140,9 @@ impl Session {
             }
         } else {
             // Earlier successes go out first so that the nack stays single.
-            flush_acks(&mut self.out, d.channel, s);
+            flush_acks(&mut self.out.buf, d.channel, s);
             put_method(
-                &mut self.out,
+                &mut self.out.buf,
                 d.channel,
                 &ServerMethod::BasicNack {
                     delivery_tag: d.seq,

@@ -123,7 +123,7 @@ impl Session {
             auto_delete: true,
             args: QueueArgs::default(),
         };
-        self.touched_engine = true;
+        self.engine.touched = true;
         self.vhost.declare_queue(def, self.id).await?;
         if let Err(e) = self
             .start_consumer(ch, &name, client_tag, true, false, nowait)
@@ -149,8 +149,8 @@ impl Session {
         nowait: bool,
     ) -> AmqpResult<()> {
         let engine_tag: Arc<str> =
-            format!("{client_tag}#{}.{}", self.id.0, self.next_consumer).into();
-        self.next_consumer += 1;
+            format!("{client_tag}#{}.{}", self.id.0, self.channels.next_consumer).into();
+        self.channels.next_consumer += 1;
         let window = self.shared.config.no_ack_window.max(1);
         let c = self.open_channel(ch)?;
         let (credit, initial) = if no_ack {
@@ -160,7 +160,7 @@ impl Session {
             c.credit.start(prefetch)
         };
         let sink = self.events_sink();
-        self.touched_engine = true;
+        self.engine.touched = true;
         let opts = ConsumerOptions {
             tag: engine_tag.clone(),
             no_ack,
@@ -191,7 +191,7 @@ impl Session {
                 unflushed: 0,
             },
         );
-        self.consumer_index.insert(engine_tag, ch);
+        self.channels.consumer_index.insert(engine_tag, ch);
         if !nowait {
             self.send(
                 ch,
@@ -229,7 +229,7 @@ impl Session {
 
     /// Forgets a consumer that the engine no longer has.
     pub(super) fn remove_consumer(&mut self, ch: u16, engine_tag: &Arc<str>) -> Option<Consumer> {
-        self.consumer_index.remove(engine_tag);
+        self.channels.consumer_index.remove(engine_tag);
         let c = self.channel_mut(ch)?;
         let consumer = c.consumers.remove(engine_tag)?;
         if !consumer.no_ack {
@@ -245,7 +245,7 @@ impl Session {
         let qname = self.resolve_queue(ch, queue)?;
         self.perms.check(Access::Read, "queue", qname.as_str())?;
         if !no_ack {
-            self.touched_engine = true;
+            self.engine.touched = true;
         }
         let Some(d) = self.vhost.get(&qname, no_ack, self.id).await? else {
             self.send(ch, &ServerMethod::BasicGetEmpty);
@@ -268,7 +268,7 @@ impl Session {
             );
         }
         put_method(
-            &mut self.out,
+            &mut self.out.buf,
             ch,
             &ServerMethod::BasicGetOk {
                 delivery_tag: tag,
@@ -278,8 +278,8 @@ impl Session {
                 message_count: remaining,
             },
         );
-        put_content_header(&mut self.out, ch, &message);
-        put_body(&mut self.out, ch, &message.body, frame_max);
+        put_content_header(&mut self.out.buf, ch, &message);
+        put_body(&mut self.out.buf, ch, &message.body, frame_max);
         Ok(())
     }
 }

@@ -13,12 +13,12 @@ use crate::codec::{ServerMethod, put_body, put_content_header, put_method};
 impl Session {
     /// The sink every consumer of this connection shares (created on first use).
     pub(super) fn events_sink(&mut self) -> ConsumerSink {
-        if let Some(tx) = &self.events_tx {
+        if let Some(tx) = &self.engine.events_tx {
             return tx.clone();
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        self.events_tx = Some(tx.clone());
-        self.events_rx = Some(rx);
+        self.engine.events_tx = Some(tx.clone());
+        self.engine.events_rx = Some(rx);
         tx
     }
 
@@ -27,10 +27,10 @@ impl Session {
     pub(super) fn on_events(&mut self, first: ConsumerEvent) {
         self.on_event(first);
         for _ in 1..EVENT_BATCH {
-            if self.out.len() >= self.high_water() {
+            if self.out.is_full() {
                 break;
             }
-            let Some(rx) = self.events_rx.as_mut() else {
+            let Some(rx) = self.engine.events_rx.as_mut() else {
                 break;
             };
             match rx.try_recv() {
@@ -44,7 +44,7 @@ impl Session {
     /// before cancel-ok, which must follow the consumer's last delivery).
     pub(super) fn drain_events(&mut self) {
         loop {
-            let Some(rx) = self.events_rx.as_mut() else {
+            let Some(rx) = self.engine.events_rx.as_mut() else {
                 return;
             };
             match rx.try_recv() {
@@ -63,13 +63,12 @@ impl Session {
 
     fn on_delivery(&mut self, d: Delivery) {
         let frame_max = self.frame_max;
-        let closing = self.closing.is_some();
-        let ch = self.consumer_index.get(&d.consumer_tag).copied();
+        let closing = self.phase.is_closing();
+        let ch = self.channels.consumer_index.get(&d.consumer_tag).copied();
         let channel = match ch {
             Some(ch) if !closing => self
                 .channels
-                .get_mut(usize::from(ch))
-                .and_then(Option::as_deref_mut)
+                .get_mut(ch)
                 .filter(|c| c.state == ChannelState::Open),
             _ => None,
         };
@@ -87,7 +86,7 @@ impl Session {
         let m = &d.message;
         let ch = channel.id;
         put_method(
-            &mut self.out,
+            &mut self.out.buf,
             ch,
             &ServerMethod::BasicDeliver {
                 consumer_tag: &consumer.client_tag,
@@ -97,11 +96,11 @@ impl Session {
                 routing_key: &m.routing_key,
             },
         );
-        put_content_header(&mut self.out, ch, m);
-        put_body(&mut self.out, ch, &m.body, frame_max);
+        put_content_header(&mut self.out.buf, ch, m);
+        put_body(&mut self.out.buf, ch, &m.body, frame_max);
         if consumer.no_ack {
             consumer.unflushed = consumer.unflushed.saturating_add(1);
-            self.unflushed = true;
+            self.out.holds_no_ack = true;
         } else {
             channel.credit.delivered(&mut consumer.credit);
             channel.unacked.push(
@@ -117,7 +116,7 @@ impl Session {
 
     /// The engine dropped a consumer (its queue was deleted).
     fn on_engine_cancel(&mut self, engine_tag: &Arc<str>) {
-        let Some(ch) = self.consumer_index.get(engine_tag).copied() else {
+        let Some(ch) = self.channels.consumer_index.get(engine_tag).copied() else {
             return;
         };
         let Some(consumer) = self.remove_consumer(ch, engine_tag) else {
@@ -136,12 +135,12 @@ impl Session {
 
     /// The output buffer reached the socket: no-ack consumers may have more.
     pub(super) fn on_flushed(&mut self) {
-        if !self.unflushed {
+        if !self.out.holds_no_ack {
             return;
         }
-        self.unflushed = false;
+        self.out.holds_no_ack = false;
         let mut grants = Vec::new();
-        for c in self.channels.iter_mut().flatten() {
+        for c in self.channels.iter_mut() {
             for consumer in c.consumers.values_mut() {
                 if consumer.unflushed > 0 {
                     grants.push((

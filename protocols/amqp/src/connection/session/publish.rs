@@ -2,7 +2,7 @@
 //! transactional mode (tx.select/commit/rollback).
 
 use trident_core::message::now_ms;
-use trident_core::{ExchangeName, Message, QueueName};
+use trident_core::{ExchangeName, Message};
 use trident_engine::PublishOptions;
 use trident_engine::auth::Access;
 
@@ -32,10 +32,7 @@ impl Session {
         if immediate {
             return Err(AmqpError::not_implemented("immediate=true"));
         }
-        if !self.has_published {
-            self.has_published = true;
-            self.tell_blocked();
-        }
+        self.note_publish();
         let exchange_name = self.publish_exchange(ch, exchange)?;
         let delivery_mode = header.delivery_mode();
         let mut props = header.properties;
@@ -116,37 +113,6 @@ impl Session {
         Ok(())
     }
 
-    /// Publisher flow control (see `AmqpConfig::flow_backlog`). Only connections that
-    /// consume nothing are paused: one that also consumes may be the very consumer
-    /// whose acknowledgements would drain the queue.
-    fn watch_backlog(&mut self, ch: u16, routing_key: &str) {
-        let limit = self.shared.config.flow_backlog;
-        if limit == 0 || !self.consumer_index.is_empty() {
-            return;
-        }
-        let vhost = self.vhost.clone();
-        let Ok(c) = self.open_channel(ch) else { return };
-        let stale = match &c.flow_target {
-            Some((rk, _, countdown)) => rk != routing_key || *countdown == 0,
-            None => true,
-        };
-        if stale {
-            let q = QueueName::new(routing_key)
-                .ok()
-                .and_then(|n| vhost.queue(&n));
-            c.flow_target = Some((routing_key.to_string(), q, 1024));
-        }
-        let Some((_, target, countdown)) = &mut c.flow_target else {
-            return;
-        };
-        *countdown = countdown.saturating_sub(1);
-        let Some(q) = target else { return };
-        let s = q.stats();
-        if s.consumers > 0 && s.ready > limit {
-            self.flow_wait = Some(q.clone());
-        }
-    }
-
     /// The exchange to publish to, checked for write permission. A steady stream of
     /// publishes to one exchange checks once.
     fn publish_exchange(&mut self, ch: u16, exchange: String) -> AmqpResult<ExchangeName> {
@@ -164,7 +130,7 @@ impl Session {
     /// basic.return for an unroutable mandatory message (312 NO_ROUTE).
     fn send_return(&mut self, ch: u16, exchange: &str, m: &Message) {
         put_method(
-            &mut self.out,
+            &mut self.out.buf,
             ch,
             &ServerMethod::BasicReturn {
                 reply_code: code::NO_ROUTE,
@@ -173,8 +139,8 @@ impl Session {
                 routing_key: &m.routing_key,
             },
         );
-        put_content_header(&mut self.out, ch, m);
-        put_body(&mut self.out, ch, &m.body, self.frame_max);
+        put_content_header(&mut self.out.buf, ch, m);
+        put_body(&mut self.out.buf, ch, &m.body, self.frame_max);
     }
 
     pub(super) fn tx_select(&mut self, ch: u16) -> AmqpResult<()> {

@@ -85,7 +85,7 @@ impl Session {
                 args,
             };
             if exclusive {
-                self.touched_engine = true;
+                self.engine.touched = true;
             }
             let d = self.vhost.declare_queue(def, self.id).await?;
             (d.name.to_string(), d.message_count, d.consumer_count)

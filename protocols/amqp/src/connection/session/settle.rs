@@ -6,48 +6,12 @@
 
 use std::sync::Arc;
 
-use trident_engine::{DeliveryId, Outcome, QueueRef};
+use trident_engine::Outcome;
 
-use super::{Session, same_queue};
+use super::Session;
 use crate::channel::{Mode, Pending};
 use crate::error::{AmqpError, AmqpResult};
 use crate::unacked::UnknownTag;
-
-/// Adds a settlement to the batch for its queue and outcome.
-pub(super) fn push_settle(
-    settles: &mut Vec<(QueueRef, Outcome, Vec<DeliveryId>)>,
-    queue: &QueueRef,
-    id: DeliveryId,
-    outcome: Outcome,
-) {
-    match settles
-        .iter_mut()
-        .rev()
-        .find(|(q, o, _)| *o == outcome && same_queue(q, queue))
-    {
-        Some((_, _, ids)) => ids.push(id),
-        None => settles.push((queue.clone(), outcome, vec![id])),
-    }
-}
-
-/// Adds credit for a consumer to the batch.
-pub(super) fn push_grant(
-    grants: &mut Vec<(QueueRef, Arc<str>, u32)>,
-    queue: &QueueRef,
-    tag: &Arc<str>,
-    n: u32,
-) {
-    if n == 0 {
-        return;
-    }
-    match grants
-        .iter_mut()
-        .find(|(q, t, _)| Arc::ptr_eq(t, tag) && same_queue(q, queue))
-    {
-        Some((_, _, total)) => *total = total.saturating_add(n),
-        None => grants.push((queue.clone(), tag.clone(), n)),
-    }
-}
 
 impl Session {
     pub(super) fn settle(
@@ -57,10 +21,10 @@ impl Session {
         multiple: bool,
         outcome: Outcome,
     ) -> AmqpResult<()> {
-        let mut taken = std::mem::take(&mut self.scratch);
+        let mut taken = std::mem::take(&mut self.engine.scratch);
         taken.clear();
         let result = self.take_and_settle(ch, tag, multiple, outcome, &mut taken);
-        self.scratch = taken;
+        self.engine.scratch = taken;
         result
     }
 
@@ -97,15 +61,9 @@ impl Session {
         outcome: Outcome,
     ) {
         let Session {
-            channels,
-            settles,
-            grants,
-            ..
+            channels, engine, ..
         } = self;
-        if let Some(c) = channels
-            .get_mut(usize::from(ch))
-            .and_then(Option::as_deref_mut)
-        {
+        if let Some(c) = channels.get_mut(ch) {
             for (_, p) in taken.iter() {
                 if let Some(tag) = &p.consumer
                     && let Some(consumer) = c.consumers.get_mut(tag)
@@ -124,19 +82,19 @@ impl Session {
                 previous = Some(tag);
                 if let Some(consumer) = c.consumers.get_mut(tag) {
                     let n = c.credit.top_up(&mut consumer.credit);
-                    push_grant(grants, &consumer.queue, &consumer.engine_tag, n);
+                    engine.push_grant(&consumer.queue, &consumer.engine_tag, n);
                 }
             }
             if c.credit.limit > 0 && !taken.is_empty() {
                 // A channel-wide limit: room freed by one consumer may go to the others.
                 for consumer in c.consumers.values_mut().filter(|k| !k.no_ack) {
                     let n = c.credit.top_up(&mut consumer.credit);
-                    push_grant(grants, &consumer.queue, &consumer.engine_tag, n);
+                    engine.push_grant(&consumer.queue, &consumer.engine_tag, n);
                 }
             }
         }
         for (_, p) in taken.drain(..) {
-            push_settle(settles, &p.queue, p.id, outcome);
+            engine.push_settle(&p.queue, p.id, outcome);
         }
     }
 

@@ -1,0 +1,102 @@
+//! What the connection tells the engine in batches (settlements, consumer credit),
+//! and the channels on which the engine answers (deliveries, publisher confirms).
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use trident_engine::{ConsumerEvent, ConsumerSink, DeliveryId, Outcome, QueueRef};
+
+use super::confirms::ConfirmDone;
+use super::{Session, same_queue};
+use crate::channel::Pending;
+
+#[derive(Default)]
+pub(super) struct EngineOps {
+    /// Settlements batched until the current burst of input is handled: a client
+    /// acking every message costs one queue command per burst, not per ack.
+    settles: Vec<(QueueRef, Outcome, Vec<DeliveryId>)>,
+    /// Credit to hand back to consumers, batched the same way.
+    grants: Vec<(QueueRef, Arc<str>, u32)>,
+    /// Reused by every acknowledgement (see `settle.rs`).
+    pub scratch: Vec<(u64, Pending)>,
+    /// Created with the first consumer: an idle connection should not pay for it.
+    pub events_tx: Option<ConsumerSink>,
+    pub events_rx: Option<mpsc::UnboundedReceiver<ConsumerEvent>>,
+    pub confirms_tx: Option<mpsc::UnboundedSender<ConfirmDone>>,
+    pub confirms_rx: Option<mpsc::UnboundedReceiver<ConfirmDone>>,
+    /// The connection consumed, fetched or declared an exclusive queue: the engine
+    /// must be told when it ends.
+    pub touched: bool,
+}
+
+impl EngineOps {
+    pub fn is_empty(&self) -> bool {
+        self.settles.is_empty() && self.grants.is_empty()
+    }
+
+    /// Adds a settlement to the batch for its queue and outcome.
+    pub fn push_settle(&mut self, queue: &QueueRef, id: DeliveryId, outcome: Outcome) {
+        match self
+            .settles
+            .iter_mut()
+            .rev()
+            .find(|(q, o, _)| *o == outcome && same_queue(q, queue))
+        {
+            Some((_, _, ids)) => ids.push(id),
+            None => self.settles.push((queue.clone(), outcome, vec![id])),
+        }
+    }
+
+    /// Adds credit for a consumer to the batch.
+    pub fn push_grant(&mut self, queue: &QueueRef, tag: &Arc<str>, n: u32) {
+        if n == 0 {
+            return;
+        }
+        match self
+            .grants
+            .iter_mut()
+            .find(|(q, t, _)| Arc::ptr_eq(t, tag) && same_queue(q, queue))
+        {
+            Some((_, _, total)) => *total = total.saturating_add(n),
+            None => self.grants.push((queue.clone(), tag.clone(), n)),
+        }
+    }
+
+    /// Applies batched settlements, then batched credit (in that order, so a queue
+    /// sees the freed slot before the credit that refills it).
+    pub async fn flush(&mut self) {
+        if !self.settles.is_empty() {
+            let mut settles = std::mem::take(&mut self.settles);
+            for (q, outcome, ids) in settles.drain(..) {
+                // A queue that is gone has nothing left to settle.
+                let _ = q.settle(ids, outcome).await;
+            }
+            self.settles = settles;
+        }
+        if !self.grants.is_empty() {
+            let mut grants = std::mem::take(&mut self.grants);
+            for (q, tag, n) in grants.drain(..) {
+                let _ = q.grant(tag, n).await;
+            }
+            self.grants = grants;
+        }
+    }
+}
+
+impl Session {
+    pub(super) fn settle_later(&mut self, queue: &QueueRef, id: DeliveryId, outcome: Outcome) {
+        self.engine.push_settle(queue, id, outcome);
+    }
+
+    pub(super) fn grant_later(&mut self, queue: &QueueRef, tag: &Arc<str>, n: u32) {
+        self.engine.push_grant(queue, tag, n);
+    }
+
+    pub(super) fn has_engine_ops(&self) -> bool {
+        !self.engine.is_empty()
+    }
+
+    pub(super) async fn flush_engine_ops(&mut self) {
+        self.engine.flush().await;
+    }
+}

@@ -25,7 +25,7 @@ pub use engine::{Engine, EngineStats, PartitionStats, QueueInfo};
 pub use metrics::Metrics;
 pub use offsets::CommittedOffset;
 pub use publish::{Confirm, Nack, PublishOptions, Published};
-pub use queue::{QueueRef, QueueStats};
+pub use queue::{QueueRef, QueueStats, Short, Written};
 pub use topic::{
     AppendError, AppendRequest, AppendResult, PartitionRef, ProducerSeq, ReadResult, Topic,
 };

@@ -13,7 +13,7 @@ use trident_core::{
     Binding, BindingDestination, ConnectionId, Error, ExchangeDef, ExchangeName, Message, QueueDef,
     QueueName, Result, VhostName,
 };
-use trident_routing::{Effects, RouteResult, RoutingTable};
+use trident_routing::{Effects, RouteResult, RoutingError, RoutingTable};
 use trident_storage::{MetaOp, MetaStore, MetaTable};
 
 use crate::config::EngineConfig;
@@ -328,17 +328,21 @@ impl Vhost {
         if let BindingDestination::Queue(q) = &binding.destination {
             match snap.queues.get(q) {
                 Some(q) => q.check_owner(conn, self.inner.name.as_str())?,
-                None => {
-                    return Err(Error::not_found(
-                        "queue",
-                        q.as_str(),
-                        self.inner.name.as_str(),
-                    ));
-                }
+                // Removing a binding to a queue that is gone succeeds, as in RabbitMQ:
+                // clients unbind during cleanup, after auto-delete took the queue.
+                None => return Ok(()),
             }
         }
         let mut routing = snap.routing.clone();
-        let effects = routing.unbind(binding).map_err(Error::from)?;
+        let effects = match routing.unbind(binding) {
+            Ok(effects) => effects,
+            // Likewise a binding whose source or destination exchange is gone.
+            Err(RoutingError::ExchangeNotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        if !effects.changed {
+            return Ok(());
+        }
         self.persist_removals(&effects)?;
         self.store(Snapshot {
             routing,

@@ -7,17 +7,18 @@
 //! the OS immediately (surviving a process crash) and survive power loss once the
 //! type's `sync` (or, for [`MetaStore`], the call itself) has returned.
 
-mod ack_file;
 mod entry;
 mod error;
 mod fsutil;
 mod index;
+mod journal;
 mod log;
 pub mod message_codec;
 mod meta;
+mod queue_index;
 mod queue_store;
-mod removed;
 mod segment;
+mod seq_set;
 
 pub use error::{Result, StorageError};
 pub use log::{LogConfig, SegmentLog};

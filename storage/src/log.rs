@@ -221,6 +221,16 @@ impl SegmentLog {
     }
 
     /// Bytes in the active segment.
+    /// The base offset of every segment, oldest first; the last is the active one.
+    pub(crate) fn segment_bases(&self) -> Vec<Offset> {
+        self.segments.iter().map(|s| s.base).collect()
+    }
+
+    /// The base offset of the active segment.
+    pub(crate) fn active_base(&self) -> Offset {
+        self.segments.last().map_or(self.next_offset, |s| s.base)
+    }
+
     pub(crate) fn active_size(&self) -> u64 {
         self.segments.last().map_or(0, Segment::size)
     }

@@ -1,22 +1,24 @@
 //! [`QueueStore`]: the disk side of one durable queue.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use trident_core::Message;
 
-use crate::ack_file::{AckFile, AckRecord};
 use crate::entry::ENCODING_QUEUE_MESSAGE;
 use crate::error::{Result, StorageError};
 use crate::fsutil::{create_dir_durable, sync_dir};
+use crate::journal::{AckFile, AckRecord};
 use crate::log::{LogConfig, SegmentLog};
 use crate::message_codec::{decode_message, encode_message};
-use crate::removed::RemovedSet;
+use crate::queue_index::{self, Unusable};
+use crate::seq_set::SeqSet;
 
 const MESSAGES_DIR: &str = "messages";
 const ACK_FILE: &str = "acks";
-/// Bytes before the encoded message in each entry: the body length, so that recovery
-/// can total the backlog's bytes without decoding every message.
+/// Bytes before the encoded message in each entry: the body length, so that the queue
+/// index can be rebuilt from a segment without decoding every message.
 const PREFIX_LEN: usize = 4;
 /// Compact the ack journal when it holds more than twice the records needed to
 /// describe the current state, plus this slack (so small queues never bother).
@@ -54,35 +56,55 @@ pub struct Recovered {
     pub next_seq: u64,
 }
 
-/// The disk side of one durable queue: FIFO appends, removals in any order.
+/// The disk side of one durable queue: FIFO appends, removals in any order, and a
+/// record of which messages were delivered.
 ///
 /// Layout: `dir/messages/` is a [`SegmentLog`] with one entry per message (the entry's
 /// offset is the message's sequence number; payload = `u32 LE body length` + the
-/// [`crate::message_codec`] encoding); `dir/acks` is a journal of removals
-/// (see `ack_file.rs`). Message segments wholly below the low-water mark (lowest
-/// un-removed seq) are deleted; the journal is compacted (write new, fsync, rename,
-/// fsync dir) when it grows to more than twice what the current state needs.
+/// [`crate::message_codec`] encoding); `dir/acks` is a journal of removals and delivery
+/// marks (see `journal.rs`); `dir/index/` holds the queue index, the body lengths of each
+/// sealed segment's messages (see `queue_index.rs`). Message segments wholly below the
+/// low-water mark (lowest un-removed seq) are deleted with their index; the journal is
+/// compacted (write new, fsync, rename, fsync dir) when it grows to more than twice what
+/// the current state needs.
 ///
 /// # Durability contract
 /// - [`append`](Self::append) writes the message to the OS (survives `kill -9`, not a
 ///   power loss). Removals ([`ack`](Self::ack), [`ack_range`](Self::ack_range),
-///   [`purge_all`](Self::purge_all)) are buffered in memory and may be lost in any
-///   crash before the next sync; a lost removal means the message comes back
-///   (at-least-once), never that another message disappears.
+///   [`purge_all`](Self::purge_all)) and delivery marks
+///   ([`mark_delivered`](Self::mark_delivered)) are buffered in memory until
+///   [`flush`](Self::flush) (which writes them to the OS: they survive `kill -9`) or
+///   [`sync`](Self::sync); a lost removal means the message comes back (at-least-once),
+///   never that another message disappears; a lost mark means a redelivery without the
+///   redelivered flag.
 /// - After [`sync`](Self::sync) returns, every appended message survives `kill -9` and
-///   power loss, and every removal is durable: removed messages are not returned after
-///   a restart. Sync fsyncs the messages before the journal, and recovery discards
-///   removals of sequence numbers the message log no longer has, so a removal can never
-///   outlive (and later hit a new message reusing) the seq of a lost message.
+///   power loss, and every removal and mark is durable: removed messages are not
+///   returned after a restart. Sync fsyncs the messages before the journal, and
+///   recovery discards removals and marks of sequence numbers the message log no longer
+///   has, so neither can outlive (and later hit a new message reusing) the seq of a lost
+///   message.
 /// - Removed messages are never returned by [`read`](Self::read), synced or not.
+///
+/// # Recovery cost
+/// [`open`](Self::open) validates the active segment (as [`SegmentLog::open`] does) and
+/// reads the journal and the queue index; it does not read the messages of sealed
+/// segments. A missing or damaged index file is rebuilt from its segment (a warning).
 #[derive(Debug)]
 pub struct QueueStore {
     dir: PathBuf,
     log: SegmentLog,
     acks: AckFile,
-    removed: RemovedSet,
+    removed: SeqSet,
+    /// Messages delivered at least once (only those not removed matter).
+    delivered: SeqSet,
     segment_bytes: u64,
     scratch: Vec<u8>,
+    /// First seq of the active message segment, and the body length of every message
+    /// in it (in seq order): the segment's queue index once it is sealed.
+    active_base: u64,
+    active_lengths: Vec<u32>,
+    /// Bases of the sealed segments whose index file exists, oldest first.
+    indexed: VecDeque<u64>,
 }
 
 impl QueueStore {
@@ -110,13 +132,18 @@ impl QueueStore {
             // with it removals that sync() reported durable.
             sync_dir(dir)?;
         }
-        let mut removed = RemovedSet::new(log.start_offset());
+        create_dir_durable(&dir.join(queue_index::DIR))?;
+        let mut removed = SeqSet::new(log.start_offset());
+        let mut delivered = SeqSet::new(0);
         for r in records {
             match r {
                 AckRecord::Remove { from, to } => {
                     removed.insert(from, to);
                 }
                 AckRecord::Base { below } => removed.set_base(below),
+                AckRecord::Delivered { from, to } => {
+                    delivered.insert(from, to);
+                }
             }
         }
         let next_seq = log.next_offset();
@@ -125,35 +152,28 @@ impl QueueStore {
             tracing::warn!(dir = %dir.display(), next_seq,
                 "ack journal names messages the log lost in a crash; forgetting those removals");
         }
+        // Marks of lost messages must not flag a new message that reuses the seq; no
+        // warning, since marks are written before the fsync that makes messages durable.
+        let clamped = delivered.clamp(next_seq) | clamped;
+        delivered.set_base(removed.lwm());
+        let active_base = log.active_base();
         let mut store = QueueStore {
             dir: dir.to_path_buf(),
             log,
             acks,
             removed,
+            delivered,
             segment_bytes: cfg.segment_bytes,
             scratch: Vec::new(),
+            active_base,
+            active_lengths: Vec::new(),
+            indexed: VecDeque::new(),
         };
         if clamped || store.needs_compaction() {
             store.compact()?;
         }
-        let mut messages = 0u64;
-        let mut bytes = 0u64;
+        let (messages, bytes) = store.recover_index()?;
         let first_seq = store.removed.lwm();
-        let removed = &store.removed;
-        store.log.scan_prefix(first_seq, PREFIX_LEN, |h, prefix| {
-            if !removed.contains(h.base_offset) {
-                let p: [u8; PREFIX_LEN] = prefix.try_into().map_err(|_| {
-                    StorageError::corrupt(
-                        dir.join(MESSAGES_DIR),
-                        h.base_offset,
-                        format!("entry {} is not a queue message", h.base_offset),
-                    )
-                })?;
-                messages += 1;
-                bytes += u64::from(u32::from_le_bytes(p));
-            }
-            Ok(true)
-        })?;
         Ok((
             store,
             Recovered {
@@ -163,6 +183,129 @@ impl QueueStore {
                 next_seq,
             },
         ))
+    }
+
+    /// Counts the live messages and their body bytes from the queue index of each
+    /// sealed segment (rebuilding what is missing or damaged) and a scan of the active
+    /// segment, which recovery has just read anyway.
+    fn recover_index(&mut self) -> Result<(u64, u64)> {
+        let bases = self.log.segment_bases();
+        let next = self.log.next_offset();
+        let lwm = self.removed.lwm();
+        let sealed = &bases[..bases.len().saturating_sub(1)];
+        for base in queue_index::list(&self.dir)? {
+            // Leftovers: the index of a segment deleted (or never sealed) before a crash.
+            if sealed.binary_search(&base).is_err() {
+                queue_index::remove(&self.dir, base);
+            }
+        }
+        let (mut messages, mut bytes) = (0u64, 0u64);
+        for (i, &base) in bases.iter().enumerate() {
+            let end = bases.get(i + 1).copied().unwrap_or(next);
+            if i + 1 == bases.len() {
+                self.active_lengths = self.scan_lengths(base, end)?;
+                let (m, b) = self.sum_live(base, &self.active_lengths, lwm);
+                (messages, bytes) = (messages + m, bytes + b);
+                break;
+            }
+            if end <= lwm {
+                // Wholly removed: the next sync deletes it.
+                continue;
+            }
+            let lengths = match queue_index::read(&self.dir, base, end - base) {
+                Ok(l) => l,
+                Err(why) => {
+                    match why {
+                        Unusable::Missing => {
+                            tracing::info!(dir = %self.dir.display(), segment = base,
+                            "building the queue index of a sealed segment (written before the index existed)")
+                        }
+                        Unusable::Damaged(why) => {
+                            tracing::warn!(dir = %self.dir.display(), segment = base,
+                            %why, "queue index damaged; rebuilding it from the segment")
+                        }
+                    }
+                    let l = self.scan_lengths(base, end)?;
+                    if let Err(e) = queue_index::write(&self.dir, base, &l) {
+                        tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write the queue index");
+                    }
+                    l
+                }
+            };
+            self.indexed.push_back(base);
+            let (m, b) = self.sum_live(base, &lengths, lwm);
+            (messages, bytes) = (messages + m, bytes + b);
+        }
+        Ok((messages, bytes))
+    }
+
+    /// The body lengths of the messages `base..end`, read from their entries.
+    fn scan_lengths(&self, base: u64, end: u64) -> Result<Vec<u32>> {
+        let mut lengths = Vec::with_capacity(usize::try_from(end - base).unwrap_or(0));
+        if base >= end {
+            return Ok(lengths);
+        }
+        let path = self.dir.join(MESSAGES_DIR);
+        self.log.scan_prefix(base, PREFIX_LEN, |h, prefix| {
+            if h.base_offset >= end {
+                return Ok(false);
+            }
+            let p: [u8; PREFIX_LEN] = prefix.try_into().map_err(|_| {
+                StorageError::corrupt(
+                    &path,
+                    h.base_offset,
+                    format!("entry {} is not a queue message", h.base_offset),
+                )
+            })?;
+            if h.record_count != 1 || h.base_offset != base + lengths.len() as u64 {
+                return Err(StorageError::corrupt(
+                    &path,
+                    h.base_offset,
+                    format!("entry {} is not a queue message", h.base_offset),
+                ));
+            }
+            lengths.push(u32::from_le_bytes(p));
+            Ok(true)
+        })?;
+        Ok(lengths)
+    }
+
+    /// How many of the messages `base..base + lengths.len()` at or above `lwm` are not
+    /// removed, and their body bytes.
+    fn sum_live(&self, base: u64, lengths: &[u32], lwm: u64) -> (u64, u64) {
+        let end = base + lengths.len() as u64;
+        let (mut count, mut bytes) = (0u64, 0u64);
+        let mut cur = self.removed.next_present(base.max(lwm));
+        while cur < end {
+            let stop = self.removed.next_member(cur).min(end);
+            let span = &lengths[(cur - base) as usize..(stop - base) as usize];
+            bytes += span.iter().map(|&l| u64::from(l)).sum::<u64>();
+            count += stop - cur;
+            cur = self.removed.next_present(stop);
+        }
+        (count, bytes)
+    }
+
+    /// After an append: if the log rolled to a new segment, the sealed one gets its
+    /// queue index (a hint: failing to write it only means rebuilding it later).
+    fn after_append(&mut self) {
+        let active = self.log.active_base();
+        if active == self.active_base {
+            return;
+        }
+        let sealed = self.active_base;
+        let lengths = std::mem::take(&mut self.active_lengths);
+        self.active_base = active;
+        if active <= self.removed.lwm() {
+            // Wholly removed already; the next sync deletes it.
+            return;
+        }
+        match queue_index::write(&self.dir, sealed, &lengths) {
+            Ok(()) => self.indexed.push_back(sealed),
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write the queue index")
+            }
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -181,7 +324,42 @@ impl QueueStore {
 
     /// Messages stored and not removed.
     pub fn len(&self) -> u64 {
-        self.next_seq() - self.removed.lwm() - self.removed.removed_above_lwm()
+        self.next_seq() - self.removed.lwm() - self.removed.members_above_lwm()
+    }
+
+    /// Whether the message was delivered at least once (in this run or, as far as the
+    /// journal recorded it, before a restart).
+    pub fn was_delivered(&self, seq: u64) -> bool {
+        // The delivered set also covers removed seqs below the low-water mark (that
+        // keeps it to a few ranges); those are not messages any more.
+        self.delivered.contains(seq) && !self.removed.contains(seq)
+    }
+
+    /// Records that a stored message was handed to a consumer, so that a delivery
+    /// after a restart carries the redelivered flag. Buffered like removals: call
+    /// [`Self::flush`] before the delivery leaves the broker.
+    pub fn mark_delivered(&mut self, seq: u64) -> Result<()> {
+        if seq >= self.next_seq() || self.removed.contains(seq) {
+            return Ok(());
+        }
+        if self.delivered.insert(seq, seq + 1) > 0 {
+            self.acks.push(AckRecord::Delivered {
+                from: seq,
+                to: seq + 1,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Whether removals or marks wait to be written.
+    pub fn has_unwritten(&self) -> bool {
+        self.acks.has_pending()
+    }
+
+    /// Writes buffered removals and delivery marks to the OS (no fsync): from here they
+    /// survive `kill -9`. One write for everything buffered.
+    pub fn flush(&mut self) -> Result<()> {
+        self.acks.flush()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -206,7 +384,10 @@ impl QueueStore {
         if buf.capacity() <= 1024 * 1024 {
             self.scratch = buf;
         }
-        res
+        let seq = res?;
+        self.after_append();
+        self.active_lengths.push(body_len);
+        Ok(seq)
     }
 
     /// Appends several messages with one write; returns the seq of the first (the rest
@@ -233,7 +414,13 @@ impl QueueStore {
         if buf.capacity() <= 4 * 1024 * 1024 {
             self.scratch = buf;
         }
-        res
+        let first = res?;
+        self.after_append();
+        self.active_lengths.extend(
+            msgs.iter()
+                .map(|m| u32::try_from(m.body.len()).unwrap_or(u32::MAX)),
+        );
+        Ok(first)
     }
 
     /// Records the removal of one message (acked, dropped, dead-lettered, expired...).
@@ -263,9 +450,9 @@ impl QueueStore {
         self.ack_range(from, self.next_seq())
     }
 
-    /// Makes all appends and removals durable: fdatasync of the message segment, then of
-    /// the journal. Afterwards reclaims message segments below the low-water mark and
-    /// compacts the journal when due.
+    /// Makes all appends, removals and marks durable: fdatasync of the message segment,
+    /// then of the journal. Afterwards reclaims message segments below the low-water
+    /// mark (with their index) and compacts the journal when due.
     pub fn sync(&mut self) -> Result<()> {
         self.log.sync()?;
         self.acks.sync()?;
@@ -278,9 +465,19 @@ impl QueueStore {
             // A drained queue would otherwise keep a large, fully removed active segment
             // until enough new messages arrive to roll it.
             self.log.force_roll()?;
+            self.after_append();
             self.log.delete_segments_below(lwm)?;
             self.log.sync()?;
         }
+        let first = self.log.segment_bases().first().copied().unwrap_or(lwm);
+        while let Some(&base) = self.indexed.front()
+            && base < first
+        {
+            queue_index::remove(&self.dir, base);
+            self.indexed.pop_front();
+        }
+        // Marks below the low-water mark describe removed messages: forget them.
+        self.delivered.set_base(lwm);
         if self.needs_compaction() {
             self.compact()?;
         }
@@ -288,19 +485,30 @@ impl QueueStore {
     }
 
     fn needs_compaction(&self) -> bool {
-        self.acks.records() > 2 * (self.removed.range_count() as u64 + 1) + COMPACT_SLACK
+        let needed = self.removed.range_count() + self.delivered.range_count() + 2;
+        self.acks.records() > 2 * needed as u64 + COMPACT_SLACK
     }
 
-    /// Rewrites the journal as BASE(lwm) + one REMOVE per range, durably.
+    /// Rewrites the journal as BASE(lwm), one REMOVE per range and the delivery marks
+    /// of messages not removed, durably.
     fn compact(&mut self) -> Result<()> {
-        let base = std::iter::once(AckRecord::Base {
-            below: self.removed.lwm(),
-        });
+        let lwm = self.removed.lwm();
+        self.delivered.set_base(lwm);
+        let base = std::iter::once(AckRecord::Base { below: lwm });
         let ranges = self
             .removed
             .ranges()
             .map(|(from, to)| AckRecord::Remove { from, to });
-        self.acks.rewrite(base.chain(ranges))
+        let marked_prefix = (self.delivered.lwm() > lwm).then_some(AckRecord::Delivered {
+            from: lwm,
+            to: self.delivered.lwm(),
+        });
+        let marks = self
+            .delivered
+            .ranges()
+            .map(|(from, to)| AckRecord::Delivered { from, to });
+        self.acks
+            .rewrite(base.chain(ranges).chain(marked_prefix).chain(marks))
     }
 
     /// Up to `max_count` messages from `from_seq` on, in seq order, skipping removed
@@ -373,8 +581,8 @@ impl QueueStore {
 }
 
 impl Drop for QueueStore {
-    /// Hands buffered removals to the OS so a clean shutdown without `sync` loses none
-    /// of them to a process exit (a power loss still can).
+    /// Hands buffered removals and marks to the OS so a clean shutdown without `sync`
+    /// loses none of them to a process exit (a power loss still can).
     fn drop(&mut self) {
         if let Err(e) = self.acks.flush() {
             tracing::warn!(dir = %self.dir.display(), error = %e, "cannot flush buffered acks on close");

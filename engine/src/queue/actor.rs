@@ -11,13 +11,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use trident_core::{ConnectionId, Error, ExchangeName, Message, QueueDef, Result};
 
 use super::backlog::Backlog;
 use super::command::QueueCommand;
 use super::consumers::Consumers;
+use super::deliver::Staged;
 use super::expiry::IdleExpiry;
 use super::settle::Unacked;
 use super::store::Disk;
@@ -40,6 +41,12 @@ pub(super) struct QueueActor {
     pub(super) backlog: Backlog,
     pub(super) consumers: Consumers,
     pub(super) unacked: Unacked,
+    /// Deliveries of this turn, handed over once their delivery marks are written.
+    pub(super) outbox: Vec<Staged>,
+    /// Settlers waiting until their settlements are written (see `Settle::written`).
+    settle_waiters: Vec<oneshot::Sender<()>>,
+    /// Publishers paused by flow control, waiting for the backlog to shrink.
+    short_waiters: Vec<(u64, oneshot::Sender<()>)>,
     idle: IdleExpiry,
     /// Created on the first dead-lettered message.
     pub(super) dead_letters: Option<mpsc::UnboundedSender<(ExchangeName, Message)>>,
@@ -76,11 +83,15 @@ pub(crate) fn spawn_queue(
         backlog,
         consumers: Consumers::default(),
         unacked: Unacked::default(),
+        outbox: Vec::new(),
+        settle_waiters: Vec::new(),
+        short_waiters: Vec::new(),
         dead_letters: None,
     };
     if stores_persistent {
+        // Counts and bytes come from the queue index; the messages themselves are read
+        // by the task, so that opening the engine does not wait for every queue's head.
         actor.backlog.open_store()?;
-        actor.backlog.refill(&actor.def.args);
         actor.publish_counters();
     }
     tokio::spawn(actor.run(rx, urgent_rx));
@@ -93,6 +104,7 @@ impl QueueActor {
         mut rx: mpsc::Receiver<QueueCommand>,
         mut urgent: mpsc::UnboundedReceiver<QueueCommand>,
     ) {
+        self.backlog.refill(&self.def.args);
         loop {
             let timer = self.next_deadline();
             let cmd = tokio::select! {
@@ -144,11 +156,32 @@ impl QueueActor {
         self.drive();
         self.backlog.refill(&self.def.args);
         self.drive();
+        // Acks reach the OS at the end of the batch that applied them: that is what
+        // bounds how old an ack lost to `kill -9` can be.
+        self.backlog.disk.write_out();
+        for w in self.settle_waiters.drain(..) {
+            let _ = w.send(());
+        }
         self.backlog.disk.flush_confirms();
         if self.backlog.disk.sync_due() {
             self.backlog.disk.sync_now();
         }
         self.publish_counters();
+        self.wake_short_waiters();
+    }
+
+    fn wake_short_waiters(&mut self) {
+        if self.short_waiters.is_empty() {
+            return;
+        }
+        let (ready, idle) = (self.backlog.count(), self.consumers.is_empty());
+        let (wake, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.short_waiters)
+            .into_iter()
+            .partition(|(limit, tx)| idle || ready <= *limit || tx.is_closed());
+        self.short_waiters = keep;
+        for (_, tx) in wake {
+            let _ = tx.send(());
+        }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -201,7 +234,15 @@ impl QueueActor {
                 }
             }
             QueueCommand::Credit { tag, credit } => self.consumers.grant(&tag, credit),
-            QueueCommand::Settle { ids, outcome } => self.settle(ids, outcome),
+            QueueCommand::Settle {
+                ids,
+                outcome,
+                written,
+            } => {
+                self.settle(ids, outcome);
+                self.settle_waiters.extend(written);
+            }
+            QueueCommand::WhenShort { limit, reply } => self.short_waiters.push((limit, reply)),
             QueueCommand::Get {
                 no_ack,
                 owner,

@@ -51,6 +51,8 @@ pub(super) struct Backlog {
     memory_messages: usize,
     /// Persistent messages are stored only in durable, non-exclusive queues.
     stores_persistent: bool,
+    /// The position the next message entering the ready list gets (see `Entry::pos`).
+    next_pos: u64,
     pub disk: Disk,
 }
 
@@ -70,6 +72,7 @@ impl Backlog {
             memory_bytes,
             memory_messages: memory_messages.max(1),
             stores_persistent,
+            next_pos: 0,
             disk,
         }
     }
@@ -125,9 +128,15 @@ impl Backlog {
         self.ready.pop_front()
     }
 
-    /// Puts a message that was delivered back at the head.
+    /// Puts a message that was delivered back where it was in the queue.
     pub fn requeue(&mut self, entry: Entry) {
-        self.ready.push_front(entry);
+        self.ready.insert_at_position(entry);
+    }
+
+    fn next_pos(&mut self) -> u64 {
+        let p = self.next_pos;
+        self.next_pos += 1;
+        p
     }
 
     /// Takes a new message: into memory (and the store, when it must survive a
@@ -168,9 +177,11 @@ impl Backlog {
                 }
             }
         }
+        let pos = self.next_pos();
         self.ready.push_back(Entry {
             message,
             seq,
+            pos,
             redelivered: false,
             expires_at,
         });
@@ -249,10 +260,15 @@ impl Backlog {
                     continue;
                 }
                 let expires_at = expires_at(args, &message, message.timestamp_ms.max(0).min(now));
+                // Paged messages were never delivered in this run; a mark can only be
+                // from before a restart, and then the consumer must hear about it.
+                let redelivered = self.disk.was_delivered(seq);
+                let pos = self.next_pos();
                 self.ready.push_back(Entry {
                     message: Arc::new(message),
                     seq: Some(seq),
-                    redelivered: false,
+                    pos,
+                    redelivered,
                     expires_at,
                 });
             }

@@ -30,6 +30,15 @@ pub(crate) enum QueueCommand {
     Settle {
         ids: Vec<DeliveryId>,
         outcome: Outcome,
+        /// Completed once the settlement is applied and its journal record handed to the
+        /// OS (a removal that survives `kill -9`).
+        written: Option<oneshot::Sender<()>>,
+    },
+    /// Completes `reply` once at most `limit` messages are ready, or nobody consumes
+    /// (publisher flow control waits on it instead of polling the counters).
+    WhenShort {
+        limit: u64,
+        reply: oneshot::Sender<()>,
     },
     Get {
         no_ack: bool,

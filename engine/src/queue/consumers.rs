@@ -114,10 +114,6 @@ impl Consumers {
         &mut self.list[i]
     }
 
-    pub fn remove(&mut self, i: usize) {
-        self.list.remove(i);
-    }
-
     /// The queue is deleted: every consumer is told.
     pub fn cancel_all(&mut self) {
         for c in self.list.drain(..) {

@@ -53,6 +53,34 @@ struct QueueRefInner {
     counters: Arc<QueueCounters>,
 }
 
+/// See [`QueueRef::settle_written`].
+#[derive(Debug)]
+pub struct Written(oneshot::Receiver<()>);
+
+impl Written {
+    /// Resolves once the settlements are written (or the queue is gone: then there is
+    /// nothing left to redeliver either).
+    pub async fn wait(self) {
+        let _ = self.0.await;
+    }
+}
+
+/// See [`QueueRef::when_short`]; a future, so that a connection can wait on it among
+/// its other events.
+#[derive(Debug)]
+pub struct Short(oneshot::Receiver<()>);
+
+impl std::future::Future for Short {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}
+
 /// Numbers describing a queue at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueStats {
@@ -116,9 +144,9 @@ impl QueueRef {
     pub(crate) async fn send(&self, cmd: QueueCommand) -> Result<()> {
         let gone = || Error::Unavailable(format!("queue '{}' is gone", self.name()));
         match cmd {
-            QueueCommand::Settle { .. } | QueueCommand::Credit { .. } => {
-                self.inner.urgent.send(cmd).map_err(|_| gone())
-            }
+            QueueCommand::Settle { .. }
+            | QueueCommand::Credit { .. }
+            | QueueCommand::WhenShort { .. } => self.inner.urgent.send(cmd).map_err(|_| gone()),
             // Everything else keeps its order relative to publishes (a client that
             // publishes and then gets or purges must see its publish first).
             _ => self.inner.tx.send(cmd).await.map_err(|_| gone()),
@@ -135,7 +163,38 @@ impl QueueRef {
     /// Settles deliveries made from this queue. Unknown ids are ignored here; the
     /// adapter validates tags against its own records (AMQP 406 on unknown tags).
     pub async fn settle(&self, ids: Vec<DeliveryId>, outcome: Outcome) -> Result<()> {
-        self.send(QueueCommand::Settle { ids, outcome }).await
+        self.send(QueueCommand::Settle {
+            ids,
+            outcome,
+            written: None,
+        })
+        .await
+    }
+
+    /// [`Self::settle`], and a [`Written`] that completes once the queue has applied the
+    /// settlements and handed their journal records to the OS: from then on an ack
+    /// survives `kill -9` (power loss: see the durability contract). An adapter waits on
+    /// it before it answers a synchronous method that follows acks, so that a client
+    /// which saw the answer never gets those messages again after a crash.
+    pub async fn settle_written(&self, ids: Vec<DeliveryId>, outcome: Outcome) -> Result<Written> {
+        let (tx, rx) = oneshot::channel();
+        self.send(QueueCommand::Settle {
+            ids,
+            outcome,
+            written: Some(tx),
+        })
+        .await?;
+        Ok(Written(rx))
+    }
+
+    /// A future that completes once at most `limit` messages are ready in the queue, or
+    /// it has no consumer left (waiting for a backlog to drain would then be in vain), or
+    /// the queue is gone.
+    pub async fn when_short(&self, limit: u64) -> Result<Short> {
+        let (tx, rx) = oneshot::channel();
+        self.send(QueueCommand::WhenShort { limit, reply: tx })
+            .await?;
+        Ok(Short(rx))
     }
 
     /// Lets a consumer receive `credit` more deliveries.

@@ -12,6 +12,10 @@ pub(crate) struct Entry {
     /// Position in the queue's store, when the message was written there (persistent
     /// message in a durable queue, or paged out under a deep backlog).
     pub seq: Option<u64>,
+    /// Where it stands in the queue's order (increasing as messages enter the ready
+    /// list). A requeued message goes back to its position, as in RabbitMQ, whatever
+    /// order its settlement comes in.
+    pub pos: u64,
     pub redelivered: bool,
     /// When the message expires, in ms since the epoch (queue or message TTL).
     pub expires_at: Option<i64>,
@@ -57,11 +61,16 @@ impl Ready {
         self.levels[l].push_back(e);
     }
 
-    pub fn push_front(&mut self, e: Entry) {
+    /// Puts a message back at its position among the ready ones (each level is kept
+    /// sorted by position; requeued messages usually land at or near the front, where
+    /// inserting is cheap).
+    pub fn insert_at_position(&mut self, e: Entry) {
         self.count += 1;
         self.bytes += e.size();
         let l = self.level(&e);
-        self.levels[l].push_front(e);
+        let level = &mut self.levels[l];
+        let i = level.partition_point(|x| x.pos < e.pos);
+        level.insert(i, e);
     }
 
     pub fn pop_front(&mut self) -> Option<Entry> {
@@ -127,8 +136,41 @@ mod tests {
         Entry {
             message: Arc::new(m),
             seq: None,
+            pos: 0,
             redelivered: false,
             expires_at: None,
+        }
+    }
+
+    #[test]
+    fn requeued_messages_return_to_their_position_in_any_order() {
+        for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]] {
+            let mut r = Ready::new(Some(2));
+            let mut all = Vec::new();
+            for (i, (body, prio)) in [
+                ("a", None),
+                ("b", Some(2)),
+                ("c", None),
+                ("d", None),
+                ("e", Some(2)),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let mut e = entry(body, prio);
+                e.pos = i as u64;
+                all.push(e.clone());
+                r.push_back(e);
+            }
+            // Take three from the front (b, e, a), then put them back in `order`.
+            let taken: Vec<Entry> = (0..3).map(|_| r.pop_front().expect("ready")).collect();
+            for i in order {
+                r.insert_at_position(taken[i].clone());
+            }
+            let got: Vec<_> = std::iter::from_fn(|| r.pop_front())
+                .map(|e| e.message.body.clone())
+                .collect();
+            assert_eq!(got, vec!["b", "e", "a", "c", "d"], "order {order:?}");
         }
     }
 

@@ -48,7 +48,7 @@ impl Unacked {
         self.held.insert(id, Held { entry, owner });
     }
 
-    fn take(&mut self, id: DeliveryId) -> Option<Entry> {
+    pub fn take(&mut self, id: DeliveryId) -> Option<Entry> {
         self.held.remove(&id).map(|h| h.entry)
     }
 
@@ -66,11 +66,9 @@ impl Unacked {
 }
 
 impl QueueActor {
-    pub(super) fn settle(&mut self, mut ids: Vec<DeliveryId>, outcome: Outcome) {
-        if outcome == Outcome::Requeue {
-            // Requeued messages go back to the head in their original order.
-            ids.sort_unstable_by(|a, b| b.cmp(a));
-        }
+    /// Applies settlements. Requeued messages go back to their own positions, so the
+    /// order of `ids` does not matter.
+    pub(super) fn settle(&mut self, ids: Vec<DeliveryId>, outcome: Outcome) {
         for id in ids {
             let Some(entry) = self.unacked.take(id) else {
                 continue;

@@ -89,6 +89,37 @@ impl Disk {
         self.dirty = true;
     }
 
+    pub fn was_delivered(&self, seq: u64) -> bool {
+        self.store.as_ref().is_some_and(|s| s.was_delivered(seq))
+    }
+
+    /// Notes that a stored message is being delivered (see `QueueStore::mark_delivered`);
+    /// [`Self::write_out`] before the delivery leaves makes the mark survive a crash.
+    pub fn mark_delivered(&mut self, seq: Option<u64>) {
+        let (Some(seq), Some(store)) = (seq, self.store.as_mut()) else {
+            return;
+        };
+        if let Err(e) = store.mark_delivered(seq) {
+            tracing::error!(queue = %self.name, seq, error = %e, "queue store delivery mark failed");
+        }
+        self.dirty = true;
+    }
+
+    /// Hands buffered acks and delivery marks to the OS (one write; no fsync): from here
+    /// they survive `kill -9`. The queue calls it at the end of every batch of commands
+    /// and before deliveries whose marks are buffered leave.
+    pub fn write_out(&mut self) {
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        if !store.has_unwritten() {
+            return;
+        }
+        if let Err(e) = store.flush() {
+            tracing::error!(queue = %self.name, error = %e, "queue store journal write failed");
+        }
+    }
+
     /// Removes every stored message from `from` on (purge of paged messages).
     pub fn remove_from(&mut self, from: u64) {
         let Some(store) = self.store.as_mut() else {

@@ -5,6 +5,7 @@
 use trident_engine::Outcome;
 
 use super::Session;
+use super::permissions::Permissions;
 use super::phase::Linger;
 use crate::channel::ChannelState;
 use crate::codec::ids::class;
@@ -22,10 +23,9 @@ impl Session {
             }
             // Nothing outstanding to confirm: a stray close-ok is harmless.
             ClientMethod::ConnectionCloseOk => Ok(()),
-            ClientMethod::ConnectionUpdateSecret { .. } => Err(AmqpError::not_implemented(
-                "connection.update-secret is not supported (credentials are checked at login)",
-            )
-            .during(m.ids())),
+            ClientMethod::ConnectionUpdateSecret { new_secret, reason } => {
+                self.update_secret(&new_secret, &reason)
+            }
             other => {
                 let (c, id) = other.ids();
                 let what = if c == class::CONNECTION {
@@ -39,6 +39,36 @@ impl Session {
                 )
             }
         }
+    }
+
+    /// connection.update-secret (RabbitMQ extension, for expiring credentials such as
+    /// OAuth tokens): the new secret is checked against the user store as a login
+    /// would be. Accepted, it replaces the connection's user (and its permissions, which
+    /// may have changed since); refused, the connection is closed with 530, as RabbitMQ
+    /// does when a backend refuses the new secret.
+    fn update_secret(&mut self, secret: &[u8], reason: &str) -> AmqpResult<()> {
+        let ids = (
+            class::CONNECTION,
+            crate::codec::ids::connection::UPDATE_SECRET,
+        );
+        let user = std::str::from_utf8(secret).ok().and_then(|s| {
+            self.shared
+                .engine
+                .users()
+                .authenticate(&self.user.name, s)
+                .ok()
+        });
+        let Some(user) = user else {
+            tracing::info!(conn = self.id.0, user = %self.user.name, reason, "AMQP secret update refused");
+            return Err(
+                AmqpError::not_allowed("New secret was refused by one of the backends").during(ids),
+            );
+        };
+        tracing::debug!(conn = self.id.0, user = %user.name, reason, "AMQP secret updated");
+        self.perms = Permissions::new(user.clone(), self.vhost.name().to_string());
+        self.user = user;
+        self.send(0, &ServerMethod::ConnectionUpdateSecretOk);
+        Ok(())
     }
 
     pub(super) async fn on_channel_method(&mut self, ch: u16, m: ClientMethod) -> AmqpResult<()> {
@@ -141,8 +171,9 @@ impl Session {
             M::BasicAck { .. } | M::BasicNack { .. } | M::BasicReject { .. }
         ) {
             // Anything else may observe the effect of earlier settlements (a get after
-            // a requeue, a purge after acks): apply them first.
-            self.flush_engine_ops().await;
+            // a requeue, a purge after acks): apply them first. And its answer tells the
+            // client those acks are safe: it goes out once they are written.
+            self.flush_engine_ops_written().await;
         }
         match m {
             M::ChannelFlow { active } => {

@@ -63,13 +63,21 @@ impl EngineOps {
     }
 
     /// Applies batched settlements, then batched credit (in that order, so a queue
-    /// sees the freed slot before the credit that refills it).
-    pub async fn flush(&mut self) {
+    /// sees the freed slot before the credit that refills it). With `written`, returns
+    /// only once every queue has written the settlements to the OS.
+    pub async fn flush(&mut self, written: bool) {
+        let mut pending = Vec::new();
         if !self.settles.is_empty() {
             let mut settles = std::mem::take(&mut self.settles);
             for (q, outcome, ids) in settles.drain(..) {
                 // A queue that is gone has nothing left to settle.
-                let _ = q.settle(ids, outcome).await;
+                if written {
+                    if let Ok(w) = q.settle_written(ids, outcome).await {
+                        pending.push(w);
+                    }
+                } else {
+                    let _ = q.settle(ids, outcome).await;
+                }
             }
             self.settles = settles;
         }
@@ -79,6 +87,9 @@ impl EngineOps {
                 let _ = q.grant(tag, n).await;
             }
             self.grants = grants;
+        }
+        for w in pending {
+            w.wait().await;
         }
     }
 }
@@ -96,7 +107,15 @@ impl Session {
         !self.engine.is_empty()
     }
 
+    /// Hands batched settlements and credit to the queues.
     pub(super) async fn flush_engine_ops(&mut self) {
-        self.engine.flush().await;
+        self.engine.flush(false).await;
+    }
+
+    /// The same, returning once the queues have written the settlements to the OS: run
+    /// before answering a synchronous method, so that an ack followed by a completed
+    /// round trip is never redelivered after `kill -9`.
+    pub(super) async fn flush_engine_ops_written(&mut self) {
+        self.engine.flush(true).await;
     }
 }

@@ -5,15 +5,23 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use trident_engine::Short;
 
 use super::Session;
-use super::gate::FLOW_POLL;
 use super::phase::Linger;
 use crate::connection::io::Io;
 
 async fn recv_opt<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
     match rx {
         Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Publisher flow control: resolves when the watched queue's backlog has shrunk.
+async fn wait_short(short: &mut Option<Short>) {
+    match short {
+        Some(s) => s.await,
         None => std::future::pending().await,
     }
 }
@@ -38,7 +46,13 @@ impl Session {
         io.release_if_empty();
         loop {
             if self.has_engine_ops() {
-                Box::pin(self.flush_engine_ops()).await;
+                if self.phase.finished {
+                    // close-ok goes out after the loop: acks before connection.close
+                    // must be written first, as for any synchronous method.
+                    Box::pin(self.flush_engine_ops_written()).await;
+                } else {
+                    Box::pin(self.flush_engine_ops()).await;
+                }
             }
             if self.phase.finished {
                 break;
@@ -99,7 +113,7 @@ impl Session {
                     }
                 },
                 _ = sleep_until_opt(close_deadline), if close_deadline.is_some() => break,
-                () = tokio::time::sleep(FLOW_POLL), if flow_paused => self.check_flow(),
+                () = wait_short(&mut self.gate.flow_wait), if flow_paused => self.gate.flow_wait = None,
             }
         }
         self.let_go(io).await;

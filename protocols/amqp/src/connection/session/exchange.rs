@@ -123,8 +123,13 @@ impl Session {
             } => (false, destination, source, routing_key, nowait, arguments),
             _ => return Ok(()),
         };
-        let dest = ExchangeName::new(&destination).map_err(|_| self.no_exchange(&destination))?;
-        let src = ExchangeName::new(&source).map_err(|_| self.no_exchange(&source))?;
+        let (dest, src) = match (ExchangeName::new(&destination), ExchangeName::new(&source)) {
+            (Ok(d), Ok(s)) => (d, s),
+            // Names that cannot exist name no binding to remove.
+            _ if !bind => return self.exchange_unbind_ok(ch, nowait),
+            (Err(_), _) => return Err(self.no_exchange(&destination)),
+            (_, Err(_)) => return Err(self.no_exchange(&source)),
+        };
         if dest.is_default() || src.is_default() {
             return Err(default_exchange_refused());
         }
@@ -142,10 +147,16 @@ impl Session {
                 self.send(ch, &ServerMethod::ExchangeBindOk);
             }
         } else {
+            // Missing exchanges or binding: unbind-ok, as in RabbitMQ.
             self.vhost.unbind(&binding, self.id).await?;
-            if !nowait {
-                self.send(ch, &ServerMethod::ExchangeUnbindOk);
-            }
+            return self.exchange_unbind_ok(ch, nowait);
+        }
+        Ok(())
+    }
+
+    fn exchange_unbind_ok(&mut self, ch: u16, nowait: bool) -> AmqpResult<()> {
+        if !nowait {
+            self.send(ch, &ServerMethod::ExchangeUnbindOk);
         }
         Ok(())
     }

@@ -1,17 +1,12 @@
 //! What holds a publisher back: the broker's resource alarm (`connection.blocked`) and
 //! publisher flow control (a queue whose consumers fall behind).
 
-use std::time::Duration;
-
 use tokio::sync::watch;
 use trident_core::QueueName;
-use trident_engine::QueueRef;
+use trident_engine::Short;
 
 use super::Session;
 use crate::codec::ServerMethod;
-
-/// How often a publisher paused by flow control looks at the queue again.
-pub(super) const FLOW_POLL: Duration = Duration::from_millis(2);
 
 pub(super) struct PublisherGate {
     /// The resource alarm's reason while it is raised.
@@ -19,8 +14,9 @@ pub(super) struct PublisherGate {
     /// The alarm holds back only connections that publish (consumers keep going).
     has_published: bool,
     told_blocked: bool,
-    /// Publisher flow control: reading is paused until this queue's backlog drains.
-    pub flow_wait: Option<QueueRef>,
+    /// Publisher flow control: reading is paused until this resolves (the queue's
+    /// backlog halved, or it lost its consumers, or it is gone).
+    pub flow_wait: Option<Short>,
     pub alarm: watch::Receiver<Option<String>>,
     /// False once the alarm's sender went away.
     pub alarm_live: bool,
@@ -84,21 +80,10 @@ impl Session {
         }
     }
 
-    /// Ends a flow-control pause once the queue's backlog has halved (or nobody
-    /// consumes it any more, in which case waiting would not help).
-    pub(super) fn check_flow(&mut self) {
-        if let Some(q) = &self.gate.flow_wait {
-            let s = q.stats();
-            if s.consumers == 0 || s.ready <= self.shared.config.flow_backlog / 2 {
-                self.gate.flow_wait = None;
-            }
-        }
-    }
-
     /// Publisher flow control (see `AmqpConfig::flow_backlog`). Only connections that
     /// consume nothing are paused: one that also consumes may be the very consumer
     /// whose acknowledgements would drain the queue.
-    pub(super) fn watch_backlog(&mut self, ch: u16, routing_key: &str) {
+    pub(super) async fn watch_backlog(&mut self, ch: u16, routing_key: &str) {
         let limit = self.shared.config.flow_backlog;
         if limit == 0 || !self.channels.consumer_index.is_empty() {
             return;
@@ -119,10 +104,11 @@ impl Session {
             return;
         };
         *countdown = countdown.saturating_sub(1);
-        let Some(q) = target else { return };
+        let Some(q) = target.clone() else { return };
         let s = q.stats();
         if s.consumers > 0 && s.ready > limit {
-            self.gate.flow_wait = Some(q.clone());
+            // Until the backlog halves; the queue says when, nobody polls.
+            self.gate.flow_wait = q.when_short(limit / 2).await.ok();
         }
     }
 }

@@ -62,7 +62,7 @@ impl Session {
             }
         }
         if exchange_name.is_default() {
-            self.watch_backlog(ch, &routing_key);
+            self.watch_backlog(ch, &routing_key).await;
         }
         let message = Message {
             body,
@@ -185,6 +185,8 @@ impl Session {
         for (tag, pending, outcome) in settles {
             self.apply_settles(ch, &mut vec![(tag, pending)], outcome);
         }
+        // commit-ok promises the settlements as much as the publishes.
+        self.flush_engine_ops_written().await;
         for c in confirms {
             // A queue that refuses (x-overflow reject-publish) drops the message; 0-9-1
             // transactions have no way to say so, as in RabbitMQ.

@@ -125,7 +125,12 @@ impl Session {
             } => (false, queue, exchange, routing_key, false, arguments),
             _ => return Ok(()),
         };
-        let qname = self.resolve_queue(ch, &queue)?;
+        let qname = match self.resolve_queue(ch, &queue) {
+            Ok(q) => q,
+            // A name that cannot exist names no binding to remove.
+            Err(_) if !bind && !queue.is_empty() => return self.unbind_ok(ch),
+            Err(e) => return Err(e),
+        };
         // An empty routing key with an empty queue name means the last queue's name
         // (spec §1.7.2.3 queue.bind "routing-key").
         let routing_key = if queue.is_empty() && routing_key.is_empty() {
@@ -133,7 +138,11 @@ impl Session {
         } else {
             routing_key
         };
-        let source = ExchangeName::new(&exchange).map_err(|_| self.no_exchange(&exchange))?;
+        let source = match ExchangeName::new(&exchange) {
+            Ok(x) => x,
+            Err(_) if !bind => return self.unbind_ok(ch),
+            Err(_) => return Err(self.no_exchange(&exchange)),
+        };
         if source.is_default() {
             return Err(AmqpError::access_refused(
                 "operation not permitted on the default exchange",
@@ -141,9 +150,6 @@ impl Session {
         }
         self.perms.check(Access::Write, "queue", qname.as_str())?;
         self.perms.check(Access::Read, "exchange", &exchange)?;
-        if self.vhost.exchange(&source).is_none() {
-            return Err(self.no_exchange(&exchange));
-        }
         let binding = Binding {
             source,
             destination: BindingDestination::Queue(qname.clone()),
@@ -151,6 +157,9 @@ impl Session {
             arguments,
         };
         if bind {
+            if self.vhost.exchange(&binding.source).is_none() {
+                return Err(self.no_exchange(&exchange));
+            }
             if self.vhost.queue(&qname).is_none() {
                 return Err(self.no_queue(qname.as_str()));
             }
@@ -158,10 +167,17 @@ impl Session {
             if !nowait {
                 self.send(ch, &ServerMethod::QueueBindOk);
             }
+            Ok(())
         } else {
+            // Unbinding a queue, exchange or binding that does not exist succeeds, as in
+            // RabbitMQ: clients unbind during cleanup, after auto-delete took the queue.
             self.vhost.unbind(&binding, self.id).await?;
-            self.send(ch, &ServerMethod::QueueUnbindOk);
+            self.unbind_ok(ch)
         }
+    }
+
+    fn unbind_ok(&mut self, ch: u16) -> AmqpResult<()> {
+        self.send(ch, &ServerMethod::QueueUnbindOk);
         Ok(())
     }
 

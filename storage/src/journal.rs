@@ -1,14 +1,18 @@
-//! The queue store's removal journal: an append-only file of fixed-size CRC'd records.
+//! The queue store's journal (`acks`): an append-only file of fixed-size CRC'd records
+//! saying which messages were removed and which were delivered.
 //!
 //! ```text
 //! record (24 bytes): u8 kind | 3 zero bytes | u64 LE a | u64 LE b | u32 LE crc32c(bytes 0..20)
-//!   kind 1 REMOVE: sequence numbers a..b (half-open) were removed
-//!   kind 2 BASE:   every sequence number below a was removed (b = 0); written first by
-//!                  compaction
+//!   kind 1 REMOVE:    sequence numbers a..b (half-open) were removed
+//!   kind 2 BASE:      every sequence number below a was removed (b = 0); written first by
+//!                     compaction
+//!   kind 3 DELIVERED: sequence numbers a..b were delivered to a consumer at least once
+//!                     (so a redelivery after a restart carries the redelivered flag)
 //! ```
 //!
 //! Fixed-size records make a torn tail trivial to find: recovery keeps records up to the
-//! first one that is short or fails its CRC and cuts the file there.
+//! first one that is short or fails its CRC and cuts the file there. A journal written
+//! before kind 3 existed reads unchanged.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, ErrorKind, Read, Write};
@@ -21,6 +25,7 @@ use crate::fsutil::sync_dir;
 const RECORD_LEN: usize = 24;
 const KIND_REMOVE: u8 = 1;
 const KIND_BASE: u8 = 2;
+const KIND_DELIVERED: u8 = 3;
 /// Buffered records are written out once this many bytes accumulate.
 const FLUSH_AT: usize = 64 * 1024;
 
@@ -28,6 +33,7 @@ const FLUSH_AT: usize = 64 * 1024;
 pub(crate) enum AckRecord {
     Remove { from: u64, to: u64 },
     Base { below: u64 },
+    Delivered { from: u64, to: u64 },
 }
 
 impl AckRecord {
@@ -35,6 +41,7 @@ impl AckRecord {
         let (kind, a, b) = match *self {
             AckRecord::Remove { from, to } => (KIND_REMOVE, from, to),
             AckRecord::Base { below } => (KIND_BASE, below, 0),
+            AckRecord::Delivered { from, to } => (KIND_DELIVERED, from, to),
         };
         let mut r = [0u8; RECORD_LEN];
         r[0] = kind;
@@ -58,6 +65,7 @@ impl AckRecord {
         match r[0] {
             KIND_REMOVE if a < b => Some(AckRecord::Remove { from: a, to: b }),
             KIND_BASE if b == 0 => Some(AckRecord::Base { below: a }),
+            KIND_DELIVERED if a < b => Some(AckRecord::Delivered { from: a, to: b }),
             _ => None,
         }
     }
@@ -70,9 +78,14 @@ pub(crate) struct AckFile {
     /// Bytes on disk (written, not necessarily synced).
     size: u64,
     records: u64,
-    /// Records not yet written. Acks are cheap to lose (the message is redelivered),
-    /// so they are batched into one write per `FLUSH_AT` bytes or per sync.
+    /// Records not yet written, batched into one write per `flush` (the queue flushes at
+    /// the end of each batch of commands, and before it hands out deliveries whose marks
+    /// are here) or per `FLUSH_AT` bytes.
     buf: Vec<u8>,
+    /// The latest removal and delivery runs, still growing: consecutive acks or
+    /// deliveries (the usual FIFO case) become one record each however they interleave.
+    open_remove: Option<(u64, u64)>,
+    open_delivered: Option<(u64, u64)>,
     dirty: bool,
     pub poisoned: bool,
 }
@@ -124,6 +137,8 @@ impl AckFile {
                 size: valid,
                 records: n,
                 buf: Vec::new(),
+                open_remove: None,
+                open_delivered: None,
                 dirty: false,
                 poisoned: false,
             },
@@ -135,29 +150,43 @@ impl AckFile {
         self.records
     }
 
-    /// Queues a record; sequential single acks are merged into one range record while
-    /// still buffered.
+    /// Queues a record; consecutive ranges of the same kind are merged while buffered.
     pub fn push(&mut self, rec: AckRecord) -> Result<()> {
-        if let AckRecord::Remove { from, to } = rec
-            && let Some(last) = self.buf.len().checked_sub(RECORD_LEN)
-        {
-            let mut prev = [0u8; RECORD_LEN];
-            prev.copy_from_slice(&self.buf[last..]);
-            if let Some(AckRecord::Remove { from: pf, to: pt }) = AckRecord::decode(&prev)
-                && pt == from
-            {
-                self.buf.truncate(last);
-                self.buf
-                    .extend_from_slice(&AckRecord::Remove { from: pf, to }.encode());
+        let (open, from, to) = match rec {
+            AckRecord::Remove { from, to } => (&mut self.open_remove, from, to),
+            AckRecord::Delivered { from, to } => (&mut self.open_delivered, from, to),
+            AckRecord::Base { .. } => {
+                self.emit(rec);
                 return Ok(());
             }
+        };
+        match open {
+            Some((_, end)) if *end == from => *end = to,
+            _ => {
+                let previous = open.replace((from, to));
+                if let Some((f, t)) = previous {
+                    let prev = match rec {
+                        AckRecord::Delivered { .. } => AckRecord::Delivered { from: f, to: t },
+                        _ => AckRecord::Remove { from: f, to: t },
+                    };
+                    self.emit(prev);
+                }
+            }
         }
-        self.buf.extend_from_slice(&rec.encode());
-        self.records += 1;
         if self.buf.len() >= FLUSH_AT {
             self.flush()?;
         }
         Ok(())
+    }
+
+    fn emit(&mut self, rec: AckRecord) {
+        self.buf.extend_from_slice(&rec.encode());
+        self.records += 1;
+    }
+
+    /// Whether records are waiting to be written.
+    pub fn has_pending(&self) -> bool {
+        !self.buf.is_empty() || self.open_remove.is_some() || self.open_delivered.is_some()
     }
 
     /// Writes buffered records to the file (no fsync).
@@ -166,6 +195,12 @@ impl AckFile {
             return Err(StorageError::Poisoned {
                 path: self.path.clone(),
             });
+        }
+        if let Some((from, to)) = self.open_remove.take() {
+            self.emit(AckRecord::Remove { from, to });
+        }
+        if let Some((from, to)) = self.open_delivered.take() {
+            self.emit(AckRecord::Delivered { from, to });
         }
         if self.buf.is_empty() {
             return Ok(());
@@ -224,6 +259,8 @@ impl AckFile {
         self.size = n * RECORD_LEN as u64;
         self.records = n;
         self.buf.clear();
+        self.open_remove = None;
+        self.open_delivered = None;
         self.dirty = false;
         self.poisoned = false;
         Ok(())
@@ -240,6 +277,7 @@ mod tests {
         for r in [
             AckRecord::Remove { from: 3, to: 9 },
             AckRecord::Base { below: 77 },
+            AckRecord::Delivered { from: 4, to: 5 },
         ] {
             let e = r.encode();
             assert_eq!(AckRecord::decode(&e), Some(r));
@@ -259,6 +297,8 @@ mod tests {
         let (mut f, recs) = AckFile::open(&path).unwrap();
         assert!(recs.is_empty());
         for s in 0..10 {
+            // Interleaved deliveries and acks still merge into one run of each.
+            f.push(AckRecord::Delivered { from: s, to: s + 1 }).unwrap();
             f.push(AckRecord::Remove { from: s, to: s + 1 }).unwrap();
         }
         f.push(AckRecord::Remove { from: 20, to: 21 }).unwrap();
@@ -266,7 +306,7 @@ mod tests {
         drop(f);
         assert_eq!(
             std::fs::metadata(&path).unwrap().len(),
-            2 * RECORD_LEN as u64
+            3 * RECORD_LEN as u64
         );
         // A torn third record.
         let mut data = std::fs::read(&path).unwrap();
@@ -277,12 +317,13 @@ mod tests {
             recs,
             vec![
                 AckRecord::Remove { from: 0, to: 10 },
-                AckRecord::Remove { from: 20, to: 21 }
+                AckRecord::Remove { from: 20, to: 21 },
+                AckRecord::Delivered { from: 0, to: 10 },
             ]
         );
         assert_eq!(
             std::fs::metadata(&path).unwrap().len(),
-            2 * RECORD_LEN as u64
+            3 * RECORD_LEN as u64
         );
     }
 }

@@ -1,12 +1,13 @@
-//! The set of removed sequence numbers of a queue: everything below a low-water mark,
-//! plus disjoint ranges above it. Acks are mostly contiguous, so a backlog of millions
-//! with a few stragglers costs a handful of ranges, not a bit per message.
+//! A set of sequence numbers: everything below a low-water mark, plus disjoint ranges
+//! above it. A queue keeps two: the removed messages and the delivered ones. Both grow
+//! mostly contiguously (FIFO), so a backlog of millions with a few stragglers costs a
+//! handful of ranges, not a bit per message.
 
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct RemovedSet {
-    /// Every seq below this is removed; `lwm` itself is not.
+pub(crate) struct SeqSet {
+    /// Every seq below this is in the set; `lwm` itself is not.
     lwm: u64,
     /// start -> end (half-open), all starts > lwm, disjoint and never adjacent.
     ranges: BTreeMap<u64, u64>,
@@ -14,22 +15,22 @@ pub(crate) struct RemovedSet {
     above: u64,
 }
 
-impl RemovedSet {
+impl SeqSet {
     pub fn new(lwm: u64) -> Self {
-        RemovedSet {
+        SeqSet {
             lwm,
             ranges: BTreeMap::new(),
             above: 0,
         }
     }
 
-    /// The lowest seq that is not removed.
+    /// The lowest seq not in the set.
     pub fn lwm(&self) -> u64 {
         self.lwm
     }
 
-    /// How many seqs at or above the low-water mark are removed.
-    pub fn removed_above_lwm(&self) -> u64 {
+    /// How many seqs at or above the low-water mark are in the set.
+    pub fn members_above_lwm(&self) -> u64 {
         self.above
     }
 
@@ -50,7 +51,7 @@ impl RemovedSet {
                 .is_some_and(|(_, &e)| seq < e)
     }
 
-    /// The smallest seq >= `seq` that is not removed.
+    /// The smallest seq >= `seq` not in the set.
     pub fn next_present(&self, seq: u64) -> u64 {
         let seq = seq.max(self.lwm);
         match self.ranges.range(..=seq).next_back() {
@@ -59,7 +60,23 @@ impl RemovedSet {
         }
     }
 
-    /// Removes `from..to`; returns how many seqs were newly removed.
+    /// The smallest member `>= seq` (`u64::MAX` when there is none). With
+    /// [`Self::next_present`] this walks the gaps of the set range by range.
+    pub fn next_member(&self, seq: u64) -> u64 {
+        if seq < self.lwm {
+            return seq;
+        }
+        match self.ranges.range(..=seq).next_back() {
+            Some((_, &e)) if seq < e => seq,
+            _ => self
+                .ranges
+                .range(seq..)
+                .next()
+                .map_or(u64::MAX, |(&s, _)| s),
+        }
+    }
+
+    /// Adds `from..to`; returns how many seqs were not in the set before.
     pub fn insert(&mut self, from: u64, to: u64) -> u64 {
         let mut start = from.max(self.lwm);
         let mut end = to;
@@ -93,15 +110,15 @@ impl RemovedSet {
         newly
     }
 
-    /// Everything below `below` is removed (a compaction base record).
+    /// Adds everything below `below` (a compaction base record).
     pub fn set_base(&mut self, below: u64) {
         if below > self.lwm {
             self.insert(self.lwm, below);
         }
     }
 
-    /// Forgets removals at or above `limit` (acks of messages that did not survive a
-    /// crash). Returns whether anything changed.
+    /// Forgets members at or above `limit` (acks or delivery marks of messages that did
+    /// not survive a crash). Returns whether anything changed.
     pub fn clamp(&mut self, limit: u64) -> bool {
         let mut changed = false;
         if self.lwm > limit {
@@ -137,7 +154,7 @@ mod tests {
     proptest! {
         #[test]
         fn matches_a_plain_set(ops in proptest::collection::vec((0u64..200, 1u64..20), 0..60), base in 0u64..50, clamp in 0u64..250) {
-            let mut r = RemovedSet::new(base);
+            let mut r = SeqSet::new(base);
             let mut model: BTreeSet<u64> = (0..base).collect();
             for (from, len) in ops {
                 let to = from + len;
@@ -146,15 +163,17 @@ mod tests {
                 let newly = r.insert(from, to);
                 prop_assert_eq!(newly as usize, model.len() - before);
             }
-            let check = |r: &RemovedSet, model: &BTreeSet<u64>| -> Result<(), TestCaseError> {
+            let check = |r: &SeqSet, model: &BTreeSet<u64>| -> Result<(), TestCaseError> {
                 let lwm = (0..).find(|s| !model.contains(s)).unwrap();
                 prop_assert_eq!(r.lwm(), lwm);
                 for s in 0..300 {
                     prop_assert_eq!(r.contains(s), model.contains(&s), "seq {}", s);
                     let np = (s..).find(|x| !model.contains(x)).unwrap();
                     prop_assert_eq!(r.next_present(s), np);
+                    let nm = (s..400).find(|x| model.contains(x)).unwrap_or(u64::MAX);
+                    prop_assert_eq!(r.next_member(s), nm);
                 }
-                prop_assert_eq!(r.removed_above_lwm() as usize, model.iter().filter(|&&s| s >= lwm).count());
+                prop_assert_eq!(r.members_above_lwm() as usize, model.iter().filter(|&&s| s >= lwm).count());
                 let mut prev_end = None;
                 for (s, e) in r.ranges() {
                     prop_assert!(s > lwm && s < e);

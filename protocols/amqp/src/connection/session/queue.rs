@@ -144,12 +144,12 @@ impl Session {
         if self.vhost.exchange(&source).is_none() {
             return Err(self.no_exchange(&exchange));
         }
-        let binding = Binding {
+        let binding = Binding::new(
             source,
-            destination: BindingDestination::Queue(qname.clone()),
+            BindingDestination::Queue(qname.clone()),
             routing_key,
             arguments,
-        };
+        );
         if bind {
             if self.vhost.queue(&qname).is_none() {
                 return Err(self.no_queue(qname.as_str()));

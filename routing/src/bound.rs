@@ -11,7 +11,7 @@ use trident_core::{Binding, ExchangeKind, FieldTable, NO_LOCAL_ORIGIN_ARG, Topic
 pub(crate) struct BoundArgs {
     pub table: Arc<FieldTable>,
     /// From [`NO_LOCAL_ORIGIN_ARG`]: messages whose origin equals this skip the binding.
-    no_local_origin: Option<Box<str>>,
+    pub no_local_origin: Option<Box<str>>,
     /// Whether deliveries along this binding carry its arguments (see
     /// [`trident_core::MatchedBindings`] for which do).
     pub reported: bool,
@@ -40,7 +40,34 @@ impl BoundArgs {
 
 /// The bindings that share a destination and a key (AMQP counts bindings differing
 /// only in arguments as distinct). Almost always one.
-pub(crate) type Tables = Arc<[Arc<BoundArgs>]>;
+#[derive(Debug, Clone)]
+pub(crate) struct Tables {
+    list: Arc<[Arc<BoundArgs>]>,
+    /// None of them reports its arguments or skips an origin: routing can take the
+    /// destination without reading the bindings, which would cost one cache miss per
+    /// destination of a wide fanout.
+    pub plain: bool,
+}
+
+impl Tables {
+    pub fn new(list: Vec<Arc<BoundArgs>>) -> Self {
+        let plain = list
+            .iter()
+            .all(|b| !b.reported && b.no_local_origin.is_none());
+        Self {
+            list: Arc::from(list),
+            plain,
+        }
+    }
+}
+
+impl std::ops::Deref for Tables {
+    type Target = [Arc<BoundArgs>];
+
+    fn deref(&self) -> &Self::Target {
+        &self.list
+    }
+}
 
 /// A binding key as the table tells bindings apart: an AMQP-syntax key and a word
 /// pattern that print the same are different keys.

@@ -104,10 +104,10 @@ impl Exchange {
         let Some(by_key) = self.bindings.get_mut(&destination) else {
             return;
         };
-        let tables: Tables = match by_key.get(&key) {
+        let tables = Tables::new(match by_key.get(&key) {
             Some(tables) => tables.iter().cloned().chain([bound]).collect(),
-            None => Arc::from([bound]),
-        };
+            None => vec![bound],
+        });
         by_key.insert(key.clone(), tables.clone());
         self.binding_count += 1;
         self.reindex(&destination, &key, Some(tables));
@@ -133,7 +133,7 @@ impl Exchange {
             .filter(|(i, _)| *i != pos)
             .map(|(_, b)| b.clone())
             .collect();
-        let remaining = (!rest.is_empty()).then(|| Tables::from(rest));
+        let remaining = (!rest.is_empty()).then(|| Tables::new(rest));
         match &remaining {
             Some(t) => by_key.insert(key.clone(), t.clone()),
             None => by_key.remove(key),
@@ -232,38 +232,33 @@ impl Exchange {
         matches!(self.matcher, Matcher::Topic(_))
     }
 
-    /// Emits the destination of every matching binding, once per binding, skipping the
-    /// bindings that refuse the message's origin. `None` arguments: the default
-    /// exchange, which has no bindings.
+    /// Emits each destination with matching bindings, once per destination (per
+    /// pattern for topic), with those bindings; the caller skips the ones that refuse
+    /// the message's origin.
     pub(crate) fn route(
         &self,
         probe: Probe<'_>,
         memo: &mut HashMemo,
-        emit: &mut impl FnMut(&BindingDestination, Option<&BoundArgs>),
+        emit: &mut impl FnMut(&BindingDestination, Bound<'_>),
     ) {
-        let mut emit_all = |d: &BindingDestination, tables: &Tables| {
-            for b in tables.iter() {
-                if !b.skips(probe.origin) {
-                    emit(d, Some(b));
-                }
-            }
-        };
         match &self.matcher {
             Matcher::Default => {
                 // Queue existence is the engine's business: it drops the candidate if
                 // no such queue exists. A key that is not a valid queue name (the
                 // empty key) can name no queue.
                 if let Ok(queue) = QueueName::new(probe.routing_key) {
-                    emit(&BindingDestination::Queue(queue), None);
+                    emit(&BindingDestination::Queue(queue), Bound::Unbound);
                 }
             }
             Matcher::Direct(index) => {
                 if let Some(destinations) = index.get(probe.routing_key) {
-                    destinations.for_each(|d, t| emit_all(d, t));
+                    destinations.for_each(|d, t| emit(d, Bound::All(t)));
                 }
             }
-            Matcher::Fanout(all) => all.for_each(|d, t| emit_all(d, t)),
-            Matcher::Topic(trie) => trie.for_each_match(probe.routing_key, memo, &mut emit_all),
+            Matcher::Fanout(all) => all.for_each(|d, t| emit(d, Bound::All(t))),
+            Matcher::Topic(trie) => {
+                trie.for_each_match(probe.routing_key, memo, &mut |d, t| emit(d, Bound::All(t)));
+            }
             Matcher::Headers(patterns) => patterns.for_each(|d, patterns| {
                 // Headers arguments are criteria, never reported: the first binding
                 // that matches is enough.
@@ -271,11 +266,20 @@ impl Exchange {
                     .iter()
                     .find(|(p, b)| !b.skips(probe.origin) && p.matches(probe.headers))
                 {
-                    emit(d, Some(b));
+                    emit(d, Bound::One(b));
                 }
             }),
         }
     }
+}
+
+/// The bindings along which [`Exchange::route`] found a destination.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Bound<'a> {
+    /// The default exchange: no binding at all.
+    Unbound,
+    One(&'a BoundArgs),
+    All(&'a Tables),
 }
 
 /// Every binding to one destination, whatever its key, in one slice.
@@ -283,7 +287,7 @@ fn all_tables(by_key: Option<&PMap<BindingKey, Tables>>) -> Option<Tables> {
     let by_key = by_key?;
     let mut all: Vec<Arc<BoundArgs>> = Vec::new();
     by_key.for_each(|_, tables| all.extend(tables.iter().cloned()));
-    (!all.is_empty()).then(|| Tables::from(all))
+    (!all.is_empty()).then(|| Tables::new(all))
 }
 
 fn compile_all(by_key: &PMap<BindingKey, Tables>) -> CompiledHeaders {

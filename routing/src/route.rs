@@ -18,8 +18,9 @@ use trident_core::{
     BindingDestination, ExchangeName, FieldTable, MatchedBindings, Message, QueueName,
 };
 
+use crate::bound::BoundArgs;
 use crate::error::RoutingError;
-use crate::exchange::{Exchange, Probe};
+use crate::exchange::{Bound, Exchange, Probe};
 use crate::table::RoutingTable;
 use crate::topic_trie::HashMemo;
 
@@ -55,11 +56,12 @@ impl<'a> Routable<'a> {
 /// Where a message goes. Reuse one per publisher to keep routing allocation-free.
 #[derive(Debug, Default)]
 pub struct RouteResult {
-    /// One per matched binding to a queue, those of one queue adjacent. In an order
-    /// that depends only on the table snapshot and the message (sorted by queue name
-    /// when more than one binding could name the same queue non-adjacently; sorting
-    /// is skipped otherwise because it dominates wide fanouts).
+    /// One per queue, without duplicates, in an order that depends only on the table
+    /// snapshot and the message (sorted by name when more than one binding could name
+    /// the same queue; sorting is skipped otherwise because it dominates wide fanouts).
     hits: Vec<Hit>,
+    /// The reported argument tables; each hit owns a range.
+    tables: Vec<Arc<FieldTable>>,
     /// Whether an alternate exchange took the message somewhere along the way.
     pub used_alternate_exchange: bool,
     scratch: Scratch,
@@ -68,27 +70,28 @@ pub struct RouteResult {
 #[derive(Debug)]
 struct Hit {
     queue: QueueName,
-    /// The binding's arguments when it reports them.
-    arguments: Option<Arc<FieldTable>>,
+    /// `tables[start..end]` are this queue's matched bindings' arguments.
+    start: u32,
+    end: u32,
 }
 
 /// One queue a message was routed to, with the bindings that took it there.
 #[derive(Debug, Clone, Copy)]
 pub struct RoutedQueue<'a> {
     pub queue: &'a QueueName,
-    hits: &'a [Hit],
+    tables: &'a [Arc<FieldTable>],
 }
 
 impl<'a> RoutedQueue<'a> {
     /// The argument tables of the matched bindings that report them (see
     /// [`MatchedBindings`]), shared with the table.
-    pub fn matched(&self) -> impl Iterator<Item = &'a Arc<FieldTable>> + use<'a> {
-        self.hits.iter().filter_map(|h| h.arguments.as_ref())
+    pub fn matched(&self) -> &'a [Arc<FieldTable>] {
+        self.tables
     }
 
     /// The same, as the value a queue keeps with the message.
     pub fn matched_bindings(&self) -> MatchedBindings {
-        MatchedBindings::from_tables(self.matched().cloned())
+        MatchedBindings::from_tables(self.tables.iter().cloned())
     }
 }
 
@@ -97,6 +100,8 @@ struct Scratch {
     pending: Vec<ExchangeName>,
     seen: SeenExchanges,
     memo: HashMemo,
+    /// Where merging duplicate queues rebuilds the tables.
+    spare: Vec<Arc<FieldTable>>,
 }
 
 impl RouteResult {
@@ -109,21 +114,27 @@ impl RouteResult {
         !self.hits.is_empty()
     }
 
+    /// How many queues were found.
+    pub fn queue_count(&self) -> usize {
+        self.hits.len()
+    }
+
     /// Each queue found, once. Queues named by the default exchange are candidates
     /// only: the routing key is taken as a queue name without knowing whether such a
     /// queue exists, and the engine drops names it does not know.
     pub fn queues(&self) -> impl Iterator<Item = &QueueName> {
-        self.routes().map(|r| r.queue)
+        self.hits.iter().map(|h| &h.queue)
     }
 
     /// Each queue found, once, with the bindings that matched on the way to it.
     pub fn routes(&self) -> impl Iterator<Item = RoutedQueue<'_>> {
-        self.hits
-            .chunk_by(|a, b| a.queue == b.queue)
-            .map(|hits| RoutedQueue {
-                queue: &hits[0].queue,
-                hits,
-            })
+        self.hits.iter().map(|h| RoutedQueue {
+            queue: &h.queue,
+            tables: self
+                .tables
+                .get(h.start as usize..h.end as usize)
+                .unwrap_or(&[]),
+        })
     }
 }
 
@@ -163,15 +174,18 @@ impl RoutingTable {
     fn route_from(&self, first: &Exchange, message: Routable<'_>, out: &mut RouteResult) {
         let RouteResult {
             hits,
+            tables,
             used_alternate_exchange,
             scratch:
                 Scratch {
                     pending,
                     seen,
                     memo,
+                    spare,
                 },
         } = out;
         hits.clear();
+        tables.clear();
         pending.clear();
         seen.clear();
         *used_alternate_exchange = false;
@@ -188,12 +202,33 @@ impl RoutingTable {
         while let Some(x) = current {
             let mut matched_any = false;
             let hits_before = hits.len();
-            x.route(probe, memo, &mut |destination, args| {
+            x.route(probe, memo, &mut |destination, bound| {
+                let start = tables.len();
+                let matched = match bound {
+                    Bound::Unbound => true,
+                    Bound::One(b) => {
+                        push_reported(b, tables);
+                        true
+                    }
+                    Bound::All(all) if all.plain => true,
+                    Bound::All(all) => {
+                        let mut any = false;
+                        for b in all.iter().filter(|b| !b.skips(probe.origin)) {
+                            any = true;
+                            push_reported(b, tables);
+                        }
+                        any
+                    }
+                };
+                if !matched {
+                    return;
+                }
                 matched_any = true;
                 match destination {
                     BindingDestination::Queue(q) => hits.push(Hit {
                         queue: q.clone(),
-                        arguments: args.filter(|a| a.reported).map(|a| a.table.clone()),
+                        start: start as u32,
+                        end: tables.len() as u32,
                     }),
                     BindingDestination::Exchange(next) => {
                         if seen.insert(next) {
@@ -226,9 +261,48 @@ impl RoutingTable {
             }
         }
         if may_repeat {
-            hits.sort_unstable_by(|a, b| a.queue.cmp(&b.queue));
+            merge_repeats(hits, tables, spare);
         }
     }
+}
+
+fn push_reported(b: &BoundArgs, tables: &mut Vec<Arc<FieldTable>>) {
+    if b.reported {
+        tables.push(b.table.clone());
+    }
+}
+
+/// Sorts the hits by queue and merges each queue's hits into one, with all their
+/// tables. Without reported tables (every AMQP route) this is a sort and a dedup.
+fn merge_repeats(
+    hits: &mut Vec<Hit>,
+    tables: &mut Vec<Arc<FieldTable>>,
+    spare: &mut Vec<Arc<FieldTable>>,
+) {
+    hits.sort_unstable_by(|a, b| a.queue.cmp(&b.queue));
+    if tables.is_empty() {
+        hits.dedup_by(|a, b| a.queue == b.queue);
+        return;
+    }
+    spare.clear();
+    let mut write = 0;
+    let mut read = 0;
+    while read < hits.len() {
+        let start = spare.len() as u32;
+        let mut end = read;
+        while end < hits.len() && hits[end].queue == hits[read].queue {
+            let h = &hits[end];
+            spare.extend_from_slice(&tables[h.start as usize..h.end as usize]);
+            end += 1;
+        }
+        hits.swap(write, read);
+        hits[write].start = start;
+        hits[write].end = spare.len() as u32;
+        write += 1;
+        read = end;
+    }
+    hits.truncate(write);
+    std::mem::swap(tables, spare);
 }
 
 /// The exchanges a message has visited. Almost always one or two, so a short vector is

@@ -255,10 +255,8 @@ mod tests {
     }
 
     fn tables() -> Tables {
-        Arc::from([Arc::new(BoundArgs::new(
-            FieldTable::new(),
-            ExchangeKind::Topic,
-        ))])
+        let plain = BoundArgs::new(FieldTable::new(), ExchangeKind::Topic);
+        Tables::new(vec![Arc::new(plain)])
     }
 
     fn text(key: &str) -> BindingKey {

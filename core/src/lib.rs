@@ -4,20 +4,24 @@
 //! This crate performs no I/O and knows no protocol. Protocol adapters depend on it (and
 //! on the engine's API); the routing and storage crates build on it.
 
+pub mod arrival;
 pub mod error;
 pub mod log;
 pub mod message;
 pub mod names;
+pub mod topic_words;
 pub mod topology;
 pub mod value;
 
+pub use arrival::{Arrival, MatchedBindings};
 pub use error::{Error, ErrorKind, Result};
 pub use log::{BatchEncoding, LogBatch, Offset};
 pub use message::{DeliveryMode, Message, MqttProperties, Properties};
 pub use names::{ExchangeName, NameError, QueueName, TopicName, VhostName};
+pub use topic_words::{PatternError, PatternWord, TopicPattern, to_routing_key};
 pub use topology::{
-    Binding, BindingDestination, Durability, ExchangeDef, ExchangeKind, Overflow, QueueArgs,
-    QueueDef, TopicConfig,
+    Binding, BindingDestination, Durability, ExchangeDef, ExchangeKind, NO_LOCAL_ORIGIN_ARG,
+    Overflow, QueueArgs, QueueDef, TopicConfig,
 };
 pub use value::{FieldTable, FieldValue};
 

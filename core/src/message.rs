@@ -6,6 +6,8 @@
 //! protocol can express. Messages are immutable once built and shared behind an `Arc`:
 //! fan-out to N queues clones a pointer, never the body.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::value::FieldTable;
@@ -94,6 +96,10 @@ pub struct Message {
     /// The routing key it was published with: the AMQP routing key, the MQTT topic
     /// (mapped to dot form by the MQTT adapter), or the Kafka topic name.
     pub routing_key: String,
+    /// Who published it, as the publishing adapter names its clients (opaque to the
+    /// engine). Bindings with a no-local argument compare against it
+    /// (see [`crate::topology::NO_LOCAL_ORIGIN_ARG`]); `None` when the adapter does not say.
+    pub origin: Option<Arc<str>>,
 }
 
 impl Message {

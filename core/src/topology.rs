@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::names::{ExchangeName, QueueName};
+use crate::topic_words::TopicPattern;
 use crate::value::FieldTable;
 
 /// The four exchange types RabbitMQ clients expect.
@@ -143,24 +144,79 @@ pub enum BindingDestination {
     Exchange(ExchangeName),
 }
 
+/// The binding argument that makes a binding skip messages published by one client:
+/// a string holding the subscriber's identity, compared with [`crate::Message::origin`].
+/// A message whose origin equals it is not routed along that binding (other bindings
+/// to the same queue still route it).
+pub const NO_LOCAL_ORIGIN_ARG: &str = "x-no-local-origin";
+
 /// A binding from a source exchange to a queue or another exchange.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Binding {
     pub source: ExchangeName,
     pub destination: BindingDestination,
+    /// The binding key. For a binding with a [`pattern`](Self::pattern) this is the
+    /// pattern's readable form (see [`Binding::with_pattern`]), for listings only.
     pub routing_key: String,
     /// Binding arguments; the headers exchange matches on these (with `x-match`).
     pub arguments: FieldTable,
+    /// A word pattern that replaces `routing_key`'s AMQP syntax (topic exchanges only):
+    /// its exact words are compared literally, and it carries the `$` rule of
+    /// [`TopicPattern`]. Absent in bindings stored before patterns existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<TopicPattern>,
 }
 
 impl Binding {
+    /// A binding with an AMQP-syntax key.
+    pub fn new(
+        source: ExchangeName,
+        destination: BindingDestination,
+        routing_key: impl Into<String>,
+        arguments: FieldTable,
+    ) -> Self {
+        Self {
+            source,
+            destination,
+            routing_key: routing_key.into(),
+            arguments,
+            pattern: None,
+        }
+    }
+
+    /// A binding with a word pattern; its `routing_key` is the pattern's readable form.
+    pub fn with_pattern(
+        source: ExchangeName,
+        destination: BindingDestination,
+        pattern: TopicPattern,
+        arguments: FieldTable,
+    ) -> Self {
+        Self {
+            source,
+            destination,
+            routing_key: pattern.to_string(),
+            arguments,
+            pattern: Some(pattern),
+        }
+    }
+
+    /// Puts `routing_key` back in step with `pattern` (a caller may have built the
+    /// struct by hand).
+    pub fn normalise_key(&mut self) {
+        if let Some(p) = &self.pattern {
+            self.routing_key = p.to_string();
+        }
+    }
+
     /// Two bindings are the same binding when source, destination, key and arguments
-    /// agree (AMQP's definition; it makes re-binding idempotent).
+    /// agree (AMQP's definition; it makes re-binding idempotent). A pattern binding is
+    /// never the same as an AMQP-syntax one.
     pub fn same_as(&self, other: &Binding) -> bool {
         self.source == other.source
             && self.destination == other.destination
             && self.routing_key == other.routing_key
             && self.arguments == other.arguments
+            && self.pattern == other.pattern
     }
 }
 

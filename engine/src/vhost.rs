@@ -13,7 +13,7 @@ use trident_core::{
     Binding, BindingDestination, ConnectionId, Error, ExchangeDef, ExchangeName, Message, QueueDef,
     QueueName, Result, VhostName,
 };
-use trident_routing::{Effects, RouteResult, RoutingError, RoutingTable};
+use trident_routing::{Effects, Routable, RouteResult, RoutingError, RoutingTable};
 use trident_storage::{MetaOp, MetaStore, MetaTable};
 
 use crate::config::EngineConfig;
@@ -90,11 +90,19 @@ fn binding_key(vhost: &str, b: &Binding) -> String {
     let mut sorted = b.arguments.0.clone();
     sorted.sort_by(|x, y| x.0.cmp(&y.0));
     let args = serde_json::to_string(&sorted).unwrap_or_default();
+    // A word pattern prints like an AMQP key; its key says which of the two it is.
+    // AMQP-syntax bindings keep the key they were always stored under.
+    let hash = match &b.pattern {
+        None => stable_hash(&[&args]),
+        Some(p) => stable_hash(&[&args, "pattern", &p.to_string()]),
+    };
+    let routing_key = b
+        .pattern
+        .as_ref()
+        .map_or_else(|| b.routing_key.clone(), ToString::to_string);
     format!(
-        "{vhost}\u{0}{}\u{0}{kind}\u{0}{dest}\u{0}{}\u{0}{:016x}",
+        "{vhost}\u{0}{}\u{0}{kind}\u{0}{dest}\u{0}{routing_key}\u{0}{hash:016x}",
         b.source,
-        b.routing_key,
-        stable_hash(&[&args])
     )
 }
 
@@ -296,7 +304,8 @@ impl Vhost {
         }
     }
 
-    pub async fn bind(&self, binding: Binding, conn: ConnectionId) -> Result<()> {
+    pub async fn bind(&self, mut binding: Binding, conn: ConnectionId) -> Result<()> {
+        binding.normalise_key();
         let _g = self.inner.topology.lock().await;
         let snap = self.snapshot();
         if let BindingDestination::Queue(q) = &binding.destination
@@ -495,7 +504,7 @@ impl Vhost {
         let snap = self.snapshot();
         let mut route = RouteResult::default();
         snap.routing
-            .route_publish(exchange, &message.routing_key, &message.headers, &mut route)
+            .route_publish(exchange, Routable::of(&message), &mut route)
             .map_err(Error::from)?;
         message.exchange = exchange.as_str().to_string();
         self.deliver_routed(&snap, route, message, opts).await
@@ -511,7 +520,7 @@ impl Vhost {
         let snap = self.snapshot();
         let mut route = RouteResult::default();
         snap.routing
-            .route(exchange, &message.routing_key, &message.headers, &mut route)
+            .route(exchange, Routable::of(&message), &mut route)
             .map_err(Error::from)?;
         self.deliver_routed(&snap, route, message, PublishOptions::default())
             .await
@@ -526,11 +535,7 @@ impl Vhost {
     ) -> Result<Published> {
         let metrics = &self.inner.engine.metrics;
         metrics.record_publish(message.body.len());
-        let targets: Vec<&QueueRef> = route
-            .queues
-            .iter()
-            .filter_map(|q| snap.queues.get(q))
-            .collect();
+        let targets: Vec<&QueueRef> = route.queues().filter_map(|q| snap.queues.get(q)).collect();
         if targets.is_empty() {
             metrics.record_unroutable();
             return Ok(Published {

@@ -177,12 +177,12 @@ async fn ttl_and_reject_dead_letter_with_x_death() {
         .expect("dlx");
     declare(&v, QueueDef::new(qn("dead"))).await;
     v.bind(
-        Binding {
-            source: xn("dlx"),
-            destination: BindingDestination::Queue(qn("dead")),
-            routing_key: String::new(),
-            arguments: Default::default(),
-        },
+        Binding::new(
+            xn("dlx"),
+            BindingDestination::Queue(qn("dead")),
+            String::new(),
+            Default::default(),
+        ),
         C1,
     )
     .await
@@ -324,12 +324,12 @@ async fn durable_topology_and_persistent_messages_survive_restart_acked_ones_do_
             .await
             .expect("exchange");
         v.bind(
-            Binding {
-                source: xn("events"),
-                destination: BindingDestination::Queue(qn("keep")),
-                routing_key: "order.#".into(),
-                arguments: Default::default(),
-            },
+            Binding::new(
+                xn("events"),
+                BindingDestination::Queue(qn("keep")),
+                "order.#",
+                Default::default(),
+            ),
             C1,
         )
         .await
@@ -448,12 +448,12 @@ async fn oversized_messages_and_invalid_names_are_refused() {
     assert_eq!(err.kind(), ErrorKind::AccessRefused);
     let err = v
         .bind(
-            Binding {
-                source: xn("nope"),
-                destination: BindingDestination::Queue(qn("small")),
-                routing_key: String::new(),
-                arguments: Default::default(),
-            },
+            Binding::new(
+                xn("nope"),
+                BindingDestination::Queue(qn("small")),
+                String::new(),
+                Default::default(),
+            ),
             C1,
         )
         .await

@@ -7,7 +7,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use trident_core::{
     Binding, BindingDestination, ExchangeName, FieldTable, FieldValue, QueueName, VhostName,
 };
-use trident_routing::{RouteResult, RoutingTable};
+use trident_routing::{Routable, RouteResult, RoutingTable};
 
 fn name_x(s: &str) -> ExchangeName {
     ExchangeName::new(s).unwrap_or_else(|e| panic!("{e}"))
@@ -18,12 +18,12 @@ fn name_q(s: &str) -> QueueName {
 }
 
 fn bind(t: &mut RoutingTable, exchange: &str, queue: &str, key: &str, args: FieldTable) {
-    let binding = Binding {
-        source: name_x(exchange),
-        destination: BindingDestination::Queue(name_q(queue)),
-        routing_key: key.to_string(),
-        arguments: args,
-    };
+    let binding = Binding::new(
+        name_x(exchange),
+        BindingDestination::Queue(name_q(queue)),
+        key,
+        args,
+    );
     if let Err(e) = t.bind(binding) {
         panic!("{e}");
     }
@@ -158,14 +158,15 @@ fn bench_route(
     for (label, key, headers) in cases {
         let mut out = RouteResult::new();
         // Report how many queues each case reaches, so the figures can be read.
-        if let Err(e) = t.route_publish(&exchange, key, headers, &mut out) {
+        if let Err(e) = t.route_publish(&exchange, Routable::new(key, headers), &mut out) {
             panic!("{e}");
         }
-        let label = format!("{label} ({} queues)", out.queues.len());
+        let label = format!("{label} ({} queues)", out.queue_count());
         g.bench_function(label, |b| {
             b.iter(|| {
-                let r = t.route_publish(&exchange, black_box(key), headers, &mut out);
-                black_box((r.is_ok(), out.queues.len()))
+                let r =
+                    t.route_publish(&exchange, Routable::new(black_box(key), headers), &mut out);
+                black_box((r.is_ok(), out.queue_count()))
             });
         });
     }

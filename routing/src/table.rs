@@ -18,6 +18,7 @@ use trident_core::{
     VhostName,
 };
 
+use crate::bound::BindingKey;
 use crate::error::RoutingError;
 use crate::exchange::Exchange;
 use crate::headers_match;
@@ -203,7 +204,7 @@ impl RoutingTable {
             for source in sources.keys() {
                 if let Some(x) = self.exchanges.get(source) {
                     x.for_each_binding_to(destination, |key, args| {
-                        found.push(binding(source, destination, key, args));
+                        found.push(key.to_binding(source, destination, args));
                     });
                 }
             }
@@ -299,18 +300,33 @@ impl RoutingTable {
     /// destination exchange, must exist; whether a destination queue exists is the
     /// caller's to check. Nothing can be bound to or from the default exchange. A
     /// headers exchange refuses an `x-match` other than `all`, `any`, `all-with-x` and
-    /// `any-with-x`; a topic exchange refuses keys of more than 1024 words.
-    pub fn bind(&mut self, binding: Binding) -> Result<Effects, RoutingError> {
+    /// `any-with-x`; a topic exchange refuses keys of more than 1024 words; only a
+    /// topic exchange takes a word pattern.
+    pub fn bind(&mut self, mut binding: Binding) -> Result<Effects, RoutingError> {
         self.check_binding_ends(&binding)?;
         let source = self.lookup(&binding.source)?;
-        if source.def.kind == ExchangeKind::Topic
-            && binding.routing_key.split('.').count() > MAX_BINDING_KEY_WORDS
+        binding.normalise_key();
+        let invalid_key = |reason: String| RoutingError::InvalidBindingKey {
+            vhost: self.vhost.clone(),
+            name: binding.source.clone(),
+            reason,
+        };
+        if let Some(p) = &binding.pattern
+            && source.def.kind != ExchangeKind::Topic
         {
-            return Err(RoutingError::InvalidBindingKey {
-                vhost: self.vhost.clone(),
-                name: binding.source.clone(),
-                reason: format!("a topic binding key has at most {MAX_BINDING_KEY_WORDS} words"),
-            });
+            return Err(invalid_key(format!(
+                "a word pattern ({p}) binds only from a topic exchange, not a {} exchange",
+                source.def.kind.as_str()
+            )));
+        }
+        let words = match &binding.pattern {
+            Some(p) => p.words().len(),
+            None => binding.routing_key.split('.').count(),
+        };
+        if source.def.kind == ExchangeKind::Topic && words > MAX_BINDING_KEY_WORDS {
+            return Err(invalid_key(format!(
+                "a topic binding key has at most {MAX_BINDING_KEY_WORDS} words"
+            )));
         }
         if source.def.kind == ExchangeKind::Headers {
             headers_match::validate(&binding.arguments).map_err(|reason| {
@@ -322,15 +338,12 @@ impl RoutingTable {
             })?;
         }
         let arguments = normalise(binding.arguments);
-        if source.has_binding(&binding.destination, &binding.routing_key, &arguments) {
+        let key = BindingKey::of_parts(&binding.routing_key, binding.pattern.as_ref());
+        if source.has_binding(&binding.destination, &key, &arguments) {
             return Ok(Effects::default());
         }
         if let Some(x) = self.exchanges.get_mut(&binding.source) {
-            Arc::make_mut(x).add_binding(
-                binding.destination.clone(),
-                &binding.routing_key,
-                arguments,
-            );
+            Arc::make_mut(x).add_binding(binding.destination.clone(), key, arguments);
         }
         if let Some(sources) = self.sources.get_mut(&binding.destination) {
             sources.insert(binding.source, ());
@@ -349,23 +362,25 @@ impl RoutingTable {
         self.check_binding_ends(binding)?;
         let source = self.lookup(&binding.source)?;
         let arguments = normalise(binding.arguments.clone());
-        if !source.has_binding(&binding.destination, &binding.routing_key, &arguments) {
+        let key = BindingKey::of_parts(&binding.routing_key, binding.pattern.as_ref());
+        if !source.has_binding(&binding.destination, &key, &arguments) {
             return Ok(Effects::default());
         }
         let mut still_bound = false;
         if let Some(x) = self.exchanges.get_mut(&binding.source) {
             let x = Arc::make_mut(x);
-            x.remove_binding(&binding.destination, &binding.routing_key, &arguments);
+            x.remove_binding(&binding.destination, &key, &arguments);
             still_bound = x.has_destination(&binding.destination);
         }
         if !still_bound {
             self.forget_source(&binding.destination, &binding.source);
         }
         let mut effects = Effects::changed();
-        effects.removed_bindings.push(Binding {
-            arguments,
-            ..binding.clone()
-        });
+        effects.removed_bindings.push(key.to_binding(
+            &binding.source,
+            &binding.destination,
+            &arguments,
+        ));
         self.auto_delete(vec![binding.source.clone()], &mut effects);
         Ok(effects)
     }
@@ -439,7 +454,7 @@ impl RoutingTable {
             for (key, args) in Arc::make_mut(x).remove_destination(destination) {
                 effects
                     .removed_bindings
-                    .push(binding(source, destination, &key, &args));
+                    .push(key.to_binding(source, destination, &args));
             }
             effects.changed = true;
             candidates.push(source.clone());
@@ -470,31 +485,25 @@ impl RoutingTable {
     }
 }
 
-fn binding(
-    source: &ExchangeName,
-    destination: &BindingDestination,
-    key: &str,
-    arguments: &FieldTable,
-) -> Binding {
-    Binding {
-        source: source.clone(),
-        destination: destination.clone(),
-        routing_key: key.to_string(),
-        arguments: arguments.clone(),
-    }
-}
-
 fn push_bindings_of(name: &ExchangeName, x: &Exchange, out: &mut Vec<Binding>) {
-    x.for_each_binding(|destination, key, args| out.push(binding(name, destination, key, args)));
+    x.for_each_binding(|destination, key, args| out.push(key.to_binding(name, destination, args)));
 }
 
 fn sort_bindings(bindings: &mut [Binding]) {
     // Stable, so bindings differing only in arguments keep the order they were made in.
+    // AMQP-syntax keys before patterns that print the same.
     bindings.sort_by(|a, b| {
-        (&a.source, &a.destination, &a.routing_key).cmp(&(
-            &b.source,
-            &b.destination,
-            &b.routing_key,
-        ))
+        (
+            &a.source,
+            &a.destination,
+            &a.routing_key,
+            a.pattern.is_some(),
+        )
+            .cmp(&(
+                &b.source,
+                &b.destination,
+                &b.routing_key,
+                b.pattern.is_some(),
+            ))
     });
 }

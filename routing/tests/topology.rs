@@ -8,7 +8,7 @@ use common::*;
 use trident_core::{
     BindingDestination, ErrorKind, ExchangeDef, ExchangeKind, FieldTable, VhostName,
 };
-use trident_routing::{RouteResult, RoutingError, RoutingTable};
+use trident_routing::{Routable, RouteResult, RoutingError, RoutingTable};
 
 fn def(name: &str, kind: ExchangeKind) -> ExchangeDef {
     ExchangeDef::new(x(name), kind)
@@ -75,7 +75,7 @@ fn diamond_delivers_once() {
     bind_q(&mut t, "left", "q", "");
     bind_q(&mut t, "right", "q", "");
     let out = routed(&t, "top", "k");
-    assert_eq!(out.queues, [q("q")]);
+    assert_eq!(out.queues().cloned().collect::<Vec<_>>(), [q("q")]);
 }
 
 #[test]
@@ -86,10 +86,10 @@ fn alternate_exchange_takes_unroutable_messages() {
     bind_q(&mut t, "main", "known", "k");
     bind_q(&mut t, "unrouted", "dead", "");
     let hit = routed(&t, "main", "k");
-    assert_eq!(hit.queues, [q("known")]);
+    assert_eq!(hit.queues().cloned().collect::<Vec<_>>(), [q("known")]);
     assert!(!hit.used_alternate_exchange);
     let miss = routed(&t, "main", "other");
-    assert_eq!(miss.queues, [q("dead")]);
+    assert_eq!(miss.queues().cloned().collect::<Vec<_>>(), [q("dead")]);
     assert!(miss.used_alternate_exchange);
 }
 
@@ -131,7 +131,10 @@ fn alternate_exchange_applies_per_exchange_visited() {
     bind_q(&mut t, "main-ae", "from-main-ae", "");
     bind_q(&mut t, "middle-ae", "from-middle-ae", "");
     let out = routed(&t, "main", "k");
-    assert_eq!(out.queues, [q("from-middle-ae")]);
+    assert_eq!(
+        out.queues().cloned().collect::<Vec<_>>(),
+        [q("from-middle-ae")]
+    );
     assert!(out.used_alternate_exchange);
 }
 
@@ -165,9 +168,13 @@ fn internal_exchanges_refuse_publishes_but_route_internally() {
         ErrorKind::AccessRefused
     );
     let mut out = RouteResult::new();
-    t.route(&x("inner"), "k", &FieldTable::new(), &mut out)
-        .unwrap();
-    assert_eq!(out.queues, [q("q")]);
+    t.route(
+        &x("inner"),
+        Routable::new("k", &FieldTable::new()),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(out.queues().cloned().collect::<Vec<_>>(), [q("q")]);
     assert_eq!(route(&t, "outer", "k"), names(&["q"]));
 }
 
@@ -176,7 +183,7 @@ fn unknown_exchanges_are_not_found() {
     let mut t = table();
     let mut out = RouteResult::new();
     let err = t
-        .route(&x("nope"), "k", &FieldTable::new(), &mut out)
+        .route(&x("nope"), Routable::new("k", &FieldTable::new()), &mut out)
         .unwrap_err();
     assert_eq!(trident_core::Error::from(err).kind(), ErrorKind::NotFound);
     assert!(try_route(&t, "nope", "k", &FieldTable::new()).is_err());
@@ -421,12 +428,20 @@ fn route_result_is_reusable() {
     let mut t = table();
     bind_q(&mut t, "amq.direct", "q", "k");
     let mut out = RouteResult::new();
-    t.route_publish(&x("amq.direct"), "k", &FieldTable::new(), &mut out)
-        .unwrap();
-    assert_eq!(out.queues, [q("q")]);
-    t.route_publish(&x("amq.direct"), "none", &FieldTable::new(), &mut out)
-        .unwrap();
-    assert!(out.queues.is_empty());
+    t.route_publish(
+        &x("amq.direct"),
+        Routable::new("k", &FieldTable::new()),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(out.queues().cloned().collect::<Vec<_>>(), [q("q")]);
+    t.route_publish(
+        &x("amq.direct"),
+        Routable::new("none", &FieldTable::new()),
+        &mut out,
+    )
+    .unwrap();
+    assert!(out.queues().cloned().collect::<Vec<_>>().is_empty());
 }
 
 #[test]
@@ -442,11 +457,26 @@ fn order_is_deterministic_for_a_snapshot() {
     for i in 0..50 {
         bind_q(&mut t, "amq.fanout", &format!("q{i}"), "");
     }
-    let first = routed(&t, "amq.fanout", "k").queues;
+    let first = routed(&t, "amq.fanout", "k")
+        .queues()
+        .cloned()
+        .collect::<Vec<_>>();
     assert_eq!(first.len(), 50);
     let copy = t.clone();
     for _ in 0..3 {
-        assert_eq!(routed(&t, "amq.fanout", "k").queues, first);
-        assert_eq!(routed(&copy, "amq.fanout", "k").queues, first);
+        assert_eq!(
+            routed(&t, "amq.fanout", "k")
+                .queues()
+                .cloned()
+                .collect::<Vec<_>>(),
+            first
+        );
+        assert_eq!(
+            routed(&copy, "amq.fanout", "k")
+                .queues()
+                .cloned()
+                .collect::<Vec<_>>(),
+            first
+        );
     }
 }

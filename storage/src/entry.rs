@@ -29,6 +29,8 @@ const CRC_AT: usize = 28;
 /// Encoding tag of a queue-store message (never exposed through [`crate::SegmentLog`]'s
 /// public read, which only yields Kafka batches).
 pub(crate) const ENCODING_QUEUE_MESSAGE: u8 = 0x80;
+/// A queue-store message preceded by its arrival (matched bindings, replayed mark).
+pub(crate) const ENCODING_QUEUE_ARRIVAL: u8 = 0x81;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct EntryHeader {

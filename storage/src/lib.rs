@@ -22,6 +22,8 @@ mod seq_set;
 
 pub use error::{Result, StorageError};
 pub use log::{LogConfig, SegmentLog};
-pub use message_codec::{CodecError, decode_message, encode_message};
+pub use message_codec::{
+    CodecError, decode_arrival, decode_message, encode_arrival, encode_message,
+};
 pub use meta::{MetaOp, MetaStore, MetaTable};
-pub use queue_store::{QueueStore, QueueStoreConfig, Recovered};
+pub use queue_store::{QueueStore, QueueStoreConfig, Recovered, StoredMessage};

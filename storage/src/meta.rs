@@ -20,10 +20,14 @@ pub enum MetaTable {
     Topics,
     GroupOffsets,
     Settings,
+    /// Protocol adapters' own durable state, under namespaced keys; raw byte values.
+    AdapterState,
+    /// Messages kept per exchange and routing key; values are message-codec bytes.
+    Retained,
 }
 
 impl MetaTable {
-    pub const ALL: [MetaTable; 9] = [
+    pub const ALL: [MetaTable; 11] = [
         MetaTable::Vhosts,
         MetaTable::Users,
         MetaTable::Permissions,
@@ -33,6 +37,8 @@ impl MetaTable {
         MetaTable::Topics,
         MetaTable::GroupOffsets,
         MetaTable::Settings,
+        MetaTable::AdapterState,
+        MetaTable::Retained,
     ];
 
     /// The table's name in the file: part of the on-disk format, never change it.
@@ -47,6 +53,8 @@ impl MetaTable {
             MetaTable::Topics => "topics",
             MetaTable::GroupOffsets => "group_offsets",
             MetaTable::Settings => "settings",
+            MetaTable::AdapterState => "adapter_state",
+            MetaTable::Retained => "retained",
         }
     }
 
@@ -79,6 +87,15 @@ impl MetaOp {
         let key = key.into();
         let value = to_json(&key, value)?;
         Ok(MetaOp::Put { table, key, value })
+    }
+
+    /// A put of bytes as they are (for tables whose values are not JSON).
+    pub fn put_raw(table: MetaTable, key: impl Into<String>, value: Vec<u8>) -> Self {
+        MetaOp::Put {
+            table,
+            key: key.into(),
+            value,
+        }
     }
 
     pub fn delete(table: MetaTable, key: impl Into<String>) -> Self {
@@ -197,6 +214,33 @@ impl MetaStore {
             Some(v) => Ok(Some(from_json(key, v.value())?)),
             None => Ok(None),
         }
+    }
+
+    /// The raw bytes stored under `key` (tables whose values are not JSON).
+    pub fn get_raw(&self, table: MetaTable, key: &str) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read().map_err(meta_err)?;
+        let t = txn.open_table(table.def()).map_err(meta_err)?;
+        Ok(t.get(key).map_err(meta_err)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Raw entries whose key starts with `prefix`, in byte order of the keys.
+    pub fn list_prefix_raw(
+        &self,
+        table: MetaTable,
+        prefix: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let txn = self.db.begin_read().map_err(meta_err)?;
+        let t = txn.open_table(table.def()).map_err(meta_err)?;
+        let mut out = Vec::new();
+        for item in t.range::<&str>(prefix..).map_err(meta_err)? {
+            let (k, v) = item.map_err(meta_err)?;
+            let key = k.value();
+            if !key.starts_with(prefix) {
+                break;
+            }
+            out.push((key.to_string(), v.value().to_vec()));
+        }
+        Ok(out)
     }
 
     /// Every entry of `table`, in byte order of the keys.

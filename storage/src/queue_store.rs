@@ -4,14 +4,14 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use trident_core::Message;
+use trident_core::{Arrival, Message};
 
-use crate::entry::ENCODING_QUEUE_MESSAGE;
+use crate::entry::{ENCODING_QUEUE_ARRIVAL, ENCODING_QUEUE_MESSAGE};
 use crate::error::{Result, StorageError};
 use crate::fsutil::{create_dir_durable, sync_dir};
 use crate::journal::{AckFile, AckRecord};
 use crate::log::{LogConfig, SegmentLog};
-use crate::message_codec::{decode_message, encode_message};
+use crate::message_codec::{decode_arrival, decode_message, encode_arrival, encode_message};
 use crate::queue_index::{self, Unusable};
 use crate::seq_set::SeqSet;
 
@@ -56,17 +56,28 @@ pub struct Recovered {
     pub next_seq: u64,
 }
 
+/// A message read back from a [`QueueStore`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    pub seq: u64,
+    pub message: Message,
+    /// What was stored with it ([`Arrival::default`] for entries written without).
+    pub arrival: Arrival,
+}
+
 /// The disk side of one durable queue: FIFO appends, removals in any order, and a
 /// record of which messages were delivered.
 ///
 /// Layout: `dir/messages/` is a [`SegmentLog`] with one entry per message (the entry's
 /// offset is the message's sequence number; payload = `u32 LE body length` + the
-/// [`crate::message_codec`] encoding); `dir/acks` is a journal of removals and delivery
-/// marks (see `journal.rs`); `dir/index/` holds the queue index, the body lengths of each
-/// sealed segment's messages (see `queue_index.rs`). Message segments wholly below the
-/// low-water mark (lowest un-removed seq) are deleted with their index; the journal is
-/// compacted (write new, fsync, rename, fsync dir) when it grows to more than twice what
-/// the current state needs.
+/// [`crate::message_codec`] encoding, or for a message stored with a non-plain
+/// [`Arrival`] (entry encoding `0x81` instead of `0x80`) `u32 LE body length` + the
+/// arrival encoding + the message encoding); `dir/acks` is a journal of removals and
+/// delivery marks (see `journal.rs`); `dir/index/` holds the queue index, the body
+/// lengths of each sealed segment's messages (see `queue_index.rs`). Message segments
+/// wholly below the low-water mark (lowest un-removed seq) are deleted with their index;
+/// the journal is compacted (write new, fsync, rename, fsync dir) when it grows to more
+/// than twice what the current state needs.
 ///
 /// # Durability contract
 /// - [`append`](Self::append) writes the message to the OS (survives `kill -9`, not a
@@ -373,20 +384,22 @@ impl QueueStore {
 
     /// Appends a message; returns its sequence number. Write only (see the contract).
     pub fn append(&mut self, msg: &Message) -> Result<u64> {
+        self.append_with_arrival(msg, &Arrival::default())
+    }
+
+    /// Appends a message with what the queue keeps beside it; returns its seq.
+    pub fn append_with_arrival(&mut self, msg: &Message, arrival: &Arrival) -> Result<u64> {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
-        let body_len = u32::try_from(msg.body.len()).unwrap_or(u32::MAX);
-        buf.extend_from_slice(&body_len.to_le_bytes());
-        encode_message(msg, &mut buf);
-        let res = self
-            .log
-            .append_raw(1, msg.timestamp_ms, ENCODING_QUEUE_MESSAGE, &buf);
+        let encoding = encode_entry(msg, arrival, &mut buf);
+        let res = self.log.append_raw(1, msg.timestamp_ms, encoding, &buf);
         if buf.capacity() <= 1024 * 1024 {
             self.scratch = buf;
         }
         let seq = res?;
         self.after_append();
-        self.active_lengths.push(body_len);
+        self.active_lengths
+            .push(u32::try_from(msg.body.len()).unwrap_or(u32::MAX));
         Ok(seq)
     }
 
@@ -395,19 +408,24 @@ impl QueueStore {
     /// is what keeps a queue that pages a deep backlog to disk at one system call per
     /// batch instead of one per message.
     pub fn append_many(&mut self, msgs: &[&Message]) -> Result<u64> {
+        let plain = Arrival::default();
+        let with: Vec<(&Message, &Arrival)> = msgs.iter().map(|m| (*m, &plain)).collect();
+        self.append_many_with_arrival(&with)
+    }
+
+    /// [`Self::append_many`] with what the queue keeps beside each message.
+    pub fn append_many_with_arrival(&mut self, msgs: &[(&Message, &Arrival)]) -> Result<u64> {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         let mut spans = Vec::with_capacity(msgs.len());
-        for msg in msgs {
+        for (msg, arrival) in msgs {
             let start = buf.len();
-            let body_len = u32::try_from(msg.body.len()).unwrap_or(u32::MAX);
-            buf.extend_from_slice(&body_len.to_le_bytes());
-            encode_message(msg, &mut buf);
-            spans.push((start, buf.len(), msg.timestamp_ms));
+            let encoding = encode_entry(msg, arrival, &mut buf);
+            spans.push((start, buf.len(), msg.timestamp_ms, encoding));
         }
         let entries: Vec<(u32, i64, u8, &[u8])> = spans
             .iter()
-            .map(|&(a, b, ts)| (1, ts, ENCODING_QUEUE_MESSAGE, &buf[a..b]))
+            .map(|&(a, b, ts, encoding)| (1, ts, encoding, &buf[a..b]))
             .collect();
         let res = self.log.append_raw_many(&entries);
         drop(entries);
@@ -418,7 +436,7 @@ impl QueueStore {
         self.after_append();
         self.active_lengths.extend(
             msgs.iter()
-                .map(|m| u32::try_from(m.body.len()).unwrap_or(u32::MAX)),
+                .map(|(m, _)| u32::try_from(m.body.len()).unwrap_or(u32::MAX)),
         );
         Ok(first)
     }
@@ -520,6 +538,20 @@ impl QueueStore {
         max_count: usize,
         max_bytes: usize,
     ) -> Result<Vec<(u64, Message)>> {
+        Ok(self
+            .read_with_arrival(from_seq, max_count, max_bytes)?
+            .into_iter()
+            .map(|s| (s.seq, s.message))
+            .collect())
+    }
+
+    /// [`Self::read`], with what was stored beside each message.
+    pub fn read_with_arrival(
+        &self,
+        from_seq: u64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredMessage>> {
         let mut out = Vec::new();
         let next = self.next_seq();
         let mut cur = from_seq;
@@ -545,22 +577,34 @@ impl QueueStore {
                 {
                     return Ok(out);
                 }
-                out.push((seq, self.decode(seq, b.encoding, b.record_count, b.bytes)?));
+                out.push(self.decode(seq, b.encoding, b.record_count, b.bytes)?);
                 used = used.saturating_add(len);
             }
         }
         Ok(out)
     }
 
-    fn decode(&self, seq: u64, encoding: u8, count: u32, bytes: Bytes) -> Result<Message> {
-        if encoding != ENCODING_QUEUE_MESSAGE || count != 1 || bytes.len() < PREFIX_LEN {
+    fn decode(&self, seq: u64, encoding: u8, count: u32, bytes: Bytes) -> Result<StoredMessage> {
+        let known = encoding == ENCODING_QUEUE_MESSAGE || encoding == ENCODING_QUEUE_ARRIVAL;
+        if !known || count != 1 || bytes.len() < PREFIX_LEN {
             return Err(StorageError::corrupt(
                 self.dir.join(MESSAGES_DIR),
                 seq,
                 format!("entry {seq} is not a queue message"),
             ));
         }
-        Ok(decode_message(&bytes.slice(PREFIX_LEN..))?)
+        let mut rest = bytes.slice(PREFIX_LEN..);
+        let mut arrival = Arrival::default();
+        if encoding == ENCODING_QUEUE_ARRIVAL {
+            let (a, used) = decode_arrival(&rest)?;
+            arrival = a;
+            rest = rest.slice(used..);
+        }
+        Ok(StoredMessage {
+            seq,
+            message: decode_message(&rest)?,
+            arrival,
+        })
     }
 
     /// Syncs and closes the store.
@@ -577,6 +621,21 @@ impl QueueStore {
             sync_dir(parent)?;
         }
         Ok(())
+    }
+}
+
+/// Writes one entry's payload; returns its encoding tag. A plain arrival writes the
+/// original layout, so queues that never use arrivals keep their format unchanged.
+fn encode_entry(msg: &Message, arrival: &Arrival, buf: &mut Vec<u8>) -> u8 {
+    let body_len = u32::try_from(msg.body.len()).unwrap_or(u32::MAX);
+    buf.extend_from_slice(&body_len.to_le_bytes());
+    if arrival.is_plain() {
+        encode_message(msg, buf);
+        ENCODING_QUEUE_MESSAGE
+    } else {
+        encode_arrival(arrival, buf);
+        encode_message(msg, buf);
+        ENCODING_QUEUE_ARRIVAL
     }
 }
 

@@ -5,7 +5,7 @@ use trident_core::{
     Binding, BindingDestination, ExchangeDef, ExchangeKind, ExchangeName, FieldTable, QueueName,
     VhostName,
 };
-use trident_routing::{RouteResult, RoutingError, RoutingTable};
+use trident_routing::{Routable, RouteResult, RoutingError, RoutingTable};
 
 pub fn x(name: &str) -> ExchangeName {
     ExchangeName::new(name).unwrap()
@@ -29,21 +29,16 @@ pub fn declare_def(t: &mut RoutingTable, def: ExchangeDef) {
 }
 
 pub fn to_queue(source: &str, queue: &str, key: &str, args: FieldTable) -> Binding {
-    Binding {
-        source: x(source),
-        destination: BindingDestination::Queue(q(queue)),
-        routing_key: key.to_string(),
-        arguments: args,
-    }
+    Binding::new(x(source), BindingDestination::Queue(q(queue)), key, args)
 }
 
 pub fn to_exchange(source: &str, dest: &str, key: &str) -> Binding {
-    Binding {
-        source: x(source),
-        destination: BindingDestination::Exchange(x(dest)),
-        routing_key: key.to_string(),
-        arguments: FieldTable::new(),
-    }
+    Binding::new(
+        x(source),
+        BindingDestination::Exchange(x(dest)),
+        key,
+        FieldTable::new(),
+    )
 }
 
 pub fn bind_q(t: &mut RoutingTable, source: &str, queue: &str, key: &str) {
@@ -63,7 +58,7 @@ pub fn try_route(
     headers: &FieldTable,
 ) -> Result<RouteResult, RoutingError> {
     let mut out = RouteResult::new();
-    t.route_publish(&x(exchange), key, headers, &mut out)?;
+    t.route_publish(&x(exchange), Routable::new(key, headers), &mut out)?;
     Ok(out)
 }
 
@@ -74,7 +69,7 @@ pub fn route(t: &RoutingTable, exchange: &str, key: &str) -> Vec<String> {
 
 pub fn route_h(t: &RoutingTable, exchange: &str, key: &str, headers: &FieldTable) -> Vec<String> {
     let out = try_route(t, exchange, key, headers).unwrap();
-    let listed: Vec<String> = out.queues.iter().map(ToString::to_string).collect();
+    let listed: Vec<String> = out.queues().map(ToString::to_string).collect();
     let mut sorted = listed.clone();
     sorted.sort();
     sorted.dedup();

@@ -135,12 +135,12 @@ impl Session {
         }
         self.perms.check(Access::Write, "exchange", &destination)?;
         self.perms.check(Access::Read, "exchange", &source)?;
-        let binding = Binding {
-            source: src,
-            destination: BindingDestination::Exchange(dest),
+        let binding = Binding::new(
+            src,
+            BindingDestination::Exchange(dest),
             routing_key,
             arguments,
-        };
+        );
         if bind {
             self.vhost.bind(binding, self.id).await?;
             if !nowait {

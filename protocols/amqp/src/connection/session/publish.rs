@@ -74,6 +74,7 @@ impl Session {
             delivery_mode,
             exchange: String::new(),
             routing_key,
+            origin: None,
         };
         let c = self.open_channel(ch)?;
         let confirm_seq = match &mut c.mode {

@@ -150,12 +150,12 @@ impl Session {
         }
         self.perms.check(Access::Write, "queue", qname.as_str())?;
         self.perms.check(Access::Read, "exchange", &exchange)?;
-        let binding = Binding {
+        let binding = Binding::new(
             source,
-            destination: BindingDestination::Queue(qname.clone()),
+            BindingDestination::Queue(qname.clone()),
             routing_key,
             arguments,
-        };
+        );
         if bind {
             if self.vhost.exchange(&binding.source).is_none() {
                 return Err(self.no_exchange(&exchange));

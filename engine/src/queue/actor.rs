@@ -104,7 +104,8 @@ impl QueueActor {
         mut rx: mpsc::Receiver<QueueCommand>,
         mut urgent: mpsc::UnboundedReceiver<QueueCommand>,
     ) {
-        self.backlog.refill(&self.def.args);
+        // One read to start with; the batches that follow read the rest of the head.
+        self.backlog.refill_reads(&self.def.args, 1);
         loop {
             let timer = self.next_deadline();
             let cmd = tokio::select! {

@@ -226,10 +226,17 @@ impl Backlog {
 
     /// Reads paged messages back into memory while the in-memory head is short.
     pub fn refill(&mut self, args: &QueueArgs) {
+        self.refill_reads(args, usize::MAX);
+    }
+
+    /// [`Self::refill`] with at most `reads` store reads (a queue task starting after a
+    /// restart reads one, so that its first delivery does not wait for a whole head).
+    pub fn refill_reads(&mut self, args: &QueueArgs, mut reads: usize) {
         if self.ready.len() < self.memory_messages / 2 + 1 {
             self.flush_pages();
         }
-        while self.paged.count > 0 && self.ready.len() < self.memory_messages / 2 + 1 {
+        while self.paged.count > 0 && self.ready.len() < self.memory_messages / 2 + 1 && reads > 0 {
+            reads -= 1;
             let Some(store) = self.disk.store_ref() else {
                 self.paged = Paged::default();
                 return;

@@ -14,8 +14,11 @@ mod errors;
 mod flow;
 mod publishing;
 mod queue_features;
+mod requeue;
 mod routing;
 mod rpc;
+mod unbind;
+mod update_secret;
 
 /// What every theme uses.
 mod prelude {

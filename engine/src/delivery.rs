@@ -23,6 +23,11 @@ pub struct Delivery {
     /// Set when the message was delivered before (requeued, or recovered after a crash
     /// while it was unacknowledged).
     pub redelivered: bool,
+    /// Where the message stands in the queue's store, when it is stored there
+    /// (persistent message in a durable queue, or paged out): the same number for the
+    /// same message across redeliveries and restarts, so an adapter can key its own
+    /// per-message state (a packet id) on it. `None` for messages held only in memory.
+    pub position: Option<u64>,
     /// For `get`: how many messages remained ready after this one.
     pub remaining: u64,
 }

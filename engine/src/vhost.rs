@@ -5,6 +5,8 @@
 //! to each queue's bounded channel: no lock is taken on the way. Topology changes are
 //! rare; they are serialised by a mutex, build a new snapshot and swap it in.
 
+mod sessions;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 

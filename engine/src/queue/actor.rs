@@ -279,6 +279,10 @@ impl QueueActor {
                 let _ = reply.send(Ok(count));
                 return true;
             }
+            QueueCommand::SetExpires { expires_ms, reply } => {
+                self.idle.set(expires_ms);
+                let _ = reply.send(());
+            }
             QueueCommand::ConnectionClosed { conn } => self.connection_closed(conn),
             QueueCommand::Shutdown { reply } => {
                 self.backlog.close();

@@ -54,6 +54,11 @@ pub(crate) enum QueueCommand {
         if_empty: bool,
         reply: oneshot::Sender<Result<u64>>,
     },
+    /// Replace the idle expiry (`x-expires`).
+    SetExpires {
+        expires_ms: Option<u64>,
+        reply: oneshot::Sender<()>,
+    },
     ConnectionClosed {
         conn: ConnectionId,
     },

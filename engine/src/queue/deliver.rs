@@ -54,6 +54,7 @@ impl QueueActor {
             id,
             message: entry.message.clone(),
             redelivered: entry.redelivered,
+            position: entry.seq,
             remaining: 0,
         };
         let sink = c.sink.clone();
@@ -119,6 +120,7 @@ impl QueueActor {
             id,
             message: entry.message.clone(),
             redelivered: entry.redelivered,
+            position: entry.seq,
             remaining: self.backlog.count(),
         };
         if no_ack {

@@ -43,6 +43,12 @@ impl IdleExpiry {
         }
     }
 
+    /// A new expiry; the queue counts as used now.
+    pub fn set(&mut self, expires_ms: Option<u64>) {
+        self.after = expires_ms.map(Duration::from_millis);
+        self.touch();
+    }
+
     /// A consume, get or consumer departure counts as use.
     pub fn touch(&mut self) {
         self.last_used = Instant::now();

@@ -42,8 +42,10 @@ pub struct QueueRef {
 #[derive(Debug)]
 struct QueueRefInner {
     def: QueueDef,
-    /// The connection that owns an exclusive queue.
-    owner: Option<ConnectionId>,
+    /// The connection that owns an exclusive queue. Behind a lock because ownership can
+    /// pass to another connection (a client resuming its session on a new connection);
+    /// a queue that was not exclusive never gains an owner.
+    owner: std::sync::Mutex<Option<ConnectionId>>,
     tx: mpsc::Sender<QueueCommand>,
     /// Settlements and credit: they concern messages already delivered, so they may
     /// overtake publishes, and the owner task reads them first. Without this, consumers
@@ -101,7 +103,7 @@ impl QueueRef {
         Self {
             inner: Arc::new(QueueRefInner {
                 def,
-                owner,
+                owner: std::sync::Mutex::new(owner),
                 tx,
                 urgent,
                 counters,
@@ -118,7 +120,38 @@ impl QueueRef {
     }
 
     pub fn owner(&self) -> Option<ConnectionId> {
-        self.inner.owner
+        *self.inner.owner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hands an exclusive queue from `from` to `to`. Fails (locked) when `from` does not
+    /// own it, and (precondition) when the queue is not exclusive.
+    pub(crate) fn transfer_owner(
+        &self,
+        from: ConnectionId,
+        to: ConnectionId,
+        vhost: &str,
+    ) -> Result<()> {
+        let mut owner = self.inner.owner.lock().unwrap_or_else(|p| p.into_inner());
+        match *owner {
+            Some(o) if o == from => {
+                *owner = Some(to);
+                Ok(())
+            }
+            Some(_) => Err(Error::locked("queue", self.name().as_str(), vhost)),
+            None => Err(Error::PreconditionFailed(format!(
+                "queue '{}' in vhost '{vhost}' is not exclusive",
+                self.name()
+            ))),
+        }
+    }
+
+    /// Changes the queue's idle expiry (`x-expires`) in its owner task; `None` turns it
+    /// off. The idle clock restarts. [`Self::def`] keeps the declared value (declare
+    /// equivalence is judged against what was declared); see `Vhost::set_queue_expires`
+    /// for the persisted one.
+    pub(crate) async fn set_expires(&self, expires_ms: Option<u64>) -> Result<()> {
+        self.call(|reply| QueueCommand::SetExpires { expires_ms, reply })
+            .await
     }
 
     pub fn stats(&self) -> QueueStats {
@@ -133,7 +166,7 @@ impl QueueRef {
 
     /// Refuses access by a connection other than an exclusive queue's owner (AMQP 405).
     pub(crate) fn check_owner(&self, conn: ConnectionId, vhost: &str) -> Result<()> {
-        match self.inner.owner {
+        match self.owner() {
             Some(owner) if owner != conn => {
                 Err(Error::locked("queue", self.name().as_str(), vhost))
             }

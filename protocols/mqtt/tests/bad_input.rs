@@ -123,3 +123,45 @@ fn plus_inside_a_level_is_an_invalid_filter() {
         "{result:?}"
     );
 }
+
+#[test]
+fn multi_level_wildcard_not_last_is_an_invalid_filter() {
+    let result = server_decode(&[
+        0x82, 0x0A, 0x00, 0x01, 0x00, 0x05, b'a', b'/', b'#', b'/', b'b', 0x00,
+    ]);
+    assert!(
+        matches!(result, Err(DecodeError::TopicFilterInvalid { .. })),
+        "{result:?}"
+    );
+}
+
+const CONNECT_3_1_1: [u8; 15] = [
+    0x10, 0x0D, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3C, 0x00, 0x01, b'c',
+];
+
+#[test]
+fn second_connect_is_reported_as_connect_for_the_session() {
+    let mut buf = BytesMut::from(&CONNECT_3_1_1[..]);
+    let first = decode_connect(&mut buf, 1 << 20).expect("valid CONNECT");
+    assert!(first.is_some());
+    let again = server_decode(&CONNECT_3_1_1);
+    assert!(
+        matches!(again, Ok(Some(trident_mqtt::codec::Packet::Connect(_)))),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn unsupported_protocol_level_is_reported() {
+    let mut bytes = CONNECT_3_1_1;
+    bytes[8] = 0x07;
+    let mut buf = BytesMut::from(&bytes[..]);
+    let error = decode_connect(&mut buf, 1 << 20).expect_err("level 7 is refused");
+    assert!(
+        matches!(
+            error.error,
+            DecodeError::UnsupportedProtocolVersion { level: 7, .. }
+        ),
+        "{error:?}"
+    );
+}

@@ -85,6 +85,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             sasl_required: config.kafka.sasl_required,
             ..trident_kafka::KafkaConfig::default()
         };
+        let kafka = apply_kafka_knobs(kafka, &config.kafka);
         let (engine, rx) = (engine.clone(), shutdown_rx.clone());
         tasks.spawn(async move { trident_kafka::serve(listener, engine, kafka, rx).await });
     }
@@ -151,4 +152,35 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Lays the Kafka settings given in the configuration over the adapter's defaults
+/// (which are defined once, in the adapter).
+fn apply_kafka_knobs(
+    mut k: trident_kafka::KafkaConfig,
+    s: &trident_config::KafkaSettings,
+) -> trident_kafka::KafkaConfig {
+    let ms = std::time::Duration::from_millis;
+    if let Some(n) = s.max_in_flight {
+        k.max_in_flight = n as usize;
+    }
+    if let Some(n) = s.max_request_bytes {
+        k.max_frame_bytes = n as usize;
+    }
+    if let Some(id) = s.node_id {
+        k.node_id = id;
+    }
+    if let Some(id) = &s.cluster_id {
+        k.cluster_id = id.clone();
+    }
+    if let Some(v) = s.group_initial_rebalance_delay_ms {
+        k.groups.initial_rebalance_delay = ms(v);
+    }
+    if let Some(v) = s.group_min_session_timeout_ms {
+        k.groups.min_session_timeout = ms(v);
+    }
+    if let Some(v) = s.group_max_session_timeout_ms {
+        k.groups.max_session_timeout = ms(v);
+    }
+    k
 }

@@ -83,6 +83,37 @@ keys![
         Bool,
         "refuse Kafka requests before SASL authentication"
     ),
+    (
+        "kafka.max_in_flight",
+        Int,
+        "Kafka requests of one connection in flight at once"
+    ),
+    (
+        "kafka.max_request_bytes",
+        Int,
+        "largest Kafka request accepted"
+    ),
+    ("kafka.node_id", Int, "broker id given in Kafka Metadata"),
+    (
+        "kafka.cluster_id",
+        Str,
+        "cluster id given in Kafka Metadata"
+    ),
+    (
+        "kafka.group_initial_rebalance_delay_ms",
+        Int,
+        "how long a new consumer group waits for more members"
+    ),
+    (
+        "kafka.group_min_session_timeout_ms",
+        Int,
+        "smallest consumer session timeout accepted"
+    ),
+    (
+        "kafka.group_max_session_timeout_ms",
+        Int,
+        "largest consumer session timeout accepted"
+    ),
     ("http.enabled", Bool, "serve /healthz and /metrics"),
     ("http.listen", Str, "HTTP listen address"),
     (

@@ -102,6 +102,19 @@ pub struct KafkaSettings {
     pub advertised_port: u16,
     pub auto_create_topics: bool,
     pub sasl_required: bool,
+    // The knobs below default to the Kafka adapter's own defaults (defined once there):
+    // unset here means "the adapter's default".
+    /// Requests of one connection in flight at once.
+    pub max_in_flight: Option<u32>,
+    /// Largest request frame accepted (Kafka's `socket.request.max.bytes`).
+    pub max_request_bytes: Option<u32>,
+    pub node_id: Option<i32>,
+    pub cluster_id: Option<String>,
+    /// Kafka's `group.initial.rebalance.delay.ms`.
+    pub group_initial_rebalance_delay_ms: Option<u64>,
+    /// Kafka's `group.min.session.timeout.ms` / `group.max.session.timeout.ms`.
+    pub group_min_session_timeout_ms: Option<u64>,
+    pub group_max_session_timeout_ms: Option<u64>,
 }
 
 impl Default for KafkaSettings {
@@ -113,6 +126,13 @@ impl Default for KafkaSettings {
             advertised_port: 0,
             auto_create_topics: true,
             sasl_required: false,
+            max_in_flight: None,
+            max_request_bytes: None,
+            node_id: None,
+            cluster_id: None,
+            group_initial_rebalance_delay_ms: None,
+            group_min_session_timeout_ms: None,
+            group_max_session_timeout_ms: None,
         }
     }
 }
@@ -204,6 +224,11 @@ impl Config {
         }
         if self.kafka.enabled {
             check_addr("kafka.listen", &self.kafka.listen)?;
+            if self.kafka.max_in_flight == Some(0) {
+                return Err(ConfigError::Invalid(
+                    "setting 'kafka.max_in_flight' must be at least 1".into(),
+                ));
+            }
             if self.kafka.advertised_host.is_empty() {
                 return Err(ConfigError::Invalid(
                     "setting 'kafka.advertised_host' must not be empty".into(),

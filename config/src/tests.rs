@@ -63,3 +63,13 @@ fn unknown_file_keys_are_refused() {
     let e = load(Some(f.path()), env(&[]), &[]).expect_err("typo");
     assert!(e.to_string().contains("fram_max"), "{e}");
 }
+
+#[test]
+fn kafka_knobs_are_unset_by_default_and_read_from_the_environment() {
+    let c = load(None, env(&[]), &[]).expect("defaults load");
+    assert_eq!(c.kafka.max_in_flight, None);
+    let c = load(None, env(&[("TRIDENT_KAFKA_MAX_IN_FLIGHT", "5")]), &[]).expect("loads");
+    assert_eq!(c.kafka.max_in_flight, Some(5));
+    let bad = load(None, env(&[("TRIDENT_KAFKA_MAX_IN_FLIGHT", "0")]), &[]);
+    assert!(bad.is_err(), "0 in flight must be refused");
+}

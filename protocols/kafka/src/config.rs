@@ -5,6 +5,10 @@ use std::time::Duration;
 /// Kafka's `socket.request.max.bytes` default.
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 100 * 1024 * 1024;
 
+/// Requests of one connection in flight at once by default: well above the 5 Kafka
+/// clients pipeline, so that only a misbehaving client waits on it.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
 #[derive(Debug, Clone)]
 pub struct KafkaConfig {
     /// Host clients are told to connect to (Metadata, FindCoordinator).
@@ -58,7 +62,7 @@ impl Default for KafkaConfig {
             cluster_id: "trident".into(),
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             sasl_required: false,
-            max_in_flight: 64,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             groups: GroupConfig::default(),
         }
     }

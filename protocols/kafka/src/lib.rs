@@ -14,6 +14,7 @@ pub mod error_code;
 pub mod handlers;
 pub mod messages;
 pub mod producer_ids;
+mod read_buffer;
 pub mod sasl;
 pub mod server;
 pub mod topic_config;

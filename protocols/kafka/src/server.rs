@@ -10,8 +10,8 @@ use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::{Buf, Bytes};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -21,9 +21,8 @@ use crate::broker::{Broker, Session};
 use crate::codec::frame::next_frame;
 use crate::config::KafkaConfig;
 use crate::handlers::{self, Reply};
+use crate::read_buffer::ReadBuffer;
 
-/// Read buffer to start with; it grows for large produce requests.
-const READ_BUFFER: usize = 64 * 1024;
 /// Gather at most this much before writing, so a burst does not pile up unsent.
 const WRITE_BATCH_BYTES: usize = 1024 * 1024;
 /// iovecs per write call (well under IOV_MAX).
@@ -108,20 +107,23 @@ async fn connection(
 ) -> Result<(), ConnectionError> {
     // Responses are written whole; Nagle would only delay the last segment.
     stream.set_nodelay(true)?;
-    let (mut rd, wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel::<Reply>(broker.config.max_in_flight.max(1));
-    let writer = tokio::spawn(write_loop(wr, rx));
+    // Boxed so that the spawned task is as small as the writer's idle state needs.
+    let writer = tokio::spawn(Box::pin(write_loop(wr, rx)));
     let mut session = Session::new(peer);
-    let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    let mut input = ReadBuffer::new();
     let max = broker.config.max_frame_bytes;
     let result = 'conn: loop {
         loop {
-            let frame = match next_frame(&mut buf, max) {
+            let frame = match next_frame(&mut input.buf, max) {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(e) => break 'conn Err(e.into()),
             };
-            let reply = match handlers::dispatch(&broker, &mut session, frame).await {
+            // Boxed: a handler's state lives only while it runs, and an idle
+            // connection's future should not carry room for the largest one.
+            let reply = match Box::pin(handlers::dispatch(&broker, &mut session, frame)).await {
                 Ok(r) => r,
                 Err(e) => break 'conn Err(e.into()),
             };
@@ -130,20 +132,23 @@ async fn connection(
                 break 'conn Ok(());
             }
         }
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(READ_BUFFER);
-        }
+        input.release_if_idle();
+        // Wait for bytes before making room for them, so idle connections hold none.
         tokio::select! {
-            n = rd.read_buf(&mut buf) => match n {
-                Ok(0) => break Ok(()),
-                Ok(_) => {}
-                Err(e) => break Err(e.into()),
+            ready = rd.readable() => if let Err(e) = ready {
+                break Err(e.into());
             },
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
                     break Ok(());
                 }
             }
+        }
+        match input.try_read(&rd) {
+            Ok(0) => break Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => break Err(e.into()),
         }
     };
     // Let responses already queued go out before the socket closes.
@@ -190,6 +195,10 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Reply>) -> st
             }
         }
         write_all(&mut wr, &mut out).await?;
+        // A burst's gather list is not kept for the idle time after it.
+        if out.capacity() > 16 {
+            out = Vec::new();
+        }
     }
     wr.shutdown().await
 }
@@ -233,4 +242,45 @@ async fn write_all(wr: &mut OwnedWriteHalf, parts: &mut Vec<Bytes>) -> std::io::
     }
     parts.clear();
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Every open connection keeps its reader future and its writer task alive; with
+    /// 10k idle connections their sizes are most of the memory. Handler states are
+    /// boxed and the read buffer is allocated only when bytes arrive, to keep them small.
+    #[tokio::test]
+    async fn an_idle_connection_stays_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(trident_engine::EngineConfig::new(dir.path()))
+            .await
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        let broker = Arc::new(Broker::new(engine.clone(), KafkaConfig::default(), 0));
+        let (_stop, shutdown) = watch::channel(false);
+        let fut = connection(broker, stream, peer, shutdown);
+        let reader = std::mem::size_of_val(&fut);
+        let (wr_stream, _peer2) = {
+            let _c2 = TcpStream::connect(addr).await.unwrap();
+            listener.accept().await.unwrap()
+        };
+        let (_rd, wr) = wr_stream.into_split();
+        let (_tx, rx) = mpsc::channel::<Reply>(64);
+        let writer = std::mem::size_of_val(&write_loop(wr, rx));
+        assert!(reader <= 2048, "connection future is {reader} bytes");
+        assert!(writer <= 1024, "writer future is {writer} bytes");
+        assert!(
+            std::mem::size_of::<Session>() <= 256,
+            "session is {} bytes",
+            std::mem::size_of::<Session>()
+        );
+        drop(fut);
+        engine.shutdown().await;
+    }
 }

@@ -209,6 +209,16 @@ pub async fn run(a: IdleArgs) -> Result<()> {
     tokio::time::sleep(meter::secs(a.settle)).await;
     let alive = idlers.iter().filter(|h| !h.is_finished()).count();
     let rss1 = a.broker_pid.map(rss_kib).transpose()?;
+    tokio::time::sleep(meter::secs(a.hold)).await;
+    for h in &idlers {
+        h.abort();
+    }
+    for h in idlers {
+        let _ = h.await;
+    }
+    // What the broker gives back once they are gone.
+    tokio::time::sleep(meter::secs(a.settle)).await;
+    let rss2 = a.broker_pid.map(rss_kib).transpose()?;
     let per_conn = match (rss0, rss1) {
         (Some(r0), Some(r1)) if opened > 0 => {
             Some(round3((r1 as f64 - r0 as f64) * 1024.0 / opened as f64))
@@ -228,21 +238,19 @@ pub async fn run(a: IdleArgs) -> Result<()> {
         "broker_pid": a.broker_pid,
         "rss_before_kib": rss0,
         "rss_after_kib": rss1,
+        "rss_after_close_kib": rss2,
         "per_connection_bytes": per_conn,
     });
     let human = format!(
-        "amqp-idle {}: {opened}/{} open ({alive} alive after {:.0}s) in {open_secs:.1}s; broker RSS {} -> {} KiB, {} bytes per connection",
+        "amqp-idle {}: {opened}/{} open ({alive} alive after {:.0}s) in {open_secs:.1}s; broker RSS {} -> {} KiB, {} KiB after close; {} bytes per connection",
         crate::meter::broker_name(&a.label, &a.addr),
         a.connections,
         a.settle,
         rss0.map_or("?".into(), |r| r.to_string()),
         rss1.map_or("?".into(), |r| r.to_string()),
+        rss2.map_or("?".into(), |r| r.to_string()),
         per_conn.map_or("?".into(), |r| format!("{r:.0}")),
     );
     meter::report(&v, &human);
-    tokio::time::sleep(meter::secs(a.hold)).await;
-    for h in idlers {
-        h.abort();
-    }
     Ok(())
 }

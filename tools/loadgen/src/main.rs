@@ -9,6 +9,7 @@
 mod amqp;
 mod amqp_idle;
 mod kafka;
+mod kafka_idle;
 mod meter;
 
 use anyhow::Result;
@@ -40,6 +41,8 @@ enum Cmd {
     KafkaConsume(kafka::ConsumeArgs),
     /// Kafka end-to-end latency at a fixed produce rate.
     KafkaE2e(kafka::E2eArgs),
+    /// N idle Kafka connections (one ApiVersions each); broker RSS open and after close.
+    KafkaIdle(kafka_idle::KafkaIdleArgs),
 }
 
 fn main() -> Result<()> {
@@ -58,5 +61,6 @@ fn main() -> Result<()> {
         Cmd::KafkaProduce(a) => kafka::produce(a),
         Cmd::KafkaConsume(a) => kafka::consume(a),
         Cmd::KafkaE2e(a) => kafka::e2e(a),
+        Cmd::KafkaIdle(a) => rt()?.block_on(kafka_idle::run(a)),
     }
 }

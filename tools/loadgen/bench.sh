@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Runs the AMQP and Kafka benchmark matrix against Trident and the peers, back to back,
-# the same client and settings on both sides, alternating the broker on every run.
+# Runs the AMQP, MQTT and Kafka benchmark matrix against Trident and the peers, back to
+# back, the same client and settings on both sides, alternating the broker on every run.
 #
-#   TRIDENT_PID=... PEER_PID=... tools/loadgen/bench.sh amqp|kafka|mem|all  [results.jsonl]
+#   TRIDENT_PID=... PEER_PID=... tools/loadgen/bench.sh amqp|mqtt|kafka|mem|mqtt-mem|all [results.jsonl]
+#
+# MQTT: Trident on 127.0.0.1:1883, Mosquitto on :31883 (start-peers.sh mosquitto).
+# MQTT_BROKERS="mosquitto" measures the baseline alone (until Trident's MQTT adapter
+# listens); MQTT_PROTOCOL=5 runs the matrix in MQTT 5.0 instead of 3.1.1.
 #
 # Needs: Trident on 127.0.0.1:5672 (AMQP) and :9092 (Kafka), RabbitMQ on :35672 and the
 # Kafka-protocol peer on :39092 (../shared/tools/peers/start-peers.sh rabbitmq tansu).
@@ -18,6 +22,10 @@ bin=${TRIDENT_LOAD:-$here/../../target/release/trident-load}
 
 TRIDENT_AMQP=${TRIDENT_AMQP:-127.0.0.1:5672}
 PEER_AMQP=${PEER_AMQP:-127.0.0.1:35672}
+TRIDENT_MQTT=${TRIDENT_MQTT:-127.0.0.1:1883}
+PEER_MQTT=${PEER_MQTT:-127.0.0.1:31883}
+MQTT_BROKERS=${MQTT_BROKERS:-trident mosquitto}
+MQTT_PROTOCOL=${MQTT_PROTOCOL:-311}
 TRIDENT_KAFKA=${TRIDENT_KAFKA:-127.0.0.1:9092}
 PEER_KAFKA=${PEER_KAFKA:-127.0.0.1:39092}
 
@@ -66,6 +74,44 @@ mem() {
     --settle 10 ${PEER_PID:+--broker-pid "$PEER_PID"}
 }
 
+mqtt_pair() { # name args...
+  local name=$1 b addr
+  shift
+  for b in $MQTT_BROKERS; do
+    if [ "$b" = trident ]; then addr=$TRIDENT_MQTT; else addr=$PEER_MQTT; fi
+    run "$name" "$b" mqtt --addr "$addr" --label "$b" --protocol "$MQTT_PROTOCOL" "$@"
+  done
+}
+
+# Fan-in (4 publishers -> 1 subscriber) and fan-out (1 -> 50), QoS 0/1/2, 128-byte
+# payloads, at saturation and at a fixed rate; every run counts lost and duplicated.
+mqtt() {
+  local common=(--size 128 --warmup 2 --duration 10 --inflight 100)
+  local q
+  for q in 0 1 2; do
+    mqtt_pair "mqtt-fanin-q$q" "${common[@]}" --qos "$q" --publishers 4 --subscribers 1
+    mqtt_pair "mqtt-fanin-q$q-rate4k" "${common[@]}" --qos "$q" --publishers 4 --subscribers 1 --rate 4000
+    mqtt_pair "mqtt-fanout-q$q" "${common[@]}" --qos "$q" --publishers 1 --subscribers 50
+    mqtt_pair "mqtt-fanout-q$q-rate200" "${common[@]}" --qos "$q" --publishers 1 --subscribers 50 --rate 200
+  done
+}
+
+# Broker RSS with 10k idle MQTT connections from 4 source addresses (50k for Trident:
+# Mosquitto's peer instance is limited to 20000 descriptors). Read it on a freshly
+# started broker: an allocator that already grew keeps its RSS and hides the cost.
+mqtt_mem() {
+  local b
+  for b in $MQTT_BROKERS; do
+    if [ "$b" = trident ]; then
+      run mqtt-idle-10k trident mqtt-idle --addr "$TRIDENT_MQTT" --label trident --connections 10000 \
+        --sources 4 --settle 10 ${TRIDENT_PID:+--broker-pid "$TRIDENT_PID"}
+    else
+      run mqtt-idle-10k "$b" mqtt-idle --addr "$PEER_MQTT" --label "$b" --connections 10000 \
+        --sources 4 --settle 10 ${MQTT_PEER_PID:+--broker-pid "$MQTT_PEER_PID"}
+    fi
+  done
+}
+
 kafka_pair() { # name size count acks
   local name=$1 size=$2 count=$3 acks=$4 t
   for b in trident:$TRIDENT_KAFKA peer:$PEER_KAFKA; do
@@ -97,10 +143,12 @@ kafka() {
 for rep in $(seq 1 "$reps"); do
   case $what in
     amqp) amqp ;;
+    mqtt) mqtt ;;
+    mqtt-mem) mqtt_mem ;;
     kafka) kafka ;;
     mem) mem ;;
-    all) amqp; kafka; mem ;;
-    *) echo "usage: $0 amqp|kafka|mem|all [results.jsonl]" >&2; exit 2 ;;
+    all) amqp; mqtt; kafka; mem; mqtt_mem ;;
+    *) echo "usage: $0 amqp|mqtt|kafka|mem|mqtt-mem|all [results.jsonl]" >&2; exit 2 ;;
   esac
 done
 echo "results appended to $out" >&2

@@ -1,5 +1,5 @@
 //! `trident-load`: Trident's own load generator. A client only (lapin for AMQP 0-9-1,
-//! librdkafka for Kafka); it works against any broker speaking those protocols, so that
+//! librdkafka for Kafka, rumqttc for MQTT); it works against any broker speaking those protocols, so that
 //! Trident and its peers are measured with the same client in the same run.
 //!
 //! Every scenario prints one JSON line (machine-readable) and one human line. Counting is
@@ -11,6 +11,9 @@ mod amqp_idle;
 mod kafka;
 mod kafka_idle;
 mod meter;
+mod mqtt;
+mod mqtt_idle;
+mod mqtt_link;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -19,10 +22,10 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "trident-load",
     version,
-    about = "Load generator for AMQP 0-9-1 and Kafka brokers"
+    about = "Load generator for AMQP 0-9-1, MQTT and Kafka brokers"
 )]
 struct Cli {
-    /// Tokio worker threads for the AMQP scenarios.
+    /// Tokio worker threads for the AMQP and MQTT scenarios.
     #[arg(long, global = true, default_value_t = 2)]
     threads: usize,
     #[command(subcommand)]
@@ -35,6 +38,10 @@ enum Cmd {
     Amqp(amqp::AmqpArgs),
     /// N idle AMQP connections; broker RSS before and after (--broker-pid).
     AmqpIdle(amqp_idle::IdleArgs),
+    /// MQTT publishers and subscribers on one topic: rates, latency, lost and duplicated.
+    Mqtt(mqtt::MqttArgs),
+    /// N idle MQTT connections from several 127.0.0.x sources; broker RSS (--broker-pid).
+    MqttIdle(mqtt_idle::MqttIdleArgs),
     /// Kafka producer throughput (acknowledged records/s, MiB/s).
     KafkaProduce(kafka::ProduceArgs),
     /// Kafka consumer throughput from the beginning of a topic.
@@ -58,6 +65,8 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Amqp(a) => rt()?.block_on(amqp::run(a)),
         Cmd::AmqpIdle(a) => rt()?.block_on(amqp_idle::run(a)),
+        Cmd::Mqtt(a) => rt()?.block_on(mqtt::run(a)),
+        Cmd::MqttIdle(a) => rt()?.block_on(mqtt_idle::run(a)),
         Cmd::KafkaProduce(a) => kafka::produce(a),
         Cmd::KafkaConsume(a) => kafka::consume(a),
         Cmd::KafkaE2e(a) => kafka::e2e(a),

@@ -38,6 +38,21 @@ METRICS = {
         ("RSS after MiB", "rss_after_kib", "mib"),
         ("bytes/connection", "per_connection_bytes", True),
     ],
+    "mqtt": [
+        ("publish msg/s (acked)", "publish_per_s", True),
+        ("deliver msg/s", "deliver_per_s", True),
+        ("e2e p50 ms", "latency.p50_us", False),
+        ("e2e p99 ms", "latency.p99_us", False),
+        ("acked", "acked", True),
+        ("lost", "lost", True),
+        ("duplicated", "duplicates", True),
+    ],
+    "mqtt-idle": [
+        ("opened", "opened", True),
+        ("RSS before MiB", "rss_before_kib", "mib"),
+        ("RSS after MiB", "rss_after_kib", "mib"),
+        ("bytes/connection", "per_connection_bytes", True),
+    ],
     "kafka-e2e": [
         ("e2e p50 ms", "end_to_end_latency.p50_us", False),
         ("e2e p99 ms", "end_to_end_latency.p99_us", False),

@@ -60,7 +60,8 @@ pub struct MqttArgs {
     /// Topic (default trident-load/<pid>).
     #[arg(long)]
     pub topic: Option<String>,
-    /// Seconds to wait after publishing for outstanding acks and deliveries.
+    /// After publishing: seconds to wait for outstanding acks, and seconds without any
+    /// new delivery before the missing ones count as lost.
     #[arg(long, default_value_t = 5.0)]
     pub drain: f64,
     /// Free-form label copied into the JSON line (e.g. trident, mosquitto).
@@ -131,7 +132,8 @@ fn publisher_of(body: &[u8]) -> Option<usize> {
 #[derive(Debug, Default)]
 struct Flags {
     stop_publishing: AtomicBool,
-    give_up: AtomicBool,
+    give_up_acks: AtomicBool,
+    stop_subscribers: AtomicBool,
 }
 
 pub async fn run(a: MqttArgs) -> Result<()> {
@@ -235,14 +237,14 @@ pub async fn run(a: MqttArgs) -> Result<()> {
     sub_meter.end_window();
     clock.abort();
 
-    // Outstanding acks first, then deliveries, both bounded by --drain.
-    let drain_until = Instant::now() + secs(a.drain);
+    // Outstanding acks first (bounded by --drain), then deliveries: wait while they keep
+    // arriving, and give up after --drain seconds without one. Only then is what is
+    // missing counted as lost, not merely late.
     let giver = {
-        let f = flags.clone();
-        let left = drain_until.saturating_duration_since(Instant::now());
+        let (f, left) = (flags.clone(), secs(a.drain));
         tokio::spawn(async move {
             tokio::time::sleep(left).await;
-            f.give_up.store(true, Ordering::Release);
+            f.give_up_acks.store(true, Ordering::Release);
         })
     };
     let mut published = Vec::new();
@@ -259,19 +261,19 @@ pub async fn run(a: MqttArgs) -> Result<()> {
             }
         }
     }
+    giver.abort();
     let acked: u64 = published.iter().map(|p| p.acked.len).sum();
     let expected = acked * a.subscribers as u64;
-    while Instant::now() < drain_until
-        && subs
-            .iter()
-            .map(|(_, _, r)| r.load(Ordering::Acquire))
-            .sum::<u64>()
-            < expected
-    {
+    let counted = || -> u64 { subs.iter().map(|(_, _, r)| r.load(Ordering::Acquire)).sum() };
+    let (mut last, mut quiet_since) = (counted(), Instant::now());
+    while last < expected && quiet_since.elapsed() < secs(a.drain) {
         tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = counted();
+        if now != last {
+            (last, quiet_since) = (now, Instant::now());
+        }
     }
-    flags.give_up.store(true, Ordering::Release);
-    giver.abort();
+    flags.stop_subscribers.store(true, Ordering::Release);
 
     let mut latency = Latency::new();
     let (mut lost, mut duplicates, mut received, mut foreign) = (0u64, 0u64, 0u64, 0u64);
@@ -408,7 +410,7 @@ async fn publisher_events(
     loop {
         let total = written.load(Ordering::Acquire);
         if (total != u64::MAX && out.sent >= total && pending.is_empty())
-            || flags.give_up.load(Ordering::Acquire)
+            || flags.give_up_acks.load(Ordering::Acquire)
         {
             return Ok(out);
         }
@@ -449,7 +451,7 @@ async fn subscribe(
         per_publisher: vec![Seqs::default(); publishers],
         ..Received::default()
     };
-    while !flags.give_up.load(Ordering::Acquire) {
+    while !flags.stop_subscribers.load(Ordering::Acquire) {
         let ev = match tokio::time::timeout(Duration::from_millis(50), link.next()).await {
             Err(_) => continue,
             Ok(ev) => ev?,

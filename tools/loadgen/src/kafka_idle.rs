@@ -117,22 +117,11 @@ pub async fn run(a: KafkaIdleArgs) -> Result<()> {
             }
         }));
     }
-    let mut streams = Vec::with_capacity(a.connections);
-    let mut failures = 0usize;
-    let mut first_error = None;
-    for h in handles {
-        match h.await {
-            Ok(Ok(s)) => streams.push(s),
-            Ok(Err(e)) => {
-                failures += 1;
-                first_error.get_or_insert(e);
-            }
-            Err(e) => {
-                failures += 1;
-                first_error.get_or_insert(e.to_string());
-            }
-        }
-    }
+    let crate::idle_open::Opened {
+        streams,
+        failures,
+        first_error,
+    } = crate::idle_open::collect(handles).await;
     let open_secs = started.elapsed().as_secs_f64();
     let opened = streams.len();
     let idlers: Vec<_> = streams.into_iter().map(|s| tokio::spawn(idle(s))).collect();

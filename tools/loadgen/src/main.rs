@@ -8,6 +8,7 @@
 
 mod amqp;
 mod amqp_idle;
+mod idle_open;
 mod kafka;
 mod kafka_idle;
 mod meter;

@@ -24,6 +24,9 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Serve(args) => {
             let config = args.load_config()?;
             init_tracing(&config.log);
+            for warning in trident_config::unknown_env_warnings(std::env::vars()) {
+                tracing::warn!("{warning}");
+            }
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .thread_name("trident")

@@ -10,8 +10,6 @@ pub enum ConfigError {
         origin: crate::Source,
         reason: String,
     },
-    #[error("unknown environment variable {0}: no such setting (see README for the list)")]
-    UnknownEnv(String),
     #[error("unknown setting '{0}'")]
     UnknownKey(String),
     #[error("invalid configuration: {0}")]

@@ -62,12 +62,14 @@ pub fn load(
         .filter(|(k, _)| k.starts_with("TRIDENT_"))
         .collect();
     for (name, value) in &env {
-        let Some(key) = KEYS.iter().find(|k| env_var_name(k.name) == *name) else {
-            // Unknown TRIDENT_* variables are most likely typos: say so instead of
-            // silently ignoring a setting the operator believes is in force.
-            return Err(ConfigError::UnknownEnv(name.clone()));
-        };
-        key.set(&mut table, value, Source::Env(name.clone()))?;
+        // Unknown TRIDENT_* variables are skipped here and reported by
+        // [`unknown_env_warnings`]: the environment is not the operator's alone
+        // (Kubernetes injects TRIDENT_PORT=tcp://... into every pod of a Service named
+        // `trident`), so refusing to start on them would crash-loop ordinary deployments.
+        // Unknown keys in a file or a flag are the operator's own words and stay errors.
+        if let Some(key) = KEYS.iter().find(|k| env_var_name(k.name) == *name) {
+            key.set(&mut table, value, Source::Env(name.clone()))?;
+        }
     }
     for (name, value) in flags {
         let key = KEYS
@@ -85,6 +87,57 @@ pub fn load(
         .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_string()))?;
     config.validate()?;
     Ok(config)
+}
+
+/// One warning per `TRIDENT_*` variable that names no setting, with the nearest
+/// setting's variable when one is close (a likely typo). [`load`] ignores them; the
+/// binary logs these once logging is set up.
+pub fn unknown_env_warnings(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+    let mut out: Vec<String> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("TRIDENT_"))
+        .filter(|(k, _)| !KEYS.iter().any(|key| env_var_name(key.name) == *k))
+        .map(|(name, _)| match nearest_env_var(&name) {
+            Some(near) => format!(
+                "ignoring environment variable {name}: no such setting (did you mean {near}?)"
+            ),
+            None => format!("ignoring environment variable {name}: no such setting"),
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The setting variable within a third of `name`'s length in edits (not counting the
+/// shared `TRIDENT_` prefix, so `TRIDENT_PORT` suggests nothing), if any.
+fn nearest_env_var(name: &str) -> Option<String> {
+    let own = name.strip_prefix("TRIDENT_").unwrap_or(name);
+    let limit = (own.len() / 3).max(1);
+    KEYS.iter()
+        .map(|k| env_var_name(k.name))
+        .map(|v| {
+            let theirs = v.strip_prefix("TRIDENT_").unwrap_or(&v);
+            (edit_distance(own, theirs), v.clone())
+        })
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, v)| v)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut row = Vec::with_capacity(b.len() + 1);
+        row.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let best = (prev[j] + cost).min(prev[j + 1] + 1).min(row[j] + 1);
+            row.push(best);
+        }
+        prev = row;
+    }
+    prev[b.len()]
 }
 
 #[cfg(test)]

@@ -50,10 +50,35 @@ fn errors_name_the_setting() {
             && e.to_string().contains("TRIDENT_AMQP_FRAME_MAX"),
         "{e}"
     );
-    let e = load(None, env(&[("TRIDENT_NO_SUCH", "1")]), &[]).expect_err("unknown");
-    assert!(e.to_string().contains("TRIDENT_NO_SUCH"), "{e}");
     let e = load(None, env(&[("TRIDENT_DURABILITY", "sometimes")]), &[]).expect_err("bad enum");
     assert!(e.to_string().contains("sometimes"), "{e}");
+}
+
+#[test]
+fn unknown_environment_variables_are_warned_about_not_fatal() {
+    // What Kubernetes injects for a Service named `trident`, plus a typo.
+    let vars = [
+        ("TRIDENT_PORT", "tcp://10.0.0.7:5672"),
+        ("TRIDENT_SERVICE_HOST", "10.0.0.7"),
+        ("TRIDENT_AMQP_LISTN", "0.0.0.0:5673"),
+        ("TRIDENT_DATA_DIR", "/from/env"),
+    ];
+    let c = load(None, env(&vars), &[]).expect("unknown variables do not stop the broker");
+    assert_eq!(c.data_dir, std::path::PathBuf::from("/from/env"));
+    let w = unknown_env_warnings(env(&vars));
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(
+        w.iter()
+            .any(|m| m.contains("TRIDENT_AMQP_LISTN")
+                && m.contains("did you mean TRIDENT_AMQP_LISTEN")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|m| m.contains("TRIDENT_PORT") && !m.contains("did you mean")),
+        "{w:?}"
+    );
+    assert!(!w.iter().any(|m| m.contains("TRIDENT_DATA_DIR")), "{w:?}");
 }
 
 #[test]

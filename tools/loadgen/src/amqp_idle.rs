@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
+use crate::idle_open::rss_kib;
 use crate::meter::{self, round3};
 
 #[derive(Debug, Args, Clone)]
@@ -155,17 +156,6 @@ async fn idle(mut s: TcpStream) {
     }
 }
 
-/// VmRSS of a process in KiB.
-pub fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS line")
-}
-
 pub async fn run(a: IdleArgs) -> Result<()> {
     let rss0 = a.broker_pid.map(rss_kib).transpose()?;
     let sem = Arc::new(Semaphore::new(a.concurrency.max(1)));
@@ -208,12 +198,7 @@ pub async fn run(a: IdleArgs) -> Result<()> {
     // What the broker gives back once they are gone.
     tokio::time::sleep(meter::secs(a.settle)).await;
     let rss2 = a.broker_pid.map(rss_kib).transpose()?;
-    let per_conn = match (rss0, rss1) {
-        (Some(r0), Some(r1)) if opened > 0 => {
-            Some(round3((r1 as f64 - r0 as f64) * 1024.0 / opened as f64))
-        }
-        _ => None,
-    };
+    let per_conn = crate::idle_open::per_connection_bytes(rss0, rss1, opened);
     let v = json!({
         "scenario": "amqp-idle",
         "label": a.label,

@@ -1,7 +1,10 @@
 //! What the idle-connection modes (AMQP, Kafka, MQTT) share: collecting the connections
 //! that opened, and why the others did not, from the tasks that opened them.
 
+use anyhow::{Context, Result};
 use tokio::task::JoinHandle;
+
+use crate::meter::round3;
 
 /// The connections that opened, how many did not, and the first reason why.
 pub struct Opened<S> {
@@ -30,4 +33,29 @@ pub async fn collect<S>(handles: Vec<JoinHandle<Result<S, String>>>) -> Opened<S
         out.first_error.get_or_insert(failed);
     }
     out
+}
+
+/// VmRSS of a process in KiB.
+pub fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS line")
+}
+
+/// The broker's RSS growth per opened connection, in bytes, when both readings exist.
+pub fn per_connection_bytes(
+    before_kib: Option<u64>,
+    open_kib: Option<u64>,
+    opened: usize,
+) -> Option<f64> {
+    match (before_kib, open_kib) {
+        (Some(r0), Some(r1)) if opened > 0 => {
+            Some(round3((r1 as f64 - r0 as f64) * 1024.0 / opened as f64))
+        }
+        _ => None,
+    }
 }

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 
-use crate::amqp_idle::rss_kib;
+use crate::idle_open::rss_kib;
 use crate::meter::{self, round3};
 use crate::mqtt_link::Protocol;
 
@@ -161,12 +161,7 @@ pub async fn run(a: MqttIdleArgs) -> Result<()> {
     tokio::time::sleep(meter::secs(a.settle)).await;
     let alive = idlers.iter().filter(|h| !h.is_finished()).count();
     let rss1 = a.broker_pid.map(rss_kib).transpose()?;
-    let per_conn = match (rss0, rss1) {
-        (Some(r0), Some(r1)) if opened > 0 => {
-            Some(round3((r1 as f64 - r0 as f64) * 1024.0 / opened as f64))
-        }
-        _ => None,
-    };
+    let per_conn = crate::idle_open::per_connection_bytes(rss0, rss1, opened);
     let v = json!({
         "scenario": "mqtt-idle",
         "label": a.label,

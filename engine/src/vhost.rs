@@ -12,8 +12,8 @@ use std::sync::{Arc, Weak};
 
 use arc_swap::ArcSwap;
 use trident_core::{
-    Binding, BindingDestination, ConnectionId, Error, ExchangeDef, ExchangeName, Message, QueueDef,
-    QueueName, Result, VhostName,
+    Arrival, Binding, BindingDestination, ConnectionId, Error, ExchangeDef, ExchangeName, Message,
+    QueueDef, QueueName, Result, VhostName,
 };
 use trident_routing::{Effects, Routable, RouteResult, RoutingError, RoutingTable};
 use trident_storage::{MetaOp, MetaStore, MetaTable};
@@ -537,7 +537,19 @@ impl Vhost {
     ) -> Result<Published> {
         let metrics = &self.inner.engine.metrics;
         metrics.record_publish(message.body.len());
-        let targets: Vec<&QueueRef> = route.queues().filter_map(|q| snap.queues.get(q)).collect();
+        // Each queue with the bindings of it the message matched: the queue keeps them
+        // beside the message and hands them to its consumer with the delivery.
+        let targets: Vec<(&QueueRef, Arrival)> = route
+            .routes()
+            .filter_map(|r| {
+                let q = snap.queues.get(r.queue)?;
+                let arrival = Arrival {
+                    matched: r.matched_bindings(),
+                    replayed: false,
+                };
+                Some((q, arrival))
+            })
+            .collect();
         if targets.is_empty() {
             metrics.record_unroutable();
             return Ok(Published {
@@ -552,9 +564,11 @@ impl Vhost {
             (None, None)
         };
         let message = Arc::new(message);
-        for q in &targets {
+        let routed = targets.len();
+        for (q, arrival) in targets {
             let cmd = QueueCommand::Publish {
                 message: message.clone(),
+                arrival,
                 ticket: ticket.clone(),
             };
             // A queue deleted between routing and now: the message is simply not
@@ -565,10 +579,7 @@ impl Vhost {
                 t.complete(Ok(()));
             }
         }
-        Ok(Published {
-            routed: targets.len(),
-            confirm,
-        })
+        Ok(Published { routed, confirm })
     }
 
     pub async fn consume(

@@ -10,8 +10,10 @@ use arc_swap::ArcSwap;
 use trident_core::{ConnectionId, Error, QueueName, Result, TopicConfig, TopicName, VhostName};
 use trident_storage::{LogConfig, MetaStore, MetaTable};
 
+use crate::adapter_store::AdapterStore;
 use crate::auth::UserStore;
 use crate::config::EngineConfig;
+use crate::meta_writer::MetaWriter;
 use crate::metrics::Metrics;
 use crate::offsets::GroupOffsets;
 use crate::queue::QueueStats;
@@ -28,6 +30,8 @@ pub struct Engine {
 pub(crate) struct EngineInner {
     pub(crate) config: Arc<EngineConfig>,
     pub(crate) meta: Arc<MetaStore>,
+    /// Group commits for adapter state and retained messages.
+    meta_writer: MetaWriter,
     vhosts: RwLock<HashMap<VhostName, Vhost>>,
     /// Read on every produce and fetch; replaced wholesale on the rare topic change so
     /// that those paths never take a lock.
@@ -79,9 +83,11 @@ impl Engine {
         }
         let offsets = GroupOffsets::load(meta.clone())?;
         let users = UserStore::load(meta.clone())?;
+        let meta_writer = MetaWriter::start(meta.clone())?;
         let inner = Arc::new(EngineInner {
             config: Arc::new(config),
             meta,
+            meta_writer,
             vhosts: RwLock::new(HashMap::new()),
             topics: ArcSwap::from_pointee(HashMap::new()),
             topic_lock: tokio::sync::Mutex::new(()),
@@ -165,6 +171,16 @@ impl Engine {
 
     pub fn offsets(&self) -> &GroupOffsets {
         &self.inner.offsets
+    }
+
+    /// Durable key-value state of one adapter, under `namespace` (non-empty, no NUL);
+    /// see [`AdapterStore`].
+    pub fn adapter_store(&self, namespace: &str) -> Result<AdapterStore> {
+        AdapterStore::new(
+            namespace,
+            self.inner.meta.clone(),
+            self.inner.meta_writer.clone(),
+        )
     }
 
     /// A fresh id for a new client connection.

@@ -6,11 +6,13 @@
 //! every partition is owned by one task fed through a bounded channel: ordering and
 //! backpressure follow from that, and no global lock sits on a publish or produce path.
 
+mod adapter_store;
 pub mod auth;
 mod config;
 pub mod delivery;
 mod engine;
 mod fs_names;
+mod meta_writer;
 pub mod metrics;
 pub mod offsets;
 pub mod publish;
@@ -18,6 +20,7 @@ pub mod queue;
 pub mod topic;
 mod vhost;
 
+pub use adapter_store::{AdapterBatch, AdapterStore};
 pub use auth::{Permission, User, UserStore};
 pub use config::EngineConfig;
 pub use delivery::{ConsumerEvent, ConsumerOptions, ConsumerSink, Delivery, DeliveryId, Outcome};

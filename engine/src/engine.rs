@@ -143,6 +143,7 @@ impl Engine {
         VhostDeps {
             config: self.inner.config.clone(),
             meta: self.inner.meta.clone(),
+            meta_writer: self.inner.meta_writer.clone(),
             metrics: self.inner.metrics.clone(),
         }
     }

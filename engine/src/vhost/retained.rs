@@ -132,23 +132,27 @@ impl Vhost {
             }
         }
         let key = store_key(self.inner.name.as_str(), exchange.as_str(), routing_key);
+        // Encoded before the lock: a large message must not hold up other retains.
+        let kept = message.map(|mut m| {
+            m.exchange = exchange.as_str().to_string();
+            m.routing_key = routing_key.to_string();
+            let mut bytes = Vec::with_capacity(m.body.len() + 64);
+            encode_message(&m, &mut bytes);
+            (Arc::new(m), bytes)
+        });
         let committed = {
             let mut index = self
                 .inner
                 .retained
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            let ops = match message {
-                Some(mut m) => {
-                    m.exchange = exchange.as_str().to_string();
-                    m.routing_key = routing_key.to_string();
-                    let mut bytes = Vec::with_capacity(m.body.len() + 64);
-                    encode_message(&m, &mut bytes);
+            let ops = match kept {
+                Some((m, bytes)) => {
                     index
                         .by_exchange
                         .entry(exchange.clone())
                         .or_default()
-                        .insert(routing_key.to_string(), Arc::new(m));
+                        .insert(routing_key.to_string(), m);
                     vec![MetaOp::put_raw(MetaTable::Retained, key, bytes)]
                 }
                 None => {

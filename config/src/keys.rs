@@ -59,6 +59,16 @@ keys![
         Int,
         "heartbeat interval the broker proposes (0 = off)"
     ),
+    (
+        "amqp.max_connections",
+        Int,
+        "AMQP connections accepted at once (0 = no limit)"
+    ),
+    (
+        "amqp.flow_backlog",
+        Int,
+        "ready messages past which a publish-only AMQP connection is paused (0 = never)"
+    ),
     ("mqtt.enabled", Bool, "serve MQTT"),
     ("mqtt.listen", Str, "MQTT listen address"),
     ("kafka.enabled", Bool, "serve the Kafka protocol"),

@@ -12,6 +12,7 @@ use trident_storage::{LogConfig, MetaStore, MetaTable};
 
 use crate::auth::UserStore;
 use crate::config::EngineConfig;
+use crate::counters::Counters;
 use crate::metrics::Metrics;
 use crate::offsets::GroupOffsets;
 use crate::queue::QueueStats;
@@ -36,6 +37,7 @@ pub(crate) struct EngineInner {
     topic_lock: tokio::sync::Mutex<()>,
     offsets: GroupOffsets,
     users: UserStore,
+    counters: Counters,
     pub(crate) metrics: Arc<Metrics>,
     next_connection: AtomicU64,
 }
@@ -81,12 +83,13 @@ impl Engine {
         let users = UserStore::load(meta.clone())?;
         let inner = Arc::new(EngineInner {
             config: Arc::new(config),
-            meta,
+            meta: meta.clone(),
             vhosts: RwLock::new(HashMap::new()),
             topics: ArcSwap::from_pointee(HashMap::new()),
             topic_lock: tokio::sync::Mutex::new(()),
             offsets,
             users,
+            counters: Counters::new(meta.clone()),
             metrics: Arc::new(Metrics::default()),
             next_connection: AtomicU64::new(1),
         });
@@ -165,6 +168,14 @@ impl Engine {
 
     pub fn offsets(&self) -> &GroupOffsets {
         &self.inner.offsets
+    }
+
+    /// Reserves `count` consecutive values of the durable counter `name`: no value is
+    /// ever returned twice, across restarts and crashes, whatever the clock does. The
+    /// reservation is committed to the metadata store before it returns (one fsync), so
+    /// callers take blocks and hand values out of them.
+    pub fn reserve_ids(&self, name: &str, count: u64) -> Result<std::ops::Range<u64>> {
+        self.inner.counters.reserve(name, count)
     }
 
     /// A fresh id for a new client connection.

@@ -8,6 +8,7 @@
 
 pub mod auth;
 mod config;
+mod counters;
 pub mod delivery;
 mod engine;
 mod fs_names;

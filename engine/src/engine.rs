@@ -14,6 +14,7 @@ use crate::adapter_store::AdapterStore;
 use crate::auth::UserStore;
 use crate::config::EngineConfig;
 use crate::meta_writer::MetaWriter;
+use crate::counters::Counters;
 use crate::metrics::Metrics;
 use crate::offsets::GroupOffsets;
 use crate::queue::QueueStats;
@@ -40,6 +41,7 @@ pub(crate) struct EngineInner {
     topic_lock: tokio::sync::Mutex<()>,
     offsets: GroupOffsets,
     users: UserStore,
+    counters: Counters,
     pub(crate) metrics: Arc<Metrics>,
     next_connection: AtomicU64,
 }
@@ -86,13 +88,14 @@ impl Engine {
         let meta_writer = MetaWriter::start(meta.clone())?;
         let inner = Arc::new(EngineInner {
             config: Arc::new(config),
-            meta,
+            meta: meta.clone(),
             meta_writer,
             vhosts: RwLock::new(HashMap::new()),
             topics: ArcSwap::from_pointee(HashMap::new()),
             topic_lock: tokio::sync::Mutex::new(()),
             offsets,
             users,
+            counters: Counters::new(meta.clone()),
             metrics: Arc::new(Metrics::default()),
             next_connection: AtomicU64::new(1),
         });
@@ -182,6 +185,14 @@ impl Engine {
             self.inner.meta.clone(),
             self.inner.meta_writer.clone(),
         )
+    }
+
+    /// Reserves `count` consecutive values of the durable counter `name`: no value is
+    /// ever returned twice, across restarts and crashes, whatever the clock does. The
+    /// reservation is committed to the metadata store before it returns (one fsync), so
+    /// callers take blocks and hand values out of them.
+    pub fn reserve_ids(&self, name: &str, count: u64) -> Result<std::ops::Range<u64>> {
+        self.inner.counters.reserve(name, count)
     }
 
     /// A fresh id for a new client connection.

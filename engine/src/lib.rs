@@ -9,6 +9,7 @@
 mod adapter_store;
 pub mod auth;
 mod config;
+mod counters;
 pub mod delivery;
 mod engine;
 mod fs_names;

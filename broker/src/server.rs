@@ -32,6 +32,10 @@ fn engine_config(c: &Config) -> EngineConfig {
     e.queue_memory_bytes = usize::try_from(c.limits.queue_memory_bytes).unwrap_or(usize::MAX);
     e.queue_memory_messages = usize::try_from(c.limits.queue_memory_messages).unwrap_or(usize::MAX);
     e.auto_create_topics = c.kafka.auto_create_topics;
+    e.default_user = trident_engine::DefaultUser {
+        name: c.auth.default_user.clone(),
+        password: c.auth.default_pass.clone(),
+    };
     e.default_topic = TopicConfig {
         partitions: c.topics.default_partitions,
         retention_ms: (c.topics.retention_ms >= 0).then_some(c.topics.retention_ms),

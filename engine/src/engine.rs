@@ -12,6 +12,7 @@ use trident_storage::{LogConfig, MetaStore, MetaTable};
 
 use crate::auth::UserStore;
 use crate::config::EngineConfig;
+use crate::connections::ConnectionRegistry;
 use crate::metrics::Metrics;
 use crate::offsets::GroupOffsets;
 use crate::queue::QueueStats;
@@ -36,6 +37,7 @@ pub(crate) struct EngineInner {
     topic_lock: tokio::sync::Mutex<()>,
     offsets: GroupOffsets,
     users: UserStore,
+    pub(crate) connections: Arc<ConnectionRegistry>,
     pub(crate) metrics: Arc<Metrics>,
     next_connection: AtomicU64,
 }
@@ -78,7 +80,7 @@ impl Engine {
             std::fs::remove_dir_all(&tmp)?;
         }
         let offsets = GroupOffsets::load(meta.clone())?;
-        let users = UserStore::load(meta.clone())?;
+        let users = UserStore::load(meta.clone(), &config.default_user)?;
         let inner = Arc::new(EngineInner {
             config: Arc::new(config),
             meta,
@@ -87,6 +89,7 @@ impl Engine {
             topic_lock: tokio::sync::Mutex::new(()),
             offsets,
             users,
+            connections: Arc::new(ConnectionRegistry::default()),
             metrics: Arc::new(Metrics::default()),
             next_connection: AtomicU64::new(1),
         });
@@ -141,13 +144,15 @@ impl Engine {
         }
     }
 
-    fn write_vhosts(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<VhostName, Vhost>> {
+    pub(crate) fn write_vhosts(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, HashMap<VhostName, Vhost>> {
         // A poisoned lock means a panic while inserting into a HashMap, which leaves it
         // consistent; keep serving.
         self.inner.vhosts.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn read_vhosts(&self) -> std::sync::RwLockReadGuard<'_, HashMap<VhostName, Vhost>> {
+    pub(crate) fn read_vhosts(&self) -> std::sync::RwLockReadGuard<'_, HashMap<VhostName, Vhost>> {
         self.inner.vhosts.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -161,6 +166,14 @@ impl Engine {
 
     pub fn users(&self) -> &UserStore {
         &self.inner.users
+    }
+
+    pub(crate) fn meta(&self) -> &Arc<MetaStore> {
+        &self.inner.meta
+    }
+
+    pub(crate) fn inner_connections(&self) -> &Arc<ConnectionRegistry> {
+        &self.inner.connections
     }
 
     pub fn offsets(&self) -> &GroupOffsets {

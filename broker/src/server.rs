@@ -40,6 +40,10 @@ fn engine_config(c: &Config) -> EngineConfig {
         e.queue_memory_messages = size(v);
     }
     e.auto_create_topics = c.kafka.auto_create_topics;
+    e.default_user = trident_engine::DefaultUser {
+        name: c.auth.default_user.clone(),
+        password: c.auth.default_pass.clone(),
+    };
     e.default_topic = TopicConfig {
         partitions: c.topics.default_partitions,
         retention_ms: (c.topics.retention_ms >= 0).then_some(c.topics.retention_ms),

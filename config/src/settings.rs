@@ -31,6 +31,7 @@ pub struct Config {
     pub amqp: AmqpSettings,
     pub mqtt: MqttSettings,
     pub kafka: KafkaSettings,
+    pub auth: AuthSettings,
     pub http: HttpSettings,
     pub limits: LimitSettings,
     pub topics: TopicSettings,
@@ -46,6 +47,7 @@ impl Default for Config {
             amqp: AmqpSettings::default(),
             mqtt: MqttSettings::default(),
             kafka: KafkaSettings::default(),
+            auth: AuthSettings::default(),
             http: HttpSettings::default(),
             limits: LimitSettings::default(),
             topics: TopicSettings::default(),
@@ -144,6 +146,35 @@ impl Default for KafkaSettings {
     }
 }
 
+/// The administrator created when the data directory holds no user yet.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub default_user: String,
+    /// Unset: the password is `guest` and the account logs in from loopback only
+    /// (RabbitMQ's rule). Set: the account logs in from anywhere.
+    pub default_pass: Option<String>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            default_user: "guest".into(),
+            default_pass: None,
+        }
+    }
+}
+
+// By hand: the password must not reach a log line through `{:?}`.
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("default_user", &self.default_user)
+            .field("default_pass", &self.default_pass.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
@@ -236,6 +267,18 @@ impl Config {
         }
         if self.http.enabled {
             check_addr("http.listen", &self.http.listen)?;
+        }
+        if self.auth.default_user.is_empty() || self.auth.default_user.chars().any(char::is_control)
+        {
+            return Err(ConfigError::Invalid(
+                "setting 'auth.default_user' must be a non-empty name without control characters"
+                    .into(),
+            ));
+        }
+        if self.auth.default_pass.as_deref() == Some("") {
+            return Err(ConfigError::Invalid(
+                "setting 'auth.default_pass' must not be empty (leave it unset for the loopback-only default)".into(),
+            ));
         }
         if let Some(frame_max) = self.amqp.frame_max
             && frame_max < 4096

@@ -15,6 +15,7 @@ use crate::auth::UserStore;
 use crate::config::EngineConfig;
 use crate::meta_writer::MetaWriter;
 use crate::counters::Counters;
+use crate::connections::ConnectionRegistry;
 use crate::metrics::Metrics;
 use crate::offsets::GroupOffsets;
 use crate::queue::QueueStats;
@@ -42,6 +43,7 @@ pub(crate) struct EngineInner {
     offsets: GroupOffsets,
     users: UserStore,
     counters: Counters,
+    pub(crate) connections: Arc<ConnectionRegistry>,
     pub(crate) metrics: Arc<Metrics>,
     next_connection: AtomicU64,
 }
@@ -84,7 +86,7 @@ impl Engine {
             std::fs::remove_dir_all(&tmp)?;
         }
         let offsets = GroupOffsets::load(meta.clone())?;
-        let users = UserStore::load(meta.clone())?;
+        let users = UserStore::load(meta.clone(), &config.default_user)?;
         let meta_writer = MetaWriter::start(meta.clone())?;
         let inner = Arc::new(EngineInner {
             config: Arc::new(config),
@@ -96,6 +98,7 @@ impl Engine {
             offsets,
             users,
             counters: Counters::new(meta.clone()),
+            connections: Arc::new(ConnectionRegistry::default()),
             metrics: Arc::new(Metrics::default()),
             next_connection: AtomicU64::new(1),
         });
@@ -151,13 +154,15 @@ impl Engine {
         }
     }
 
-    fn write_vhosts(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<VhostName, Vhost>> {
+    pub(crate) fn write_vhosts(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, HashMap<VhostName, Vhost>> {
         // A poisoned lock means a panic while inserting into a HashMap, which leaves it
         // consistent; keep serving.
         self.inner.vhosts.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn read_vhosts(&self) -> std::sync::RwLockReadGuard<'_, HashMap<VhostName, Vhost>> {
+    pub(crate) fn read_vhosts(&self) -> std::sync::RwLockReadGuard<'_, HashMap<VhostName, Vhost>> {
         self.inner.vhosts.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -171,6 +176,14 @@ impl Engine {
 
     pub fn users(&self) -> &UserStore {
         &self.inner.users
+    }
+
+    pub(crate) fn meta(&self) -> &Arc<MetaStore> {
+        &self.inner.meta
+    }
+
+    pub(crate) fn inner_connections(&self) -> &Arc<ConnectionRegistry> {
+        &self.inner.connections
     }
 
     pub fn offsets(&self) -> &GroupOffsets {

@@ -13,6 +13,8 @@ use trident_storage::{LogConfig, MetaStore, MetaTable};
 use crate::adapter_store::AdapterStore;
 use crate::auth::UserStore;
 use crate::config::EngineConfig;
+use crate::connections::ConnectionRegistry;
+use crate::counters::Counters;
 use crate::meta_writer::MetaWriter;
 use crate::metrics::Metrics;
 use crate::offsets::GroupOffsets;
@@ -40,6 +42,8 @@ pub(crate) struct EngineInner {
     topic_lock: tokio::sync::Mutex<()>,
     offsets: GroupOffsets,
     users: UserStore,
+    counters: Counters,
+    pub(crate) connections: Arc<ConnectionRegistry>,
     pub(crate) metrics: Arc<Metrics>,
     next_connection: AtomicU64,
 }
@@ -85,17 +89,19 @@ impl Engine {
             std::fs::remove_dir_all(&tmp)?;
         }
         let offsets = GroupOffsets::load(meta.clone())?;
-        let users = UserStore::load(meta.clone())?;
+        let users = UserStore::load(meta.clone(), &config.default_user)?;
         let meta_writer = MetaWriter::start(meta.clone())?;
         let inner = Arc::new(EngineInner {
             config: Arc::new(config),
-            meta,
+            meta: meta.clone(),
             meta_writer,
             vhosts: RwLock::new(HashMap::new()),
             topics: ArcSwap::from_pointee(HashMap::new()),
             topic_lock: tokio::sync::Mutex::new(()),
             offsets,
             users,
+            counters: Counters::new(meta.clone()),
+            connections: Arc::new(ConnectionRegistry::default()),
             metrics: Arc::new(Metrics::default()),
             next_connection: AtomicU64::new(1),
         });
@@ -151,13 +157,15 @@ impl Engine {
         }
     }
 
-    fn write_vhosts(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<VhostName, Vhost>> {
+    pub(crate) fn write_vhosts(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, HashMap<VhostName, Vhost>> {
         // A poisoned lock means a panic while inserting into a HashMap, which leaves it
         // consistent; keep serving.
         self.inner.vhosts.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn read_vhosts(&self) -> std::sync::RwLockReadGuard<'_, HashMap<VhostName, Vhost>> {
+    pub(crate) fn read_vhosts(&self) -> std::sync::RwLockReadGuard<'_, HashMap<VhostName, Vhost>> {
         self.inner.vhosts.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -173,6 +181,14 @@ impl Engine {
         &self.inner.users
     }
 
+    pub(crate) fn meta(&self) -> &Arc<MetaStore> {
+        &self.inner.meta
+    }
+
+    pub(crate) fn inner_connections(&self) -> &Arc<ConnectionRegistry> {
+        &self.inner.connections
+    }
+
     pub fn offsets(&self) -> &GroupOffsets {
         &self.inner.offsets
     }
@@ -185,6 +201,14 @@ impl Engine {
             self.inner.meta.clone(),
             self.inner.meta_writer.clone(),
         )
+    }
+
+    /// Reserves `count` consecutive values of the durable counter `name`: no value is
+    /// ever returned twice, across restarts and crashes, whatever the clock does. The
+    /// reservation is committed to the metadata store before it returns (one fsync), so
+    /// callers take blocks and hand values out of them.
+    pub fn reserve_ids(&self, name: &str, count: u64) -> Result<std::ops::Range<u64>> {
+        self.inner.counters.reserve(name, count)
     }
 
     /// A fresh id for a new client connection.

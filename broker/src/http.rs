@@ -182,6 +182,23 @@ pub fn render_metrics(engine: &Engine) -> String {
         out,
         "# HELP trident_log_bytes_on_disk bytes of partition logs on disk\n# TYPE trident_log_bytes_on_disk gauge\ntrident_log_bytes_on_disk {disk}"
     );
+    let name = "trident_retained_messages";
+    let _ = writeln!(
+        out,
+        "# HELP {name} messages retained per vhost (kept last values)\n# TYPE {name} gauge"
+    );
+    let mut vhosts = engine.vhost_names();
+    vhosts.sort();
+    for vhost in vhosts {
+        if let Ok(v) = engine.vhost(vhost.as_str()) {
+            let _ = writeln!(
+                out,
+                "{name}{{vhost=\"{}\"}} {}",
+                label(vhost.as_str()),
+                v.retained_count()
+            );
+        }
+    }
     out
 }
 

@@ -54,7 +54,7 @@ fn label(v: &str) -> String {
 pub fn render_metrics(engine: &Engine) -> String {
     let m = engine.metrics();
     let mut out = String::with_capacity(4096);
-    let counters: [(&str, &str, u64); 11] = [
+    let counters: [(&str, &str, u64); 13] = [
         (
             "trident_connections_opened_total",
             "client connections accepted",
@@ -109,6 +109,16 @@ pub fn render_metrics(engine: &Engine) -> String {
             "trident_records_fetched_total",
             "records read from partition logs",
             Metrics::get(&m.records_fetched),
+        ),
+        (
+            "trident_meta_writes_total",
+            "adapter-state and retained-message writes committed",
+            Metrics::get(&m.meta_writes),
+        ),
+        (
+            "trident_meta_commits_total",
+            "fsynced commits those writes took (group commit)",
+            Metrics::get(&m.meta_commits),
         ),
     ];
     for (name, help, value) in counters {

@@ -18,6 +18,7 @@ pub mod offsets;
 pub mod produce;
 pub mod producer_id;
 pub mod sasl;
+pub mod topic_partitions;
 pub mod topics;
 
 use std::sync::Arc;
@@ -146,6 +147,10 @@ pub async fn dispatch(
             let _ = decode!(metadata::DescribeClusterRequest);
             Reply::Frame(req.respond(&self::metadata::describe_cluster(b)))
         }
+        key::DESCRIBE_TOPIC_PARTITIONS => simple!(
+            topic_partitions::DescribeTopicPartitionsRequest,
+            self::topic_partitions::handle
+        ),
         key::PRODUCE => {
             let r = decode!(produce::ProduceRequest);
             self::produce::handle(broker, req, r).await
@@ -240,6 +245,9 @@ pub fn decode_only(frame: BytesMut) -> Result<(), CloseReason> {
         key::API_VERSIONS => run::<api_versions::ApiVersionsRequest>(r, v),
         key::METADATA => run::<metadata::MetadataRequest>(r, v),
         key::DESCRIBE_CLUSTER => run::<metadata::DescribeClusterRequest>(r, v),
+        key::DESCRIBE_TOPIC_PARTITIONS => {
+            run::<topic_partitions::DescribeTopicPartitionsRequest>(r, v)
+        }
         key::PRODUCE => run::<produce::ProduceRequest>(r, v),
         key::FETCH => run::<fetch::FetchRequest>(r, v),
         key::LIST_OFFSETS => run::<list_offsets::ListOffsetsRequest>(r, v),

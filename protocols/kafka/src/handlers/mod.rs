@@ -26,11 +26,12 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use tokio::task::JoinHandle;
 
-use crate::broker::{Broker, Session};
 use crate::codec::api::{self, ApiSpec, key};
 use crate::codec::header::{RequestHeader, parse_request};
 use crate::codec::{DecodeError, Frame, Reader, Wire, Writer};
 use crate::error_code as ec;
+use crate::session::Session;
+use crate::shared::Shared;
 
 /// What the connection does with a request's outcome.
 #[derive(Debug)]
@@ -85,7 +86,7 @@ impl Request {
 
 /// Serves one request frame.
 pub async fn dispatch(
-    broker: &Arc<Broker>,
+    broker: &Arc<Shared>,
     session: &mut Session,
     frame: BytesMut,
 ) -> Result<Reply, CloseReason> {

@@ -15,12 +15,12 @@ use trident_core::{BatchEncoding, Error, TopicName};
 use trident_engine::{AppendError, AppendRequest, AppendResult, PendingAppend, ProducerSeq};
 
 use super::{Reply, Request};
-use crate::broker::Broker;
 use crate::codec::record_batch::{self, BatchError};
 use crate::error_code as ec;
 use crate::messages::produce::{
     ProducePartitionResponse, ProduceRequest, ProduceResponse, ProduceTopicResponse,
 };
+use crate::shared::Shared;
 
 /// One partition's outcome: known now, or an append queued on the partition.
 enum Slot {
@@ -79,7 +79,7 @@ fn append_outcome(
     }
 }
 
-pub async fn handle(broker: &Arc<Broker>, req: Request, produce: ProduceRequest) -> Reply {
+pub async fn handle(broker: &Arc<Shared>, req: Request, produce: ProduceRequest) -> Reply {
     let acks = produce.acks;
     let mut topics: Vec<(String, Vec<Slot>)> = Vec::with_capacity(produce.topics.len());
     for topic in produce.topics {

@@ -8,19 +8,19 @@ use trident_core::TopicName;
 use trident_engine::Topic;
 
 use super::topic_id;
-use crate::broker::Broker;
 use crate::error_code as ec;
 use crate::messages::topic_partitions::{
     Cursor, DescribeTopicPartitionsPartition, DescribeTopicPartitionsRequest,
     DescribeTopicPartitionsResponse, DescribeTopicPartitionsTopic,
 };
+use crate::shared::Shared;
 
 /// Kafka's `max.request.partition.size.limit` default: the most partitions one response
 /// describes, whatever the client asks for.
 const MAX_PARTITIONS: i32 = 2000;
 
 pub async fn handle(
-    b: &Broker,
+    b: &Shared,
     req: DescribeTopicPartitionsRequest,
     _version: i16,
 ) -> DescribeTopicPartitionsResponse {
@@ -119,7 +119,7 @@ fn refuse_all(
 }
 
 /// Partitions `start..end` of a topic (empty when `start` is past the last one).
-fn describe(b: &Broker, t: &Topic, start: i32, end: i32) -> DescribeTopicPartitionsTopic {
+fn describe(b: &Shared, t: &Topic, start: i32, end: i32) -> DescribeTopicPartitionsTopic {
     let node = b.node_id();
     DescribeTopicPartitionsTopic {
         error_code: ec::NONE,

@@ -323,6 +323,30 @@ fn mqtt_2_2_1_3_packet_identifier_zero_is_a_protocol_error() {
     }
 }
 
+/// [MQTT-2.2.1-2] (3.1.1 [MQTT-2.3.1-5]): a QoS 0 PUBLISH has no packet identifier. The
+/// decoder reads none at QoS 0; the encoder refuses a PUBLISH whose identifier and QoS
+/// disagree, either way.
+#[test]
+fn mqtt_2_2_1_2_qos_0_carries_no_packet_identifier() {
+    let mut p = Publish::new("t", Bytes::new());
+    p.packet_id = PacketId::new(1);
+    assert_eq!(
+        encode(&Packet::Publish(p.clone()), V311, &mut BytesMut::new()),
+        Err(EncodeError::PacketIdMismatch)
+    );
+    p.qos = QoS::AtLeastOnce;
+    p.packet_id = None;
+    assert_eq!(
+        encode(&Packet::Publish(p), V5, &mut BytesMut::new()),
+        Err(EncodeError::PacketIdMismatch)
+    );
+    // At QoS 0 the two bytes after the topic are payload, not an identifier.
+    let Ok(Packet::Publish(p)) = to_server(V311, 0x30, &cat(&[&lp(b"t"), &[0, 0]])) else {
+        panic!("decodes");
+    };
+    assert_eq!((p.packet_id, &p.payload[..]), (None, &[0u8, 0][..]));
+}
+
 /// §2.2.2.2: an identifier not defined for the packet is malformed; §3.x.2.2: a
 /// property given twice (but User Property) is a protocol error.
 #[test]

@@ -54,6 +54,14 @@ pub async fn create(
     // Trident keeps, but it must still be JSON.
     let _: Value = body::read_json(req).await?;
     let new = api.engine.create_vhost(&name).await?;
+    if new {
+        // As RabbitMQ's API does: whoever creates a vhost may use it at once.
+        api.engine.users().set_permission(
+            &caller.user.name,
+            &name,
+            trident_engine::Permission::all(),
+        )?;
+    }
     body::created(new)
 }
 

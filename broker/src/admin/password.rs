@@ -35,7 +35,9 @@ pub fn check(user: &str, password: &str) -> Result<(), String> {
         return Err(format!("the password is shorter than {MIN_LEN} characters"));
     }
     let lower = password.to_lowercase();
-    if lower == user.to_lowercase() || lower.contains(&user.to_lowercase()) && user.len() >= 4 {
+    if lower == user.to_lowercase()
+        || lower.contains(&user.to_lowercase()) && user.chars().count() >= 3
+    {
         return Err("the password contains the user name".into());
     }
     let mut chars = password.chars();

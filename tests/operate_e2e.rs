@@ -569,3 +569,34 @@ async fn definitions_exported_from_one_broker_rebuild_a_fresh_one() {
     assert_eq!(code, 0);
     assert!(out.contains("Partitions: 3"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_admin_with_a_password_from_settings_may_log_in_remotely() {
+    let (ip, _) = client_ip();
+    let broker = Broker::start_on_all_interfaces(&[
+        ("auth.default_user", "admin"),
+        ("auth.default_pass", "set-by-the-operator-1"),
+    ]);
+    let amqp = at(ip, broker.amqp);
+    let conn = Connection::connect(
+        &format!("amqp://admin:set-by-the-operator-1@{amqp}/%2f"),
+        ConnectionProperties::default(),
+    )
+    .await
+    .expect("the configured administrator logs in from a non-loopback address");
+    conn.create_channel().await.expect("channel");
+    // No guest account was created beside it.
+    let e = Connection::connect(
+        &format!("amqp://guest:guest@{}/%2f", broker.amqp),
+        ConnectionProperties::default(),
+    )
+    .await
+    .expect_err("there is no guest");
+    assert!(
+        amqp_code(&e) == Some(403) || matches!(e, lapin::Error::IOError(_)),
+        "{e:?}"
+    );
+    let (code, out, err) = broker.admin("admin", "set-by-the-operator-1", &["users", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("admin") && !out.contains("guest"), "{out}");
+}

@@ -28,10 +28,22 @@ fn engine_config(c: &Config) -> EngineConfig {
         },
         DurabilitySetting::Never => Durability::Never,
     };
-    e.max_message_bytes = usize::try_from(c.limits.max_message_bytes).unwrap_or(usize::MAX);
-    e.queue_memory_bytes = usize::try_from(c.limits.queue_memory_bytes).unwrap_or(usize::MAX);
-    e.queue_memory_messages = usize::try_from(c.limits.queue_memory_messages).unwrap_or(usize::MAX);
+    // Unset limits keep the engine's defaults (defined once, in the engine).
+    let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    if let Some(v) = c.limits.max_message_bytes {
+        e.max_message_bytes = size(v);
+    }
+    if let Some(v) = c.limits.queue_memory_bytes {
+        e.queue_memory_bytes = size(v);
+    }
+    if let Some(v) = c.limits.queue_memory_messages {
+        e.queue_memory_messages = size(v);
+    }
     e.auto_create_topics = c.kafka.auto_create_topics;
+    e.default_user = trident_engine::DefaultUser {
+        name: c.auth.default_user.clone(),
+        password: c.auth.default_pass.clone(),
+    };
     e.default_topic = TopicConfig {
         partitions: c.topics.default_partitions,
         retention_ms: (c.topics.retention_ms >= 0).then_some(c.topics.retention_ms),
@@ -62,12 +74,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.amqp.enabled {
         let listener = bind("amqp.listen", &config.amqp.listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "AMQP 0-9-1 listening");
-        let amqp = trident_amqp::AmqpConfig {
-            frame_max: config.amqp.frame_max,
-            channel_max: config.amqp.channel_max,
-            heartbeat_secs: config.amqp.heartbeat_secs,
-            ..trident_amqp::AmqpConfig::default()
-        };
+        let amqp = amqp_config(&config.amqp);
         let (engine, rx) = (engine.clone(), shutdown_rx.clone());
         tasks.spawn(async move { trident_amqp::serve(listener, engine, amqp, rx).await });
     }
@@ -162,6 +169,28 @@ async fn wait_for_signal() {
     }
 }
 
+/// Lays the AMQP settings given in the configuration over the adapter's defaults (which
+/// are defined once, in the adapter).
+fn amqp_config(s: &trident_config::AmqpSettings) -> trident_amqp::AmqpConfig {
+    let mut a = trident_amqp::AmqpConfig::default();
+    if let Some(v) = s.frame_max {
+        a.frame_max = v;
+    }
+    if let Some(v) = s.channel_max {
+        a.channel_max = v;
+    }
+    if let Some(v) = s.heartbeat_secs {
+        a.heartbeat_secs = v;
+    }
+    if let Some(v) = s.max_connections {
+        a.max_connections = usize::try_from(v).unwrap_or(usize::MAX);
+    }
+    if let Some(v) = s.flow_backlog {
+        a.flow_backlog = v;
+    }
+    a
+}
+
 /// Lays the Kafka settings given in the configuration over the adapter's defaults
 /// (which are defined once, in the adapter).
 fn apply_kafka_knobs(
@@ -242,4 +271,66 @@ fn apply_mqtt_knobs(
         m.sys_interval = Duration::from_secs(v);
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_settings_keep_the_adapters_and_engines_defaults() {
+        let c = Config::default();
+        let a = amqp_config(&c.amqp);
+        let d = trident_amqp::AmqpConfig::default();
+        assert_eq!(
+            (a.frame_max, a.channel_max, a.heartbeat_secs),
+            (d.frame_max, d.channel_max, d.heartbeat_secs)
+        );
+        assert_eq!(
+            (a.max_connections, a.flow_backlog),
+            (d.max_connections, d.flow_backlog)
+        );
+        let e = engine_config(&c);
+        let d = EngineConfig::new(&c.data_dir);
+        assert_eq!(
+            (
+                e.max_message_bytes,
+                e.queue_memory_bytes,
+                e.queue_memory_messages
+            ),
+            (
+                d.max_message_bytes,
+                d.queue_memory_bytes,
+                d.queue_memory_messages
+            )
+        );
+    }
+
+    #[test]
+    fn set_settings_reach_the_adapter_and_the_engine() {
+        let mut c = Config::default();
+        c.amqp.frame_max = Some(8192);
+        c.amqp.channel_max = Some(16);
+        c.amqp.heartbeat_secs = Some(5);
+        c.amqp.max_connections = Some(3);
+        c.amqp.flow_backlog = Some(0);
+        c.limits.max_message_bytes = Some(1000);
+        c.limits.queue_memory_bytes = Some(2000);
+        c.limits.queue_memory_messages = Some(30);
+        let a = amqp_config(&c.amqp);
+        assert_eq!(
+            (a.frame_max, a.channel_max, a.heartbeat_secs),
+            (8192, 16, 5)
+        );
+        assert_eq!((a.max_connections, a.flow_backlog), (3, 0));
+        let e = engine_config(&c);
+        assert_eq!(
+            (
+                e.max_message_bytes,
+                e.queue_memory_bytes,
+                e.queue_memory_messages
+            ),
+            (1000, 2000, 30)
+        );
+    }
 }

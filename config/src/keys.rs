@@ -59,6 +59,16 @@ keys![
         Int,
         "heartbeat interval the broker proposes (0 = off)"
     ),
+    (
+        "amqp.max_connections",
+        Int,
+        "AMQP connections accepted at once (0 = no limit)"
+    ),
+    (
+        "amqp.flow_backlog",
+        Int,
+        "ready messages past which a publish-only AMQP connection is paused (0 = never)"
+    ),
     ("mqtt.enabled", Bool, "serve MQTT"),
     ("mqtt.listen", Str, "MQTT listen address"),
     ("mqtt.vhost", Str, "vhost MQTT clients use"),
@@ -175,7 +185,21 @@ keys![
         Int,
         "largest consumer session timeout accepted"
     ),
-    ("http.enabled", Bool, "serve /healthz and /metrics"),
+    (
+        "auth.default_user",
+        Str,
+        "administrator created in an empty data directory"
+    ),
+    (
+        "auth.default_pass",
+        Str,
+        "its password; unset: 'guest', loopback logins only"
+    ),
+    (
+        "http.enabled",
+        Bool,
+        "serve /healthz, /metrics and the management API"
+    ),
     ("http.listen", Str, "HTTP listen address"),
     (
         "limits.max_message_bytes",
@@ -212,6 +236,14 @@ keys![
         Int,
         "segment file size before rolling"
     ),
+];
+
+/// `TRIDENT_*` variables read by the admin commands (`trident users ...`), not by the
+/// broker: known, so that the broker does not warn about them.
+pub const CLIENT_ENV: &[&str] = &[
+    "TRIDENT_ADMIN_URL",
+    "TRIDENT_ADMIN_USER",
+    "TRIDENT_ADMIN_PASS",
 ];
 
 impl Key {

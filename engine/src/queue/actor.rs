@@ -222,7 +222,11 @@ impl QueueActor {
     /// Returns true when the task must stop.
     fn handle(&mut self, cmd: QueueCommand) -> bool {
         match cmd {
-            QueueCommand::Publish { message, ticket } => self.publish(message, ticket),
+            QueueCommand::Publish {
+                message,
+                arrival,
+                ticket,
+            } => self.publish(message, arrival, ticket),
             QueueCommand::Consume { opts, sink, reply } => {
                 let _ = reply.send(self.consume(opts, sink));
             }

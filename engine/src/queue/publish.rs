@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use trident_core::message::now_ms;
-use trident_core::{ExchangeName, Message, Overflow};
+use trident_core::{Arrival, ExchangeName, Message, Overflow};
 
 use super::actor::QueueActor;
 use super::dead_letter::{Reason, dead_letter};
@@ -16,7 +16,12 @@ use crate::publish::{ConfirmTicket, Nack};
 use crate::vhost::WeakVhost;
 
 impl QueueActor {
-    pub(super) fn publish(&mut self, message: Arc<Message>, ticket: Option<ConfirmTicket>) {
+    pub(super) fn publish(
+        &mut self,
+        message: Arc<Message>,
+        arrival: Arrival,
+        ticket: Option<ConfirmTicket>,
+    ) {
         let args = &self.def.args;
         let over_length = |len: u64, bytes: u64, add: u64| {
             args.max_length.is_some_and(|m| len + 1 > m)
@@ -34,7 +39,7 @@ impl QueueActor {
             }
             return;
         }
-        self.backlog.push(message, ticket, &self.def.args);
+        self.backlog.push(message, arrival, ticket, &self.def.args);
         self.enforce_max_length();
     }
 

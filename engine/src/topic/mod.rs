@@ -1,6 +1,8 @@
 //! Partitioned logs: a topic is N partitions, each owned by one task (see `partition`).
 
+mod batch_v2;
 mod partition;
+mod producer_snapshot;
 mod producer_state;
 
 use std::sync::Arc;

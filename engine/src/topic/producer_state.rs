@@ -2,8 +2,11 @@
 //! producer wrote, so that a retried batch is recognised and not appended twice, and a
 //! gap is refused instead of silently reordering.
 //!
-//! The state lives in memory. After a restart an unknown producer is accepted from
-//! whatever sequence it sends (as Kafka does when it has no state for a producer).
+//! The state lives in memory and is rebuilt when the partition opens: from the last
+//! snapshot (`producer_snapshot`, written at segment roll and at shutdown) plus the
+//! batch headers appended after it, which carry producer id, epoch and sequence. So a
+//! retry after a crash is still recognised. A producer the partition has no state for
+//! at all is accepted from whatever sequence it sends, as Kafka does.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -13,20 +16,22 @@ use super::{AppendError, ProducerSeq};
 
 /// Kafka keeps the five most recent batches per producer: a client may have at most
 /// five requests in flight with idempotence on.
-const RECENT: usize = 5;
+pub(super) const RECENT: usize = 5;
 
-#[derive(Debug)]
-struct Recent {
-    first_seq: i32,
-    last_seq: i32,
-    base_offset: Offset,
+/// One of a producer's recent batches: its sequence range and where it was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Recent {
+    pub first_seq: i32,
+    pub last_seq: i32,
+    pub base_offset: Offset,
 }
 
-#[derive(Debug)]
-struct ProducerEntry {
-    epoch: i16,
-    last_seq: i32,
-    recent: VecDeque<Recent>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ProducerEntry {
+    pub epoch: i16,
+    pub last_seq: i32,
+    /// Oldest first, at most [`RECENT`].
+    pub recent: VecDeque<Recent>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -35,9 +40,9 @@ pub(crate) enum SeqCheck {
     Duplicate(Offset),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct ProducerStates {
-    map: HashMap<i64, ProducerEntry>,
+    pub(super) map: HashMap<i64, ProducerEntry>,
 }
 
 fn last_seq(p: &ProducerSeq, record_count: u32) -> i32 {

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use trident_core::{BatchEncoding, Error, TopicName};
-use trident_engine::{AppendError, AppendRequest, AppendResult, ProducerSeq};
+use trident_engine::{Access, AppendError, AppendRequest, AppendResult, ProducerSeq};
 
+use super::authz::Authz;
 use super::{Reply, Request};
 use crate::broker::Broker;
 use crate::codec::record_batch::{self, BatchError};
@@ -95,7 +96,12 @@ fn start(mut fut: AppendFuture, index: i32) -> Slot {
     }
 }
 
-pub async fn handle(broker: &Arc<Broker>, req: Request, produce: ProduceRequest) -> Reply {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    req: Request,
+    produce: ProduceRequest,
+    authz: &Authz,
+) -> Reply {
     let acks = produce.acks;
     let mut topics: Vec<(String, Vec<Slot>)> = Vec::with_capacity(produce.topics.len());
     for topic in produce.topics {
@@ -126,6 +132,13 @@ pub async fn handle(broker: &Arc<Broker>, req: Request, produce: ProduceRequest)
             ));
             continue;
         };
+        if !authz.may(Access::Write, name.as_str()) {
+            topics.push((
+                topic.name.clone(),
+                refuse_all(ec::TOPIC_AUTHORIZATION_FAILED, None),
+            ));
+            continue;
+        }
         let found = match broker.engine.topic(name.as_str()) {
             Some(t) => Some(t),
             None => match broker.engine.topic_or_create(&name).await {

@@ -3,9 +3,7 @@
 //! queueing for a persistent session, and the same session surviving a broker restart
 //! and a `kill -9`.
 //!
-//! The tests that need retained messages are `#[ignore]`d until the engine's retained
-//! store is wired in; run them with `cargo test -p trident --test mqtt_rumqttc --
-//! --ignored`. By default they
+//! By default they
 //! start the `trident` binary; `TRIDENT_TEST_MQTT=127.0.0.1:31883` points them at another
 //! broker (e.g. Mosquitto) instead, and then the restart and `kill -9` tests, which need
 //! the broker to be their own process, pass without running (they say so on stderr).
@@ -318,13 +316,10 @@ on_both_versions! {
     qos0_100_messages_no_loss => |v| qos_delivery(v, 0);
     qos1_100_in_flight_no_loss => |v| qos_delivery(v, 1);
     qos2_100_in_flight_exactly_once => qos2_exactly_once;
-    #[ignore = "needs the engine's retained-message store; run with --ignored"]
     retained_set_replace_clear => retained;
     will_on_abnormal_disconnect_only => will;
     persistent_session_queues_while_offline => offline_queue;
-    #[ignore = "the retained part needs the engine's retained-message store; run with --ignored"]
     persistent_session_survives_restart => |v| survives(v, false);
-    #[ignore = "the retained part needs the engine's retained-message store; run with --ignored"]
     persistent_session_survives_kill9 => |v| survives(v, true);
 }
 

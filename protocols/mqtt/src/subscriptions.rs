@@ -141,6 +141,32 @@ pub fn matched<'a>(
     m
 }
 
+/// What the bindings a message matched on its way into the session's queue say (the
+/// engine hands their argument tables over with each delivery, also after a restart).
+/// Tables that are not an MQTT subscription's are ignored.
+pub fn matched_from_tables<'a>(tables: impl IntoIterator<Item = &'a FieldTable>) -> Matched {
+    let mut m = Matched::default();
+    for t in tables {
+        let Some(qos) = t
+            .get_i64(ARG_QOS)
+            .and_then(|q| u8::try_from(q).ok())
+            .and_then(QoS::from_u8)
+        else {
+            continue;
+        };
+        m.qos = m.qos.max(Some(qos));
+        m.ids.extend(
+            t.get_i64(ARG_SUBSCRIPTION_ID)
+                .and_then(|i| u32::try_from(i).ok()),
+        );
+        m.retain_as_published |= t
+            .get(ARG_RETAIN_AS_PUBLISHED)
+            .and_then(FieldValue::as_bool)
+            .unwrap_or(false);
+    }
+    m
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -191,6 +217,18 @@ mod tests {
         let subs = [Subscription::new("t", &o, None).unwrap()];
         assert_eq!(matched(&subs, "t", true).qos, None);
         assert_eq!(matched(&subs, "t", false).qos, Some(QoS::AtLeastOnce));
+    }
+
+    #[test]
+    fn matched_binding_tables_give_qos_and_ids() {
+        let q = QueueName::new("q").unwrap();
+        let x = ExchangeName::new("amq.topic").unwrap();
+        let a = sub("a/#", QoS::AtLeastOnce, Some(4)).binding(&x, &q, "me");
+        let b = sub("a/b", QoS::ExactlyOnce, None).binding(&x, &q, "me");
+        let m = matched_from_tables([&a.arguments, &b.arguments, &FieldTable::new()]);
+        assert_eq!(m.qos, Some(QoS::ExactlyOnce));
+        assert_eq!(m.ids, vec![4]);
+        assert_eq!(matched_from_tables([&FieldTable::new()]).qos, None);
     }
 
     #[test]

@@ -37,6 +37,22 @@ impl Session {
             p.payload,
             Some(self.client_id.clone()),
         );
+        if p.retain
+            && let Err(e) = self.retain(&message).await
+        {
+            // Not kept: a QoS 1/2 publisher hears it (v5) or is closed (3.x) below
+            // rather than believing its last value is stored.
+            tracing::warn!(client = %self.client_id, error = %e, "MQTT retained message not stored");
+            if p.qos != QoS::AtMostOnce {
+                if !self.version.is_v5() {
+                    return Err(MqttError::new(engine_code(&e), e.to_string()));
+                }
+                return match p.packet_id {
+                    Some(id) => self.refuse_publish(&p_ref(p.qos, id), engine_code(&e)),
+                    None => Ok(()),
+                };
+            }
+        }
         let confirm = p.qos != QoS::AtMostOnce;
         let published = self
             .shared
@@ -85,6 +101,16 @@ impl Session {
                 },
             );
         Ok(())
+    }
+
+    /// Keeps `message` as its topic's retained message (an empty payload clears it);
+    /// durable when this returns.
+    pub(crate) async fn retain(&self, message: &trident_core::Message) -> trident_core::Result<()> {
+        let kept = (!message.body.is_empty()).then(|| message.clone());
+        self.shared
+            .vhost
+            .retain(&self.shared.exchange, &message.routing_key, kept)
+            .await
     }
 
     /// The topic a PUBLISH is for: its own, or the one its Topic Alias stands for

@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use trident_core::{QueueArgs, QueueDef, QueueName};
-use trident_engine::{ConsumerOptions, QueueRef};
+use trident_core::{Arrival, FieldTable, MatchedBindings, QueueArgs, QueueDef, QueueName};
+use trident_engine::{ConsumerOptions, PublishOptions, QueueRef};
 
 use crate::codec::{
-    Packet, QoS, ReasonCode, SubAck, Subscribe, Subscription as Requested, SubscriptionOptions,
-    parse_shared,
+    Packet, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, Subscription as Requested,
+    SubscriptionOptions, parse_shared,
 };
 use crate::config::QueueOverflow;
 use crate::error::{MqttError, MqttResult};
@@ -54,6 +54,7 @@ impl Session {
         let sub = Subscription::new(&r.filter, &r.options, id).map_err(|e| invalid(&e))?;
         let queue = self.ensure_queue().await?;
         let exchange = self.shared.exchange.clone();
+        let existed = self.subs.iter().any(|s| s.filter == sub.filter);
         if let Some(i) = self.subs.iter().position(|s| s.filter == sub.filter) {
             // The same filter again replaces the subscription ([MQTT-3.8.4-3]).
             let old = self.subs.remove(i);
@@ -66,16 +67,53 @@ impl Session {
                 )
                 .await;
         }
-        self.shared
-            .vhost
-            .bind(
-                sub.binding(&exchange, queue.name(), &self.client_id),
-                self.id,
-            )
-            .await?;
+        let binding = sub.binding(&exchange, queue.name(), &self.client_id);
+        self.shared.vhost.bind(binding.clone(), self.id).await?;
         let qos = sub.qos;
+        let send_retained = match sub.retain_handling {
+            RetainHandling::SendAtSubscribe => true,
+            RetainHandling::SendIfNew => !existed,
+            RetainHandling::DoNotSend => false,
+        };
+        if send_retained {
+            self.replay_retained(&queue, &sub, binding.arguments).await;
+        }
         self.subs.push(sub);
         Ok(qos)
+    }
+
+    /// Puts the retained messages matching `sub` into the session's queue, marked as
+    /// replayed (so they go out with the retain flag, [MQTT-3.3.1-9]) and as matched by
+    /// this subscription alone (its QoS and identifier apply). They reach the client
+    /// after the SUBACK, through the queue like any message.
+    async fn replay_retained(&mut self, queue: &QueueRef, sub: &Subscription, args: FieldTable) {
+        let retained = self
+            .shared
+            .vhost
+            .retained_matching(&self.shared.exchange, &sub.pattern);
+        if retained.is_empty() {
+            return;
+        }
+        let args = Arc::new(args);
+        for (_, message) in retained {
+            let arrival = Arrival {
+                matched: MatchedBindings::from_tables([args.clone()]),
+                replayed: true,
+            };
+            if let Err(e) = self
+                .shared
+                .vhost
+                .enqueue(
+                    queue.name(),
+                    (*message).clone(),
+                    arrival,
+                    PublishOptions::default(),
+                )
+                .await
+            {
+                tracing::debug!(client = %self.client_id, error = %e, "MQTT retained message not replayed");
+            }
+        }
     }
 
     async fn subscribe_shared(

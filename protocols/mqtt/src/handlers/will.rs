@@ -33,8 +33,15 @@ impl Session {
         let vhost = self.shared.vhost.clone();
         let exchange = self.shared.exchange.clone();
         let stats = self.shared.stats.clone();
+        let retain = will.retain;
         let publish = async move {
             MqttStats::add(&stats.wills_published, 1);
+            if retain {
+                let kept = (!message.body.is_empty()).then(|| message.clone());
+                if let Err(e) = vhost.retain(&exchange, &message.routing_key, kept).await {
+                    tracing::warn!(error = %e, "MQTT retained will not stored");
+                }
+            }
             let opts = PublishOptions {
                 mandatory: false,
                 confirm: true,

@@ -14,7 +14,7 @@ use crate::codec::{Packet, PacketId, Publish, PublishProperties, QoS};
 use crate::message::{outbound_properties, published_qos, published_retained};
 use crate::names::topic_of;
 use crate::stats::MqttStats;
-use crate::subscriptions::{Matched, matched};
+use crate::subscriptions::{Matched, matched, matched_from_tables};
 
 impl Session {
     /// The sink every consumer of this connection shares (created on first use).
@@ -85,6 +85,13 @@ impl Session {
             .as_ref()
             .is_some_and(|q| std::ptr::eq(q.def(), d.queue.def()))
         {
+            // The bindings it matched when it was routed (or, for a retained message,
+            // the one subscription it was replayed for); our own filters only for a
+            // message that came without them.
+            let from_bindings = matched_from_tables(d.arrival.matched.iter());
+            if from_bindings.qos.is_some() {
+                return from_bindings;
+            }
             return matched(&self.subs, rk, own);
         }
         match self
@@ -127,7 +134,10 @@ impl Session {
         let publish = |packet_id: Option<PacketId>| Publish {
             dup: d.redelivered && qos != QoS::AtMostOnce,
             qos,
-            retain: m.retain_as_published && published_retained(&d.message),
+            // A retained message replayed at subscribe time carries the flag; a live
+            // one only for retain-as-published ([MQTT-3.3.1-9], [MQTT-3.3.1-12]).
+            retain: d.arrival.replayed
+                || (m.retain_as_published && published_retained(&d.message)),
             topic: topic_of(&d.message.routing_key),
             packet_id,
             properties: PublishProperties {

@@ -25,6 +25,7 @@ mod session;
 pub mod stats;
 pub mod subscriptions;
 mod sys;
+pub mod topic_alias;
 
 pub use config::{MqttConfig, QueueOverflow};
 pub use server::{MqttServer, ServeError, serve};

@@ -25,6 +25,8 @@ pub struct Kept {
     /// the queue's store: resent with the same packet id and DUP, so that the client's
     /// own duplicate detection works ([MQTT-4.3.3]).
     pub unreceived: HashMap<u64, u16>,
+    /// When the session expires (v5 session expiry); `None` never.
+    pub expires_at: Option<std::time::Instant>,
 }
 
 impl Kept {
@@ -101,7 +103,11 @@ impl Registry {
 
     /// The state the session's last connection left (taken: the caller now holds it).
     pub fn take_kept(&self, client_id: &str) -> Option<Kept> {
-        self.lock().get_mut(client_id).and_then(|e| e.kept.take())
+        let now = std::time::Instant::now();
+        self.lock()
+            .get_mut(client_id)
+            .and_then(|e| e.kept.take())
+            .filter(|k| k.expires_at.is_none_or(|t| t > now))
     }
 
     /// Whether a session for `client_id` has state here (for session present).

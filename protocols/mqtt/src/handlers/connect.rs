@@ -18,6 +18,7 @@ use crate::names;
 use crate::packet_ids::PacketIds;
 use crate::session::{EngineLinks, Inbound, Liveness, OutFlight, Output, PeerLimits, Session};
 use crate::subscriptions::Subscription;
+use crate::topic_alias::OutAliases;
 
 /// How long a new connection waits for the one it takes the client id from to let
 /// go of the session.
@@ -115,8 +116,11 @@ impl Session {
         let config = &shared.config;
         if let Err(code) = authenticate(&c, config, peer, shared.engine.users()) {
             tracing::debug!(%peer, code = code.name(), "MQTT CONNECT refused");
-            let code = if v.is_v5() { code } else { v3_refusal(code) };
-            refuse(io, v, ConnAck::new(code, false)).await;
+            let mut ack = ConnAck::new(if v.is_v5() { code } else { v3_refusal(code) }, false);
+            if v.is_v5() && c.properties.request_problem_information != Some(false) {
+                ack.properties.reason_string = Some(refusal_text(code).into());
+            }
+            refuse(io, v, ack).await;
             return None;
         }
         let (cid, assigned) = client_id(&c, id, salt());
@@ -176,6 +180,8 @@ impl Session {
             unreceived: Default::default(),
             inbound: Inbound::default(),
             aliases: Default::default(),
+            aliases_out: OutAliases::new(c.properties.topic_alias_maximum.unwrap_or(0))
+                .map(Box::new),
             will: c.will.map(Box::new),
             engine: EngineLinks::default(),
             kicked: Some(claim.kicked),
@@ -193,6 +199,11 @@ impl Session {
             properties.topic_alias_maximum =
                 (config.topic_alias_maximum > 0).then_some(config.topic_alias_maximum);
             properties.server_keep_alive = server_keep_alive;
+            if c.properties.request_response_information == Some(true) {
+                // A topic prefix of the client's own for response topics
+                // (§4.10.1); Trident gives it no special rights.
+                properties.response_information = Some(format!("response/{cid}"));
+            }
         }
         let mut ack = ConnAck::new(ReasonCode::Success, session_present);
         ack.properties = properties;
@@ -242,6 +253,20 @@ impl Session {
         let q = self.consume(&name, tag).await?;
         self.queue = Some(q);
         Ok(())
+    }
+}
+
+/// What a v5 client reads in the Reason String of a refused CONNACK.
+fn refusal_text(code: ReasonCode) -> &'static str {
+    match code {
+        ReasonCode::BadAuthenticationMethod => {
+            "enhanced authentication is not supported; use a user name and password"
+        }
+        ReasonCode::BadUserNameOrPassword => "unknown user or wrong password",
+        ReasonCode::NotAuthorized => {
+            "not authorized (anonymous access off, no access to the vhost, or guest from a non-loopback address)"
+        }
+        _ => "connection refused",
     }
 }
 

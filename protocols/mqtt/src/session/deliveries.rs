@@ -15,6 +15,7 @@ use crate::message::{outbound_properties, published_qos, published_retained};
 use crate::names::topic_of;
 use crate::stats::MqttStats;
 use crate::subscriptions::{Matched, matched, matched_from_tables};
+use crate::topic_alias::Naming;
 
 impl Session {
     /// The sink every consumer of this connection shares (created on first use).
@@ -131,18 +132,27 @@ impl Session {
         } else {
             Default::default()
         };
+        let full_topic = topic_of(&d.message.routing_key);
+        let naming = self
+            .aliases_out
+            .as_ref()
+            .map_or(Naming::Plain, |a| a.naming(&full_topic));
+        let (topic, topic_alias) = match naming {
+            Naming::Known(a) => (String::new(), Some(a)),
+            Naming::New(a) => (full_topic.clone(), Some(a)),
+            Naming::Plain => (full_topic.clone(), None),
+        };
         let publish = |packet_id: Option<PacketId>| Publish {
             dup: d.redelivered && qos != QoS::AtMostOnce,
             qos,
             // A retained message replayed at subscribe time carries the flag; a live
             // one only for retain-as-published ([MQTT-3.3.1-9], [MQTT-3.3.1-12]).
-            retain: d.arrival.replayed
-                || (m.retain_as_published && published_retained(&d.message)),
-            topic: topic_of(&d.message.routing_key),
+            retain: d.arrival.replayed || (m.retain_as_published && published_retained(&d.message)),
+            topic: topic.clone(),
             packet_id,
             properties: PublishProperties {
                 message: message.clone(),
-                topic_alias: None,
+                topic_alias,
                 subscription_identifiers: m.ids.clone(),
             },
             payload: d.message.body.clone(),
@@ -154,6 +164,7 @@ impl Session {
                 .is_ok()
             {
                 MqttStats::add(&self.shared.stats.messages_sent, 1);
+                self.learned(naming, &full_topic);
             } else {
                 MqttStats::add(&self.shared.stats.deliveries_dropped, 1);
             }
@@ -185,11 +196,18 @@ impl Session {
             .is_ok()
         {
             MqttStats::add(&self.shared.stats.messages_sent, 1);
+            self.learned(naming, &full_topic);
         } else {
             // Larger than the client accepts: dropped as if sent ([MQTT-3.1.2-25]).
             MqttStats::add(&self.shared.stats.deliveries_dropped, 1);
             self.outbound.remove(id);
             self.drop_delivery(&d);
+        }
+    }
+
+    fn learned(&mut self, naming: Naming, topic: &str) {
+        if let (Naming::New(alias), Some(a)) = (naming, self.aliases_out.as_mut()) {
+            a.learned(topic, alias);
         }
     }
 

@@ -90,6 +90,9 @@ impl Session {
         }
         let mut kept = Kept {
             pending_release: std::mem::take(&mut self.inbound.pending_release),
+            expires_at: (self.expiry != u32::MAX).then(|| {
+                std::time::Instant::now() + std::time::Duration::from_secs(u64::from(self.expiry))
+            }),
             ..Kept::default()
         };
         for (id, flight) in self.outbound.drain() {

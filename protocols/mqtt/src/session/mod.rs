@@ -29,6 +29,7 @@ use crate::connection::Shared;
 use crate::error::MqttError;
 use crate::packet_ids::PacketIds;
 use crate::subscriptions::Subscription;
+use crate::topic_alias::OutAliases;
 
 pub(crate) use confirms::{Confirmer, PendingAck};
 pub(crate) use liveness::Liveness;
@@ -157,6 +158,8 @@ pub(crate) struct Session {
     pub inbound: Inbound,
     /// Topic aliases the client set (client to server).
     pub aliases: HashMap<u16, String>,
+    /// Topic aliases we set (server to client), when the client allows them.
+    pub aliases_out: Option<Box<OutAliases>>,
     pub will: Option<Box<Will>>,
     pub engine: EngineLinks,
     pub kicked: Option<oneshot::Receiver<()>>,

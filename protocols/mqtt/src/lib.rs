@@ -22,6 +22,7 @@ pub mod packet_ids;
 pub mod registry;
 mod server;
 mod session;
+pub mod session_store;
 pub mod stats;
 pub mod subscriptions;
 mod sys;

@@ -64,7 +64,15 @@ impl MqttServer {
             })?;
         let exchange = ExchangeName::new(&self.config.exchange)
             .map_err(|_| ServeError::Exchange(self.config.exchange.clone()))?;
+        let store = match self.engine.adapter_store(crate::session_store::NAMESPACE) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "MQTT session store unavailable: QoS 2 state will not survive a restart");
+                None
+            }
+        };
         let shared = Arc::new(Shared {
+            store,
             engine: self.engine,
             config: self.config,
             vhost,

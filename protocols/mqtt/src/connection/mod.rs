@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use trident_core::ExchangeName;
-use trident_engine::{Engine, Metrics, Vhost};
+use trident_engine::{AdapterStore, Engine, Metrics, Vhost};
 
 use crate::config::MqttConfig;
 use crate::registry::Registry;
@@ -26,6 +26,8 @@ pub(crate) struct Shared {
     pub vhost: Vhost,
     pub exchange: ExchangeName,
     pub registry: Registry,
+    /// Durable session state (`session_store`); `None` if the engine could not open it.
+    pub store: Option<AdapterStore>,
     pub stats: Arc<MqttStats>,
     pub shutdown: watch::Receiver<bool>,
 }

@@ -17,6 +17,7 @@ use crate::connection::{Io, Shared, refuse};
 use crate::names;
 use crate::packet_ids::PacketIds;
 use crate::session::{EngineLinks, Inbound, Liveness, OutFlight, Output, PeerLimits, Session};
+use crate::session_store;
 use crate::subscriptions::Subscription;
 use crate::topic_alias::OutAliases;
 
@@ -139,6 +140,9 @@ impl Session {
             .filter(|q| q.def().durable);
         let (existing, kept) = if c.clean_start {
             shared.registry.discard(&cid);
+            if let Some(store) = &shared.store {
+                session_store::forget(store, &cid).await;
+            }
             if let Some(q) = existing {
                 let _ = shared
                     .vhost
@@ -149,7 +153,13 @@ impl Session {
         } else {
             (existing, shared.registry.take_kept(&cid))
         };
-        let session_present = existing.is_some() || kept.is_some();
+        // After a restart the registry is empty; the adapter store still has the QoS 2
+        // ids a persistent session had routed and not released.
+        let stored: Vec<u16> = match (&shared.store, c.clean_start || kept.is_some()) {
+            (Some(store), false) => session_store::pending_release(store, &cid),
+            _ => Vec::new(),
+        };
+        let session_present = existing.is_some() || kept.is_some() || !stored.is_empty();
         let peer_limits = PeerLimits {
             receive_maximum: c
                 .properties
@@ -208,6 +218,7 @@ impl Session {
         let mut ack = ConnAck::new(ReasonCode::Success, session_present);
         ack.properties = properties;
         session.send(&Packet::ConnAck(Box::new(ack)));
+        session.inbound.pending_release.extend(stored);
         if let Some(kept) = kept {
             session.inbound.pending_release = kept.pending_release;
             session.unreceived = kept.unreceived;

@@ -11,6 +11,7 @@ use crate::codec::{
 use crate::error::{MqttError, MqttResult, engine_code};
 use crate::message::inbound;
 use crate::session::{Confirmer, PendingAck, Session};
+use crate::session_store;
 use crate::stats::MqttStats;
 
 impl Session {
@@ -85,8 +86,16 @@ impl Session {
         let Some(c) = published.confirm else {
             return Ok(());
         };
+        let mut write = None;
         if p.qos == QoS::ExactlyOnce {
             self.inbound.pending_release.insert(packet_id.get());
+            if let Some(store) = self.durable_store() {
+                write = Some(session_store::record(
+                    store,
+                    &self.client_id,
+                    packet_id.get(),
+                ));
+            }
         }
         self.inbound.awaiting += 1;
         self.engine
@@ -99,8 +108,14 @@ impl Session {
                     qos: p.qos,
                     unrouted: published.routed == 0,
                 },
+                write,
             );
         Ok(())
+    }
+
+    /// The adapter store, for a session whose state outlives the connection.
+    fn durable_store(&self) -> Option<&trident_engine::AdapterStore> {
+        self.shared.store.as_ref().filter(|_| self.expiry > 0)
     }
 
     /// Keeps `message` as its topic's retained message (an empty payload clears it);
@@ -196,6 +211,16 @@ impl Session {
     /// (0x92 in 5.0 for an id we hold nothing for, §4.3.3).
     pub(crate) fn on_pubrel(&mut self, id: PacketId) {
         let known = self.inbound.pending_release.remove(&id.get());
+        if known && let Some(store) = self.durable_store() {
+            // PUBCOMP once the release is recorded: a restart must not find the id
+            // still pending and swallow the client's next message that reuses it.
+            let write = session_store::release(store, &self.client_id, id.get());
+            self.engine
+                .confirms
+                .get_or_insert_with(|| Box::new(Confirmer::start()))
+                .release(id, write);
+            return;
+        }
         let code = if known || !self.version.is_v5() {
             ReasonCode::Success
         } else {

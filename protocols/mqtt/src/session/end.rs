@@ -53,6 +53,9 @@ impl Session {
         {
             if self.expiry == 0 {
                 // The session ends with the connection (v5 session expiry 0).
+                if let Some(store) = &self.shared.store {
+                    crate::session_store::forget(store, &self.client_id).await;
+                }
                 let _ = self
                     .shared
                     .vhost

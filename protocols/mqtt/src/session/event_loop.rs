@@ -6,7 +6,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::{End, Session};
+use super::{Done, End, Session};
+use crate::codec::{Packet, PubComp};
 use crate::connection::Io;
 use crate::stats::MqttStats;
 
@@ -88,7 +89,12 @@ impl Session {
                 },
                 Some(ev) = recv_opt(&mut self.engine.events_rx), if taking => self.on_events(ev),
                 Some(done) = async { match confirms { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
-                    self.on_confirm(done.0, done.1);
+                    match done {
+                        Done::Ack(ack, result) => self.on_confirm(ack, result),
+                        Done::Released(id) => {
+                            self.send(&Packet::PubComp(PubComp::new(id)));
+                        }
+                    }
                 },
                 () = sleep_until_opt(deadline), if deadline.is_some() => {
                     tracing::debug!(client = %self.client_id, "MQTT keep alive expired");

@@ -31,7 +31,7 @@ use crate::packet_ids::PacketIds;
 use crate::subscriptions::Subscription;
 use crate::topic_alias::OutAliases;
 
-pub(crate) use confirms::{Confirmer, PendingAck};
+pub(crate) use confirms::{Confirmer, Done, PendingAck, StoreWrite};
 pub(crate) use liveness::Liveness;
 pub(crate) use output::Output;
 

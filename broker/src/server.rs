@@ -107,7 +107,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tasks.spawn(async move { trident_kafka::serve(listener, engine, kafka, rx).await });
     }
     if config.mqtt.enabled {
-        tracing::warn!(addr = %config.mqtt.listen, "MQTT is not built yet; its listener is not started");
+        let listener = bind("mqtt.listen", &config.mqtt.listen).await?;
+        tracing::info!(addr = %listener.local_addr()?, "MQTT 3.1/3.1.1/5.0 listening");
+        let mqtt = apply_mqtt_knobs(trident_mqtt::MqttConfig::default(), &config.mqtt);
+        let (engine, rx) = (engine.clone(), shutdown_rx.clone());
+        tasks.spawn(async move {
+            if let Err(e) = trident_mqtt::serve(listener, engine, mqtt, rx).await {
+                tracing::error!(error = %e, "MQTT listener stopped");
+            }
+        });
     }
     if config.http.enabled {
         let listener = bind("http.listen", &config.http.listen).await?;
@@ -248,6 +256,57 @@ fn apply_kafka_knobs(
         k.groups.max_session_timeout = ms(v);
     }
     k
+}
+
+/// Lays the MQTT settings given in the configuration over the adapter's defaults.
+fn apply_mqtt_knobs(
+    mut m: trident_mqtt::MqttConfig,
+    s: &trident_config::MqttSettings,
+) -> trident_mqtt::MqttConfig {
+    if let Some(v) = &s.vhost {
+        m.vhost.clone_from(v);
+    }
+    if let Some(v) = &s.exchange {
+        m.exchange.clone_from(v);
+    }
+    if let Some(v) = s.max_packet_size {
+        m.max_packet_size = v;
+    }
+    if let Some(v) = s.max_keep_alive_secs {
+        m.max_keep_alive = v;
+    }
+    if let Some(v) = s.max_session_expiry_secs {
+        m.max_session_expiry = v;
+    }
+    if let Some(v) = s.receive_maximum {
+        m.receive_maximum = v;
+    }
+    if let Some(v) = s.max_inflight {
+        m.max_inflight = v;
+    }
+    if let Some(v) = s.topic_alias_maximum {
+        m.topic_alias_maximum = v;
+    }
+    if let Some(v) = s.max_queued_messages {
+        m.max_queued_messages = v;
+    }
+    if let Some(v) = &s.queue_overflow {
+        m.queue_overflow = if v == "drop-oldest" {
+            trident_mqtt::QueueOverflow::DropOldest
+        } else {
+            trident_mqtt::QueueOverflow::Refuse
+        };
+    }
+    if let Some(v) = s.allow_anonymous {
+        m.allow_anonymous = v;
+    }
+    if let Some(v) = s.max_connections {
+        m.max_connections = usize::try_from(v).unwrap_or(usize::MAX);
+    }
+    if let Some(v) = s.sys_interval_secs {
+        m.sys_interval = Duration::from_secs(v);
+    }
+    m
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The HTTP listener: `/healthz` for orchestration and `/metrics` in the Prometheus
-//! text format. (The management API and dashboard will grow here.)
+//! The HTTP listener: `/healthz` for orchestration, `/metrics` in the Prometheus text
+//! format, and the management API under `/api/` (crate `trident-management`).
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -19,11 +19,14 @@ pub struct HttpState {
     pub ready: Arc<AtomicBool>,
 }
 
-pub fn router(state: HttpState) -> Router {
+/// Health and metrics (no authentication, as orchestrators and scrapers expect), and
+/// the authenticated management API.
+pub fn router(state: HttpState, api: trident_management::Api) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(trident_management::router(api))
 }
 
 async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {

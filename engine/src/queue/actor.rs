@@ -190,7 +190,13 @@ impl QueueActor {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
+        // A consumer with credit left and paged messages to read: go on at once. Without
+        // this the head is refilled only when a command arrives, and a consumer that
+        // neither acks nor needs credit (unlimited prefetch) sends none: it stalled
+        // after the first refill.
+        let refill = (self.backlog.refill_due() && self.consumers.any_credit()).then(Instant::now);
         [
+            refill,
             self.head_expiry_deadline(),
             self.idle.deadline(self.consumers.is_empty()),
             self.backlog.disk.sync_deadline(),

@@ -40,6 +40,10 @@ fn engine_config(c: &Config) -> EngineConfig {
         e.queue_memory_messages = size(v);
     }
     e.auto_create_topics = c.kafka.auto_create_topics;
+    e.default_user = trident_engine::DefaultUser {
+        name: c.auth.default_user.clone(),
+        password: c.auth.default_pass.clone(),
+    };
     e.default_topic = TopicConfig {
         partitions: c.topics.default_partitions,
         retention_ms: (c.topics.retention_ms >= 0).then_some(c.topics.retention_ms),
@@ -66,10 +70,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let ready = Arc::new(AtomicBool::new(false));
     let mut tasks: JoinSet<()> = JoinSet::new();
+    // What /api/overview lists.
+    let mut listeners: Vec<trident_management::Listener> = Vec::new();
 
     if config.amqp.enabled {
         let listener = bind("amqp.listen", &config.amqp.listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "AMQP 0-9-1 listening");
+        listeners.push(trident_management::Listener {
+            protocol: "amqp".into(),
+            addr: listener.local_addr()?,
+        });
         let amqp = amqp_config(&config.amqp);
         let (engine, rx) = (engine.clone(), shutdown_rx.clone());
         tasks.spawn(async move { trident_amqp::serve(listener, engine, amqp, rx).await });
@@ -78,6 +88,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let listener = bind("kafka.listen", &config.kafka.listen).await?;
         let local = listener.local_addr()?;
         tracing::info!(addr = %local, "Kafka protocol listening");
+        listeners.push(trident_management::Listener {
+            protocol: "kafka".into(),
+            addr: local,
+        });
         let kafka = trident_kafka::KafkaConfig {
             advertised_host: config.kafka.advertised_host.clone(),
             advertised_port: if config.kafka.advertised_port == 0 {
@@ -93,15 +107,38 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tasks.spawn(async move { trident_kafka::serve(listener, engine, kafka, rx).await });
     }
     if config.mqtt.enabled {
-        tracing::warn!(addr = %config.mqtt.listen, "MQTT is not built yet; its listener is not started");
+        let listener = bind("mqtt.listen", &config.mqtt.listen).await?;
+        tracing::info!(addr = %listener.local_addr()?, "MQTT 3.1/3.1.1/5.0 listening");
+        let mqtt = apply_mqtt_knobs(trident_mqtt::MqttConfig::default(), &config.mqtt);
+        let (engine, rx) = (engine.clone(), shutdown_rx.clone());
+        tasks.spawn(async move {
+            if let Err(e) = trident_mqtt::serve(listener, engine, mqtt, rx).await {
+                tracing::error!(error = %e, "MQTT listener stopped");
+            }
+        });
     }
     if config.http.enabled {
         let listener = bind("http.listen", &config.http.listen).await?;
-        tracing::info!(addr = %listener.local_addr()?, "HTTP (/healthz, /metrics) listening");
-        let app = http::router(http::HttpState {
-            engine: engine.clone(),
-            ready: ready.clone(),
+        let local = listener.local_addr()?;
+        tracing::info!(addr = %local, "HTTP (/healthz, /metrics, /api/) listening");
+        listeners.push(trident_management::Listener {
+            protocol: "http".into(),
+            addr: local,
         });
+        let api = trident_management::Api {
+            engine: engine.clone(),
+            listeners: listeners.clone(),
+            node: format!("trident@{}", hostname()),
+        };
+        let app = http::router(
+            http::HttpState {
+                engine: engine.clone(),
+                ready: ready.clone(),
+            },
+            api,
+        )
+        // The peer address decides loopback-only logins.
+        .into_make_service_with_connect_info::<SocketAddr>();
         let mut rx = shutdown_rx.clone();
         tasks.spawn(async move {
             let stop = async move {
@@ -132,6 +169,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     engine.shutdown().await;
     tracing::info!("trident stopped");
     Ok(())
+}
+
+/// The machine's name for the node name (`trident@host`), without a dependency: the
+/// kernel's, else the environment's, else `localhost`.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 async fn wait_for_signal() {
@@ -208,6 +256,57 @@ fn apply_kafka_knobs(
         k.groups.max_session_timeout = ms(v);
     }
     k
+}
+
+/// Lays the MQTT settings given in the configuration over the adapter's defaults.
+fn apply_mqtt_knobs(
+    mut m: trident_mqtt::MqttConfig,
+    s: &trident_config::MqttSettings,
+) -> trident_mqtt::MqttConfig {
+    if let Some(v) = &s.vhost {
+        m.vhost.clone_from(v);
+    }
+    if let Some(v) = &s.exchange {
+        m.exchange.clone_from(v);
+    }
+    if let Some(v) = s.max_packet_size {
+        m.max_packet_size = v;
+    }
+    if let Some(v) = s.max_keep_alive_secs {
+        m.max_keep_alive = v;
+    }
+    if let Some(v) = s.max_session_expiry_secs {
+        m.max_session_expiry = v;
+    }
+    if let Some(v) = s.receive_maximum {
+        m.receive_maximum = v;
+    }
+    if let Some(v) = s.max_inflight {
+        m.max_inflight = v;
+    }
+    if let Some(v) = s.topic_alias_maximum {
+        m.topic_alias_maximum = v;
+    }
+    if let Some(v) = s.max_queued_messages {
+        m.max_queued_messages = v;
+    }
+    if let Some(v) = &s.queue_overflow {
+        m.queue_overflow = if v == "drop-oldest" {
+            trident_mqtt::QueueOverflow::DropOldest
+        } else {
+            trident_mqtt::QueueOverflow::Refuse
+        };
+    }
+    if let Some(v) = s.allow_anonymous {
+        m.allow_anonymous = v;
+    }
+    if let Some(v) = s.max_connections {
+        m.max_connections = usize::try_from(v).unwrap_or(usize::MAX);
+    }
+    if let Some(v) = s.sys_interval_secs {
+        m.sys_interval = Duration::from_secs(v);
+    }
+    m
 }
 
 #[cfg(test)]

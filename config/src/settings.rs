@@ -31,6 +31,7 @@ pub struct Config {
     pub amqp: AmqpSettings,
     pub mqtt: MqttSettings,
     pub kafka: KafkaSettings,
+    pub auth: AuthSettings,
     pub http: HttpSettings,
     pub limits: LimitSettings,
     pub topics: TopicSettings,
@@ -46,6 +47,7 @@ impl Default for Config {
             amqp: AmqpSettings::default(),
             mqtt: MqttSettings::default(),
             kafka: KafkaSettings::default(),
+            auth: AuthSettings::default(),
             http: HttpSettings::default(),
             limits: LimitSettings::default(),
             topics: TopicSettings::default(),
@@ -89,6 +91,24 @@ impl Default for AmqpSettings {
 pub struct MqttSettings {
     pub enabled: bool,
     pub listen: String,
+    // The knobs below default to the MQTT adapter's own defaults (defined once there):
+    // unset here means "the adapter's default".
+    /// The vhost MQTT clients use.
+    pub vhost: Option<String>,
+    /// The topic exchange MQTT publishes go through (default `amq.topic`).
+    pub exchange: Option<String>,
+    pub max_packet_size: Option<u32>,
+    pub max_keep_alive_secs: Option<u16>,
+    pub max_session_expiry_secs: Option<u32>,
+    pub receive_maximum: Option<u16>,
+    pub max_inflight: Option<u16>,
+    pub topic_alias_maximum: Option<u16>,
+    pub max_queued_messages: Option<u64>,
+    /// `refuse` or `drop-oldest`.
+    pub queue_overflow: Option<String>,
+    pub allow_anonymous: Option<bool>,
+    pub max_connections: Option<u64>,
+    pub sys_interval_secs: Option<u64>,
 }
 
 impl Default for MqttSettings {
@@ -96,6 +116,19 @@ impl Default for MqttSettings {
         Self {
             enabled: true,
             listen: "0.0.0.0:1883".into(),
+            vhost: None,
+            exchange: None,
+            max_packet_size: None,
+            max_keep_alive_secs: None,
+            max_session_expiry_secs: None,
+            receive_maximum: None,
+            max_inflight: None,
+            topic_alias_maximum: None,
+            max_queued_messages: None,
+            queue_overflow: None,
+            allow_anonymous: None,
+            max_connections: None,
+            sys_interval_secs: None,
         }
     }
 }
@@ -141,6 +174,35 @@ impl Default for KafkaSettings {
             group_min_session_timeout_ms: None,
             group_max_session_timeout_ms: None,
         }
+    }
+}
+
+/// The administrator created when the data directory holds no user yet.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub default_user: String,
+    /// Unset: the password is `guest` and the account logs in from loopback only
+    /// (RabbitMQ's rule). Set: the account logs in from anywhere.
+    pub default_pass: Option<String>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            default_user: "guest".into(),
+            default_pass: None,
+        }
+    }
+}
+
+// By hand: the password must not reach a log line through `{:?}`.
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("default_user", &self.default_user)
+            .field("default_pass", &self.default_pass.as_ref().map(|_| "<set>"))
+            .finish()
     }
 }
 
@@ -220,6 +282,25 @@ impl Config {
         }
         if self.mqtt.enabled {
             check_addr("mqtt.listen", &self.mqtt.listen)?;
+            if let Some(o) = &self.mqtt.queue_overflow
+                && o != "refuse"
+                && o != "drop-oldest"
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "setting 'mqtt.queue_overflow' = {o:?} must be \"refuse\" or \"drop-oldest\""
+                )));
+            }
+            if self.mqtt.receive_maximum == Some(0) || self.mqtt.max_inflight == Some(0) {
+                return Err(ConfigError::Invalid(
+                    "settings 'mqtt.receive_maximum' and 'mqtt.max_inflight' must be at least 1"
+                        .into(),
+                ));
+            }
+            if self.mqtt.max_packet_size.is_some_and(|m| m < 64) {
+                return Err(ConfigError::Invalid(
+                    "setting 'mqtt.max_packet_size' must be at least 64".into(),
+                ));
+            }
         }
         if self.kafka.enabled {
             check_addr("kafka.listen", &self.kafka.listen)?;
@@ -236,6 +317,18 @@ impl Config {
         }
         if self.http.enabled {
             check_addr("http.listen", &self.http.listen)?;
+        }
+        if self.auth.default_user.is_empty() || self.auth.default_user.chars().any(char::is_control)
+        {
+            return Err(ConfigError::Invalid(
+                "setting 'auth.default_user' must be a non-empty name without control characters"
+                    .into(),
+            ));
+        }
+        if self.auth.default_pass.as_deref() == Some("") {
+            return Err(ConfigError::Invalid(
+                "setting 'auth.default_pass' must not be empty (leave it unset for the loopback-only default)".into(),
+            ));
         }
         if let Some(frame_max) = self.amqp.frame_max
             && frame_max < 4096

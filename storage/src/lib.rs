@@ -21,7 +21,7 @@ mod segment;
 mod seq_set;
 
 pub use error::{Result, StorageError};
-pub use log::{LogConfig, SegmentLog};
+pub use log::{BatchPrefix, LogConfig, SegmentLog};
 pub use message_codec::{
     CodecError, decode_arrival, decode_message, encode_arrival, encode_message,
 };

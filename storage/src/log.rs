@@ -14,6 +14,19 @@ use crate::segment::{RawBatch, Segment, file_name};
 /// [`SegmentLog::delete_records_before`]: `u64 LE offset` + `u32 LE crc32c(offset)`.
 const START_CHECKPOINT: &str = "log-start-offset";
 
+/// One stored batch as [`SegmentLog::scan_batch_prefixes`] shows it: its framing and
+/// the first bytes of its payload.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchPrefix<'a> {
+    pub base_offset: Offset,
+    pub record_count: u32,
+    pub max_timestamp: i64,
+    /// `None` for an entry that is not one of the public encodings.
+    pub encoding: Option<BatchEncoding>,
+    /// The payload's first bytes: as many as asked for, fewer if the payload is shorter.
+    pub prefix: &'a [u8],
+}
+
 /// Settings of one partition log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {
@@ -220,19 +233,57 @@ impl SegmentLog {
         self.segments.len()
     }
 
-    /// Bytes in the active segment.
     /// The base offset of every segment, oldest first; the last is the active one.
     pub(crate) fn segment_bases(&self) -> Vec<Offset> {
         self.segments.iter().map(|s| s.base).collect()
     }
 
-    /// The base offset of the active segment.
-    pub(crate) fn active_base(&self) -> Offset {
+    /// The base offset of the active segment. It changes exactly when an append rolled
+    /// to a new segment, and everything below it was fsynced by that roll, which is
+    /// what lets an owner checkpoint its own state at rolls.
+    pub fn active_base(&self) -> Offset {
         self.segments.last().map_or(self.next_offset, |s| s.base)
     }
 
+    /// Bytes in the active segment.
     pub(crate) fn active_size(&self) -> u64 {
         self.segments.last().map_or(0, Segment::size)
+    }
+
+    /// Replaces the owner's sidecar file `name` in the log directory with `data`,
+    /// atomically and durably: after a crash it holds the old or the new contents,
+    /// never a mix. Sidecars are checkpoints of state the owner derives from the log
+    /// (a partition's producer sequences); the log never reads them itself, and
+    /// [`destroy`](Self::destroy) removes them with the directory. A name is a plain
+    /// file name that is none of the log's own files.
+    pub fn write_sidecar(&self, name: &str, data: &[u8]) -> Result<()> {
+        self.check_poisoned()?;
+        write_atomic(&self.sidecar_path(name)?, data)
+    }
+
+    /// The contents of sidecar `name`, or `None` when there is none.
+    pub fn read_sidecar(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let path = self.sidecar_path(name)?;
+        match fs::read(&path) {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StorageError::io(&path, e)),
+        }
+    }
+
+    fn sidecar_path(&self, name: &str) -> Result<PathBuf> {
+        // No dot: segment files and the `.tmp` of atomic writes have one, so a sidecar
+        // can never be mistaken for either (open() deletes stray `.tmp` files).
+        let plain = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !plain || name == START_CHECKPOINT {
+            return Err(StorageError::InvalidArgument(format!(
+                "'{name}' is not a valid sidecar name"
+            )));
+        }
+        Ok(self.dir.join(name))
     }
 
     /// Deletes the log's directory (topic deletion). Durable when it returns.
@@ -592,6 +643,28 @@ impl SegmentLog {
         self.size -= seg.size();
         self.dir_dirty = true;
         seg.delete()
+    }
+
+    /// Visits every batch from the one containing `from` (clamped to the oldest kept
+    /// segment), in order, with up to `prefix_len` first bytes of its payload, without
+    /// reading whole payloads. `f` returns false to stop. This is how an owner rebuilds
+    /// state that its payload headers carry (the partition's producer sequences) after
+    /// a crash, reading a few bytes per batch instead of the log.
+    pub fn scan_batch_prefixes(
+        &self,
+        from: Offset,
+        prefix_len: usize,
+        mut f: impl FnMut(BatchPrefix<'_>) -> bool,
+    ) -> Result<()> {
+        self.scan_prefix(from, prefix_len, |h, prefix| {
+            Ok(f(BatchPrefix {
+                base_offset: h.base_offset,
+                record_count: h.record_count,
+                max_timestamp: h.max_timestamp,
+                encoding: BatchEncoding::from_u8(h.encoding),
+                prefix,
+            }))
+        })
     }
 
     /// Visits `(header, first prefix bytes of the payload)` of every batch from the one

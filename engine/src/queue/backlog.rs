@@ -10,10 +10,10 @@
 use std::sync::Arc;
 
 use trident_core::message::now_ms;
-use trident_core::{Message, QueueArgs, Result};
+use trident_core::{Arrival, Message, QueueArgs, Result};
 
 use super::expiry::expires_at;
-use super::ready::{Entry, Ready};
+use super::ready::{Entry, Ready, boxed_arrival};
 use super::store::Disk;
 use crate::publish::{ConfirmTicket, Nack};
 
@@ -29,6 +29,7 @@ const PAGE_FLUSH_BYTES: usize = 1024 * 1024;
 /// written with the others in one system call.
 struct PendingPage {
     message: Arc<Message>,
+    arrival: Arrival,
     ticket: Option<ConfirmTicket>,
     persistent: bool,
 }
@@ -146,7 +147,13 @@ impl Backlog {
     /// Takes a new message: into memory (and the store, when it must survive a
     /// restart), or, under a deep backlog, into the pages to write. Completes or
     /// parks the publisher's confirmation accordingly.
-    pub fn push(&mut self, message: Arc<Message>, ticket: Option<ConfirmTicket>, args: &QueueArgs) {
+    pub fn push(
+        &mut self,
+        message: Arc<Message>,
+        arrival: Arrival,
+        ticket: Option<ConfirmTicket>,
+        args: &QueueArgs,
+    ) {
         let expires_at = expires_at(args, &message, now_ms());
         let persistent = self.stores_persistent && message.is_persistent();
         let page = !self.ready.is_prioritised()
@@ -158,6 +165,7 @@ impl Backlog {
             self.pending_page_bytes += message.body.len();
             self.pending_pages.push(PendingPage {
                 message,
+                arrival,
                 ticket,
                 persistent,
             });
@@ -170,7 +178,10 @@ impl Backlog {
         }
         let mut seq = None;
         if persistent {
-            match self.open_store().and_then(|()| self.disk.append(&message)) {
+            match self
+                .open_store()
+                .and_then(|()| self.disk.append(&message, &arrival))
+            {
                 Ok(s) => seq = Some(s),
                 Err(e) => {
                     tracing::error!(queue = %self.disk.name(), error = %e, "queue store append failed");
@@ -188,6 +199,7 @@ impl Backlog {
             pos,
             redelivered: false,
             expires_at,
+            arrival: boxed_arrival(arrival),
         });
         if let Some(t) = ticket {
             self.disk.confirm_when_safe(t, persistent);
@@ -203,7 +215,8 @@ impl Backlog {
         let pending = std::mem::take(&mut self.pending_pages);
         let bytes = std::mem::take(&mut self.pending_page_bytes) as u64;
         let result = self.open_store().and_then(|()| {
-            let msgs: Vec<&Message> = pending.iter().map(|p| &*p.message).collect();
+            let msgs: Vec<(&Message, &Arrival)> =
+                pending.iter().map(|p| (&*p.message, &p.arrival)).collect();
             self.disk.append_many(&msgs)
         });
         match result {
@@ -260,7 +273,9 @@ impl Backlog {
             let from = self.paged.next_seq;
             let want = REFILL_BATCH.min(usize::try_from(self.paged.count).unwrap_or(usize::MAX));
             let max_bytes = REFILL_BYTES.min(self.memory_bytes.max(1));
-            let batch = match tokio::task::block_in_place(|| store.read(from, want, max_bytes)) {
+            let batch = match tokio::task::block_in_place(|| {
+                store.read_with_arrival(from, want, max_bytes)
+            }) {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(queue = %self.disk.name(), error = %e, "queue store read failed; paged messages unavailable");
@@ -274,7 +289,8 @@ impl Backlog {
                 return;
             }
             let now = now_ms();
-            for (seq, message) in batch {
+            for stored in batch {
+                let (seq, message) = (stored.seq, stored.message);
                 self.paged.next_seq = seq + 1;
                 self.paged.count = self.paged.count.saturating_sub(1);
                 self.paged.bytes = self.paged.bytes.saturating_sub(message.body.len() as u64);
@@ -294,6 +310,7 @@ impl Backlog {
                     pos,
                     redelivered,
                     expires_at,
+                    arrival: boxed_arrival(stored.arrival),
                 });
             }
         }

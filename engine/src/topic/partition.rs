@@ -15,6 +15,7 @@ use trident_core::message::now_ms;
 use trident_core::{BatchEncoding, Durability, Error, Offset, Result, TopicName};
 use trident_storage::{LogConfig, SegmentLog};
 
+use super::producer_snapshot;
 use super::producer_state::{ProducerStates, SeqCheck};
 use super::{AppendError, AppendRequest, AppendResult, PartitionRef, ReadResult};
 use crate::config::EngineConfig;
@@ -88,6 +89,8 @@ pub(crate) fn spawn_partition(
     metrics: Arc<Metrics>,
 ) -> Result<PartitionRef> {
     let log = SegmentLog::open(&dir, log_config)?;
+    let name = format!("{topic}-{index}");
+    let producers = producer_snapshot::recover(&log, &name);
     let (hw_tx, _) = watch::channel(log.next_offset());
     let shared = Arc::new(PartitionShared {
         high_watermark: AtomicU64::new(log.next_offset()),
@@ -98,11 +101,11 @@ pub(crate) fn spawn_partition(
     let (tx, rx) = mpsc::channel(cfg.channel_capacity);
     let retention_every = Duration::from_millis(cfg.retention_check_ms.max(100));
     let actor = PartitionActor {
-        name: format!("{topic}-{index}"),
+        name,
         dir,
         log,
         shared: shared.clone(),
-        producers: ProducerStates::default(),
+        producers,
         durability: cfg.durability,
         metrics,
         dirty: false,
@@ -151,7 +154,7 @@ impl PartitionActor {
                 }
             };
             let Some(cmd) = cmd else {
-                self.sync_now();
+                self.close();
                 return;
             };
             if self.handle(cmd) {
@@ -184,6 +187,10 @@ impl PartitionActor {
     fn on_timer(&mut self) {
         if Instant::now() >= self.next_retention {
             self.next_retention = Instant::now() + self.retention_every;
+            let expired = self.producers.expire(now_ms());
+            if expired > 0 {
+                tracing::debug!(partition = %self.name, producers = expired, "forgot idle producers");
+            }
             match self.log.apply_retention(now_ms()) {
                 Ok(0) => {}
                 Ok(n) => {
@@ -243,10 +250,14 @@ impl PartitionActor {
                 let _ = reply.send(self.log.set_config(config).map_err(Error::from));
             }
             PartitionCommand::Shutdown { delete, reply } => {
-                self.sync_now();
-                self.answer_waiters();
-                if delete && let Err(e) = std::fs::remove_dir_all(&self.dir) {
-                    tracing::warn!(partition = %self.name, error = %e, "could not remove partition directory");
+                if delete {
+                    self.sync_now();
+                    self.answer_waiters();
+                    if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+                        tracing::warn!(partition = %self.name, error = %e, "could not remove partition directory");
+                    }
+                } else {
+                    self.close();
                 }
                 let _ = reply.send(());
                 return true;
@@ -264,11 +275,18 @@ impl PartitionActor {
             match self.producers.check(p, req.record_count) {
                 Ok(SeqCheck::Append) => {}
                 Ok(SeqCheck::Duplicate(base_offset)) => {
-                    let _ = reply.send(Ok(AppendResult {
+                    let result = AppendResult {
                         base_offset,
                         log_start_offset: self.log.start_offset(),
                         duplicate: true,
-                    }));
+                    };
+                    // The original may still be waiting for this batch's fsync; the
+                    // retry is answered no sooner than the original would be.
+                    if req.wait_durable && self.durability == Durability::Fsync && self.dirty {
+                        self.awaiting_sync.push((reply, result));
+                    } else {
+                        let _ = reply.send(Ok(result));
+                    }
                     return;
                 }
                 Err(e) => {
@@ -283,6 +301,7 @@ impl PartitionActor {
             // 0; the CRC does not cover it, so patching keeps the batch valid.
             req.bytes[..8].copy_from_slice(&(base as i64).to_be_bytes());
         }
+        let segment_before = self.log.active_base();
         let written = self.log.append(
             req.record_count,
             req.max_timestamp,
@@ -298,8 +317,15 @@ impl PartitionActor {
             }
         };
         self.dirty = true;
+        if self.log.active_base() != segment_before {
+            // The append rolled: everything before this batch is sealed and fsynced, and
+            // the state does not include this batch yet, so it covers exactly the sealed
+            // segments. Recovery then replays at most the active segment.
+            producer_snapshot::write(&self.log, &self.producers, base_offset, &self.name);
+        }
         if let Some(p) = &req.producer {
-            self.producers.record(p, req.record_count, base_offset);
+            self.producers
+                .record(p, req.record_count, base_offset, now_ms());
         }
         Metrics::add(&self.metrics.records_appended, u64::from(req.record_count));
         Metrics::add(&self.metrics.bytes_appended, req.bytes.len() as u64);
@@ -336,6 +362,21 @@ impl PartitionActor {
             } else {
                 Ok(result)
             });
+        }
+    }
+
+    /// Clean stop: make the log durable, answer whoever waited for that, and write the
+    /// producer snapshot so that the next open replays nothing.
+    fn close(&mut self) {
+        self.sync_now();
+        self.answer_waiters();
+        if !self.dirty {
+            producer_snapshot::write(
+                &self.log,
+                &self.producers,
+                self.log.next_offset(),
+                &self.name,
+            );
         }
     }
 

@@ -1,57 +1,67 @@
 //! Producer ids for idempotent producers (InitProducerId).
 //!
-//! Ids must never be reused, even across restarts, or a new producer could be taken for
-//! an old one's retry. Rather than persisting a counter, ids start from the wall clock
-//! shifted left by 10 bits: a restart begins above every id handed out before, as long
-//! as fewer than 1024 ids per millisecond of uptime were allocated (each further one
-//! just moves the counter ahead of the clock; the next start resumes from the clock).
+//! Ids must never be reused, even across restarts and crashes, or a new producer could
+//! be taken for an old one's retry (its batches would be dropped as duplicates or
+//! refused as out of order). They come from the engine's durable counter
+//! `kafka.producer_id` in blocks of [`BLOCK`], as Kafka's controller hands out blocks
+//! of 1000: one metadata commit per block, and a crash skips at most the unused rest of
+//! the current block. No clock is involved, so a clock stepped back cannot repeat ids.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::ops::Range;
+use std::sync::Mutex;
 
-use trident_core::message::now_ms;
+use trident_core::Result;
+use trident_engine::Engine;
 
-#[derive(Debug)]
+const COUNTER: &str = "kafka.producer_id";
+pub const BLOCK: u64 = 1000;
+
+#[derive(Debug, Default)]
 pub struct ProducerIds {
-    next: AtomicI64,
-}
-
-impl Default for ProducerIds {
-    fn default() -> Self {
-        Self::new()
-    }
+    block: Mutex<Range<u64>>,
 }
 
 impl ProducerIds {
     pub fn new() -> Self {
-        Self {
-            next: AtomicI64::new(Self::clock()),
+        Self::default()
+    }
+
+    /// The next unused producer id.
+    pub fn allocate(&self, engine: &Engine) -> Result<i64> {
+        // A poisoned lock only means a panic between two range operations; the range
+        // is still a valid (possibly exhausted) block.
+        let mut block = self.block.lock().unwrap_or_else(|p| p.into_inner());
+        if block.is_empty() {
+            *block = engine.reserve_ids(COUNTER, BLOCK)?;
         }
-    }
-
-    fn clock() -> i64 {
-        now_ms().max(0) << 10
-    }
-
-    pub fn allocate(&self) -> i64 {
-        let floor = Self::clock();
-        // Keep up with the clock so that a long-running broker's ids stay above what
-        // a restart would start from.
-        self.next.fetch_max(floor, Ordering::Relaxed);
-        self.next.fetch_add(1, Ordering::Relaxed)
+        let id = block.start;
+        block.start += 1;
+        // Producer ids are non-negative i64 on the wire; the counter would need 2^63
+        // reservations to get there.
+        i64::try_from(id)
+            .map_err(|_| trident_core::Error::InvalidArgument("producer ids are exhausted".into()))
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use trident_engine::EngineConfig;
 
-    #[test]
-    fn ids_grow_and_exceed_a_later_restart_floor_only_by_allocation() {
-        let ids = ProducerIds::new();
-        let a = ids.allocate();
-        let b = ids.allocate();
-        assert!(b > a && a > 0);
-        let later = ProducerIds::new();
-        assert!(later.allocate() >= a);
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ids_are_unique_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..3 {
+            let engine = Engine::open(EngineConfig::new(dir.path())).await.unwrap();
+            let ids = ProducerIds::new();
+            for _ in 0..1500 {
+                let id = ids.allocate(&engine).unwrap();
+                assert!(id >= 0);
+                assert!(seen.insert(id), "id {id} handed out twice");
+            }
+            engine.shutdown().await;
+        }
     }
 }

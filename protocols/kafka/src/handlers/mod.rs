@@ -9,6 +9,7 @@
 //! return a task; the connection writes responses in request order regardless.
 
 pub mod api_versions;
+pub mod authz;
 pub mod configs;
 pub mod fetch;
 pub mod groups;
@@ -18,6 +19,7 @@ pub mod offsets;
 pub mod produce;
 pub mod producer_id;
 pub mod sasl;
+pub mod topic_partitions;
 pub mod topics;
 
 use std::sync::Arc;
@@ -25,11 +27,12 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use tokio::task::JoinHandle;
 
-use crate::broker::{Broker, Session};
 use crate::codec::api::{self, ApiSpec, key};
 use crate::codec::header::{RequestHeader, parse_request};
 use crate::codec::{DecodeError, Frame, Reader, Wire, Writer};
 use crate::error_code as ec;
+use crate::session::Session;
+use crate::shared::Shared;
 
 /// What the connection does with a request's outcome.
 #[derive(Debug)]
@@ -84,7 +87,7 @@ impl Request {
 
 /// Serves one request frame.
 pub async fn dispatch(
-    broker: &Arc<Broker>,
+    broker: &Arc<Shared>,
     session: &mut Session,
     frame: BytesMut,
 ) -> Result<Reply, CloseReason> {
@@ -146,15 +149,21 @@ pub async fn dispatch(
             let _ = decode!(metadata::DescribeClusterRequest);
             Reply::Frame(req.respond(&self::metadata::describe_cluster(b)))
         }
+        key::DESCRIBE_TOPIC_PARTITIONS => simple!(
+            topic_partitions::DescribeTopicPartitionsRequest,
+            self::topic_partitions::handle
+        ),
         key::PRODUCE => {
             let r = decode!(produce::ProduceRequest);
-            self::produce::handle(broker, req, r).await
+            let authz = self::authz::Authz::of(b, session);
+            self::produce::handle(broker, req, r, &authz).await
         }
         key::FETCH => {
             let r = decode!(fetch::FetchRequest);
+            let authz = self::authz::Authz::of(b, session);
             let broker = broker.clone();
             Reply::Later(tokio::spawn(async move {
-                let resp = self::fetch::handle(&broker, r, v).await;
+                let resp = self::fetch::handle(&broker, r, v, &authz).await;
                 Some(req.respond(&resp))
             }))
         }
@@ -240,6 +249,9 @@ pub fn decode_only(frame: BytesMut) -> Result<(), CloseReason> {
         key::API_VERSIONS => run::<api_versions::ApiVersionsRequest>(r, v),
         key::METADATA => run::<metadata::MetadataRequest>(r, v),
         key::DESCRIBE_CLUSTER => run::<metadata::DescribeClusterRequest>(r, v),
+        key::DESCRIBE_TOPIC_PARTITIONS => {
+            run::<topic_partitions::DescribeTopicPartitionsRequest>(r, v)
+        }
         key::PRODUCE => run::<produce::ProduceRequest>(r, v),
         key::FETCH => run::<fetch::FetchRequest>(r, v),
         key::LIST_OFFSETS => run::<list_offsets::ListOffsetsRequest>(r, v),

@@ -1,12 +1,12 @@
 //! InitProducerId for idempotent producers. Transactional ids are refused: transactions
 //! are not served.
 
-use crate::broker::Broker;
 use crate::error_code as ec;
 use crate::messages::producer_id::{InitProducerIdRequest, InitProducerIdResponse};
+use crate::shared::Shared;
 
 pub async fn handle(
-    b: &Broker,
+    b: &Shared,
     req: InitProducerIdRequest,
     _version: i16,
 ) -> InitProducerIdResponse {
@@ -24,7 +24,18 @@ pub async fn handle(
         if req.producer_id >= 0 && (0..i16::MAX - 1).contains(&req.producer_epoch) {
             (req.producer_id, req.producer_epoch + 1)
         } else {
-            (b.producer_ids.allocate(), 0)
+            match b.producer_ids.allocate(&b.engine) {
+                Ok(id) => (id, 0),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot allocate a producer id");
+                    return InitProducerIdResponse {
+                        throttle_time_ms: 0,
+                        error_code: ec::from_engine(&e),
+                        producer_id: -1,
+                        producer_epoch: -1,
+                    };
+                }
+            }
         };
     InitProducerIdResponse {
         throttle_time_ms: 0,

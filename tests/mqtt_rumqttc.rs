@@ -3,8 +3,7 @@
 //! queueing for a persistent session, and the same session surviving a broker restart
 //! and a `kill -9`.
 //!
-//! Gated until Trident's MQTT adapter (issue 7) listens: every test is `#[ignore]`d; run
-//! them with `cargo test -p trident --test mqtt_rumqttc -- --ignored`. By default they
+//! By default they
 //! start the `trident` binary; `TRIDENT_TEST_MQTT=127.0.0.1:31883` points them at another
 //! broker (e.g. Mosquitto) instead, and then the restart and `kill -9` tests, which need
 //! the broker to be their own process, pass without running (they say so on stderr).
@@ -293,19 +292,19 @@ fn run(scenario: impl std::future::Future<Output = ()>) {
 }
 
 macro_rules! on_both_versions {
-    ($($name:ident => $body:expr;)*) => {$(
+    ($($(#[$attr:meta])* $name:ident => $body:expr;)*) => {$(
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
             #[test]
-            #[ignore = "needs Trident's MQTT adapter (issue 7); run with --ignored"]
+            $(#[$attr])*
             fn v311() {
                 run($body(Version::V311))
             }
 
             #[test]
-            #[ignore = "needs Trident's MQTT adapter (issue 7); run with --ignored"]
+            $(#[$attr])*
             fn v5() {
                 run($body(Version::V5))
             }

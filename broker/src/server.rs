@@ -28,10 +28,22 @@ fn engine_config(c: &Config) -> EngineConfig {
         },
         DurabilitySetting::Never => Durability::Never,
     };
-    e.max_message_bytes = usize::try_from(c.limits.max_message_bytes).unwrap_or(usize::MAX);
-    e.queue_memory_bytes = usize::try_from(c.limits.queue_memory_bytes).unwrap_or(usize::MAX);
-    e.queue_memory_messages = usize::try_from(c.limits.queue_memory_messages).unwrap_or(usize::MAX);
+    // Unset limits keep the engine's defaults (defined once, in the engine).
+    let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    if let Some(v) = c.limits.max_message_bytes {
+        e.max_message_bytes = size(v);
+    }
+    if let Some(v) = c.limits.queue_memory_bytes {
+        e.queue_memory_bytes = size(v);
+    }
+    if let Some(v) = c.limits.queue_memory_messages {
+        e.queue_memory_messages = size(v);
+    }
     e.auto_create_topics = c.kafka.auto_create_topics;
+    e.default_user = trident_engine::DefaultUser {
+        name: c.auth.default_user.clone(),
+        password: c.auth.default_pass.clone(),
+    };
     e.default_topic = TopicConfig {
         partitions: c.topics.default_partitions,
         retention_ms: (c.topics.retention_ms >= 0).then_some(c.topics.retention_ms),
@@ -58,16 +70,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let ready = Arc::new(AtomicBool::new(false));
     let mut tasks: JoinSet<()> = JoinSet::new();
+    // What /api/overview lists.
+    let mut listeners: Vec<trident_management::Listener> = Vec::new();
 
     if config.amqp.enabled {
         let listener = bind("amqp.listen", &config.amqp.listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "AMQP 0-9-1 listening");
-        let amqp = trident_amqp::AmqpConfig {
-            frame_max: config.amqp.frame_max,
-            channel_max: config.amqp.channel_max,
-            heartbeat_secs: config.amqp.heartbeat_secs,
-            ..trident_amqp::AmqpConfig::default()
-        };
+        listeners.push(trident_management::Listener {
+            protocol: "amqp".into(),
+            addr: listener.local_addr()?,
+        });
+        let amqp = amqp_config(&config.amqp);
         let (engine, rx) = (engine.clone(), shutdown_rx.clone());
         tasks.spawn(async move { trident_amqp::serve(listener, engine, amqp, rx).await });
     }
@@ -75,6 +88,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let listener = bind("kafka.listen", &config.kafka.listen).await?;
         let local = listener.local_addr()?;
         tracing::info!(addr = %local, "Kafka protocol listening");
+        listeners.push(trident_management::Listener {
+            protocol: "kafka".into(),
+            addr: local,
+        });
         let kafka = trident_kafka::KafkaConfig {
             advertised_host: config.kafka.advertised_host.clone(),
             advertised_port: if config.kafka.advertised_port == 0 {
@@ -90,15 +107,38 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tasks.spawn(async move { trident_kafka::serve(listener, engine, kafka, rx).await });
     }
     if config.mqtt.enabled {
-        tracing::warn!(addr = %config.mqtt.listen, "MQTT is not built yet; its listener is not started");
+        let listener = bind("mqtt.listen", &config.mqtt.listen).await?;
+        tracing::info!(addr = %listener.local_addr()?, "MQTT 3.1/3.1.1/5.0 listening");
+        let mqtt = apply_mqtt_knobs(trident_mqtt::MqttConfig::default(), &config.mqtt);
+        let (engine, rx) = (engine.clone(), shutdown_rx.clone());
+        tasks.spawn(async move {
+            if let Err(e) = trident_mqtt::serve(listener, engine, mqtt, rx).await {
+                tracing::error!(error = %e, "MQTT listener stopped");
+            }
+        });
     }
     if config.http.enabled {
         let listener = bind("http.listen", &config.http.listen).await?;
-        tracing::info!(addr = %listener.local_addr()?, "HTTP (/healthz, /metrics) listening");
-        let app = http::router(http::HttpState {
-            engine: engine.clone(),
-            ready: ready.clone(),
+        let local = listener.local_addr()?;
+        tracing::info!(addr = %local, "HTTP (/healthz, /metrics, /api/) listening");
+        listeners.push(trident_management::Listener {
+            protocol: "http".into(),
+            addr: local,
         });
+        let api = trident_management::Api {
+            engine: engine.clone(),
+            listeners: listeners.clone(),
+            node: format!("trident@{}", hostname()),
+        };
+        let app = http::router(
+            http::HttpState {
+                engine: engine.clone(),
+                ready: ready.clone(),
+            },
+            api,
+        )
+        // The peer address decides loopback-only logins.
+        .into_make_service_with_connect_info::<SocketAddr>();
         let mut rx = shutdown_rx.clone();
         tasks.spawn(async move {
             let stop = async move {
@@ -131,6 +171,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The machine's name for the node name (`trident@host`), without a dependency: the
+/// kernel's, else the environment's, else `localhost`.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
@@ -152,6 +203,28 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Lays the AMQP settings given in the configuration over the adapter's defaults (which
+/// are defined once, in the adapter).
+fn amqp_config(s: &trident_config::AmqpSettings) -> trident_amqp::AmqpConfig {
+    let mut a = trident_amqp::AmqpConfig::default();
+    if let Some(v) = s.frame_max {
+        a.frame_max = v;
+    }
+    if let Some(v) = s.channel_max {
+        a.channel_max = v;
+    }
+    if let Some(v) = s.heartbeat_secs {
+        a.heartbeat_secs = v;
+    }
+    if let Some(v) = s.max_connections {
+        a.max_connections = usize::try_from(v).unwrap_or(usize::MAX);
+    }
+    if let Some(v) = s.flow_backlog {
+        a.flow_backlog = v;
+    }
+    a
 }
 
 /// Lays the Kafka settings given in the configuration over the adapter's defaults
@@ -183,4 +256,117 @@ fn apply_kafka_knobs(
         k.groups.max_session_timeout = ms(v);
     }
     k
+}
+
+/// Lays the MQTT settings given in the configuration over the adapter's defaults.
+fn apply_mqtt_knobs(
+    mut m: trident_mqtt::MqttConfig,
+    s: &trident_config::MqttSettings,
+) -> trident_mqtt::MqttConfig {
+    if let Some(v) = &s.vhost {
+        m.vhost.clone_from(v);
+    }
+    if let Some(v) = &s.exchange {
+        m.exchange.clone_from(v);
+    }
+    if let Some(v) = s.max_packet_size {
+        m.max_packet_size = v;
+    }
+    if let Some(v) = s.max_keep_alive_secs {
+        m.max_keep_alive = v;
+    }
+    if let Some(v) = s.max_session_expiry_secs {
+        m.max_session_expiry = v;
+    }
+    if let Some(v) = s.receive_maximum {
+        m.receive_maximum = v;
+    }
+    if let Some(v) = s.max_inflight {
+        m.max_inflight = v;
+    }
+    if let Some(v) = s.topic_alias_maximum {
+        m.topic_alias_maximum = v;
+    }
+    if let Some(v) = s.max_queued_messages {
+        m.max_queued_messages = v;
+    }
+    if let Some(v) = &s.queue_overflow {
+        m.queue_overflow = if v == "drop-oldest" {
+            trident_mqtt::QueueOverflow::DropOldest
+        } else {
+            trident_mqtt::QueueOverflow::Refuse
+        };
+    }
+    if let Some(v) = s.allow_anonymous {
+        m.allow_anonymous = v;
+    }
+    if let Some(v) = s.max_connections {
+        m.max_connections = usize::try_from(v).unwrap_or(usize::MAX);
+    }
+    if let Some(v) = s.sys_interval_secs {
+        m.sys_interval = Duration::from_secs(v);
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_settings_keep_the_adapters_and_engines_defaults() {
+        let c = Config::default();
+        let a = amqp_config(&c.amqp);
+        let d = trident_amqp::AmqpConfig::default();
+        assert_eq!(
+            (a.frame_max, a.channel_max, a.heartbeat_secs),
+            (d.frame_max, d.channel_max, d.heartbeat_secs)
+        );
+        assert_eq!(
+            (a.max_connections, a.flow_backlog),
+            (d.max_connections, d.flow_backlog)
+        );
+        let e = engine_config(&c);
+        let d = EngineConfig::new(&c.data_dir);
+        assert_eq!(
+            (
+                e.max_message_bytes,
+                e.queue_memory_bytes,
+                e.queue_memory_messages
+            ),
+            (
+                d.max_message_bytes,
+                d.queue_memory_bytes,
+                d.queue_memory_messages
+            )
+        );
+    }
+
+    #[test]
+    fn set_settings_reach_the_adapter_and_the_engine() {
+        let mut c = Config::default();
+        c.amqp.frame_max = Some(8192);
+        c.amqp.channel_max = Some(16);
+        c.amqp.heartbeat_secs = Some(5);
+        c.amqp.max_connections = Some(3);
+        c.amqp.flow_backlog = Some(0);
+        c.limits.max_message_bytes = Some(1000);
+        c.limits.queue_memory_bytes = Some(2000);
+        c.limits.queue_memory_messages = Some(30);
+        let a = amqp_config(&c.amqp);
+        assert_eq!(
+            (a.frame_max, a.channel_max, a.heartbeat_secs),
+            (8192, 16, 5)
+        );
+        assert_eq!((a.max_connections, a.flow_backlog), (3, 0));
+        let e = engine_config(&c);
+        assert_eq!(
+            (
+                e.max_message_bytes,
+                e.queue_memory_bytes,
+                e.queue_memory_messages
+            ),
+            (1000, 2000, 30)
+        );
+    }
 }

@@ -59,8 +59,79 @@ keys![
         Int,
         "heartbeat interval the broker proposes (0 = off)"
     ),
+    (
+        "amqp.max_connections",
+        Int,
+        "AMQP connections accepted at once (0 = no limit)"
+    ),
+    (
+        "amqp.flow_backlog",
+        Int,
+        "ready messages past which a publish-only AMQP connection is paused (0 = never)"
+    ),
     ("mqtt.enabled", Bool, "serve MQTT"),
     ("mqtt.listen", Str, "MQTT listen address"),
+    ("mqtt.vhost", Str, "vhost MQTT clients use"),
+    (
+        "mqtt.exchange",
+        Str,
+        "topic exchange MQTT publishes go through and subscriptions bind to"
+    ),
+    (
+        "mqtt.max_packet_size",
+        Int,
+        "largest MQTT packet accepted (announced in v5 CONNACK)"
+    ),
+    (
+        "mqtt.max_keep_alive_secs",
+        Int,
+        "longest keep alive a v5 client gets (0 = no limit)"
+    ),
+    (
+        "mqtt.max_session_expiry_secs",
+        Int,
+        "longest v5 session expiry granted"
+    ),
+    (
+        "mqtt.receive_maximum",
+        Int,
+        "QoS 1/2 publishes a client may have unacknowledged towards the broker"
+    ),
+    (
+        "mqtt.max_inflight",
+        Int,
+        "QoS 1/2 messages in flight towards one client at most"
+    ),
+    (
+        "mqtt.topic_alias_maximum",
+        Int,
+        "highest topic alias a v5 client may set (0 = none)"
+    ),
+    (
+        "mqtt.max_queued_messages",
+        Int,
+        "messages a session queue holds at most (0 = no limit)"
+    ),
+    (
+        "mqtt.queue_overflow",
+        Str,
+        "refuse | drop-oldest: what a full session queue does"
+    ),
+    (
+        "mqtt.allow_anonymous",
+        Bool,
+        "accept MQTT connections without a user name"
+    ),
+    (
+        "mqtt.max_connections",
+        Int,
+        "MQTT connections at most (0 = no limit)"
+    ),
+    (
+        "mqtt.sys_interval_secs",
+        Int,
+        "period of $SYS/broker statistics (0 = off)"
+    ),
     ("kafka.enabled", Bool, "serve the Kafka protocol"),
     ("kafka.listen", Str, "Kafka listen address"),
     (
@@ -114,7 +185,21 @@ keys![
         Int,
         "largest consumer session timeout accepted"
     ),
-    ("http.enabled", Bool, "serve /healthz and /metrics"),
+    (
+        "auth.default_user",
+        Str,
+        "administrator created in an empty data directory"
+    ),
+    (
+        "auth.default_pass",
+        Str,
+        "its password; unset: 'guest', loopback logins only"
+    ),
+    (
+        "http.enabled",
+        Bool,
+        "serve /healthz, /metrics and the management API"
+    ),
     ("http.listen", Str, "HTTP listen address"),
     (
         "limits.max_message_bytes",
@@ -151,6 +236,14 @@ keys![
         Int,
         "segment file size before rolling"
     ),
+];
+
+/// `TRIDENT_*` variables read by the admin commands (`trident users ...`), not by the
+/// broker: known, so that the broker does not warn about them.
+pub const CLIENT_ENV: &[&str] = &[
+    "TRIDENT_ADMIN_URL",
+    "TRIDENT_ADMIN_USER",
+    "TRIDENT_ADMIN_PASS",
 ];
 
 impl Key {

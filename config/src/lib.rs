@@ -11,10 +11,10 @@ mod keys;
 mod settings;
 
 pub use error::ConfigError;
-pub use keys::{KEYS, Key, env_var_name};
+pub use keys::{CLIENT_ENV, KEYS, Key, env_var_name};
 pub use settings::{
-    AmqpSettings, Config, DurabilitySetting, HttpSettings, KafkaSettings, LimitSettings,
-    MqttSettings, TopicSettings,
+    AmqpSettings, AuthSettings, Config, DurabilitySetting, HttpSettings, KafkaSettings,
+    LimitSettings, MqttSettings, TopicSettings,
 };
 
 use std::path::Path;
@@ -97,6 +97,7 @@ pub fn unknown_env_warnings(env: impl IntoIterator<Item = (String, String)>) -> 
         .into_iter()
         .filter(|(k, _)| k.starts_with("TRIDENT_"))
         .filter(|(k, _)| !KEYS.iter().any(|key| env_var_name(key.name) == *k))
+        .filter(|(k, _)| !CLIENT_ENV.contains(&k.as_str()))
         .map(|(name, _)| match nearest_env_var(&name) {
             Some(near) => format!(
                 "ignoring environment variable {name}: no such setting (did you mean {near}?)"

@@ -31,6 +31,7 @@ pub struct Config {
     pub amqp: AmqpSettings,
     pub mqtt: MqttSettings,
     pub kafka: KafkaSettings,
+    pub auth: AuthSettings,
     pub http: HttpSettings,
     pub limits: LimitSettings,
     pub topics: TopicSettings,
@@ -46,6 +47,7 @@ impl Default for Config {
             amqp: AmqpSettings::default(),
             mqtt: MqttSettings::default(),
             kafka: KafkaSettings::default(),
+            auth: AuthSettings::default(),
             http: HttpSettings::default(),
             limits: LimitSettings::default(),
             topics: TopicSettings::default(),
@@ -58,9 +60,16 @@ impl Default for Config {
 pub struct AmqpSettings {
     pub enabled: bool,
     pub listen: String,
-    pub frame_max: u32,
-    pub channel_max: u16,
-    pub heartbeat_secs: u16,
+    // The knobs below default to the AMQP adapter's own defaults (defined once there,
+    // `trident_amqp::AmqpConfig::default`): unset here means "the adapter's default".
+    /// Largest frame accepted and offered in `connection.tune`.
+    pub frame_max: Option<u32>,
+    pub channel_max: Option<u16>,
+    pub heartbeat_secs: Option<u16>,
+    /// Connections beyond this are refused (0 = no limit).
+    pub max_connections: Option<u64>,
+    /// Ready messages past which a publish-only connection is paused (0 = never).
+    pub flow_backlog: Option<u64>,
 }
 
 impl Default for AmqpSettings {
@@ -68,11 +77,11 @@ impl Default for AmqpSettings {
         Self {
             enabled: true,
             listen: "0.0.0.0:5672".into(),
-            // RabbitMQ's default, large enough for batching and small enough to
-            // interleave channels fairly.
-            frame_max: 131_072,
-            channel_max: 2047,
-            heartbeat_secs: 60,
+            frame_max: None,
+            channel_max: None,
+            heartbeat_secs: None,
+            max_connections: None,
+            flow_backlog: None,
         }
     }
 }
@@ -82,6 +91,24 @@ impl Default for AmqpSettings {
 pub struct MqttSettings {
     pub enabled: bool,
     pub listen: String,
+    // The knobs below default to the MQTT adapter's own defaults (defined once there):
+    // unset here means "the adapter's default".
+    /// The vhost MQTT clients use.
+    pub vhost: Option<String>,
+    /// The topic exchange MQTT publishes go through (default `amq.topic`).
+    pub exchange: Option<String>,
+    pub max_packet_size: Option<u32>,
+    pub max_keep_alive_secs: Option<u16>,
+    pub max_session_expiry_secs: Option<u32>,
+    pub receive_maximum: Option<u16>,
+    pub max_inflight: Option<u16>,
+    pub topic_alias_maximum: Option<u16>,
+    pub max_queued_messages: Option<u64>,
+    /// `refuse` or `drop-oldest`.
+    pub queue_overflow: Option<String>,
+    pub allow_anonymous: Option<bool>,
+    pub max_connections: Option<u64>,
+    pub sys_interval_secs: Option<u64>,
 }
 
 impl Default for MqttSettings {
@@ -89,6 +116,19 @@ impl Default for MqttSettings {
         Self {
             enabled: true,
             listen: "0.0.0.0:1883".into(),
+            vhost: None,
+            exchange: None,
+            max_packet_size: None,
+            max_keep_alive_secs: None,
+            max_session_expiry_secs: None,
+            receive_maximum: None,
+            max_inflight: None,
+            topic_alias_maximum: None,
+            max_queued_messages: None,
+            queue_overflow: None,
+            allow_anonymous: None,
+            max_connections: None,
+            sys_interval_secs: None,
         }
     }
 }
@@ -137,6 +177,35 @@ impl Default for KafkaSettings {
     }
 }
 
+/// The administrator created when the data directory holds no user yet.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub default_user: String,
+    /// Unset: the password is `guest` and the account logs in from loopback only
+    /// (RabbitMQ's rule). Set: the account logs in from anywhere.
+    pub default_pass: Option<String>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            default_user: "guest".into(),
+            default_pass: None,
+        }
+    }
+}
+
+// By hand: the password must not reach a log line through `{:?}`.
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("default_user", &self.default_user)
+            .field("default_pass", &self.default_pass.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
@@ -153,22 +222,14 @@ impl Default for HttpSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitSettings {
-    pub max_message_bytes: u64,
-    pub queue_memory_bytes: u64,
-    pub queue_memory_messages: u64,
-}
-
-impl Default for LimitSettings {
-    fn default() -> Self {
-        Self {
-            max_message_bytes: 128 * 1024 * 1024,
-            queue_memory_bytes: 64 * 1024 * 1024,
-            queue_memory_messages: 100_000,
-        }
-    }
+    // Unset means the engine's default (`trident_engine::EngineConfig::new`, the one
+    // place they are defined).
+    pub max_message_bytes: Option<u64>,
+    pub queue_memory_bytes: Option<u64>,
+    pub queue_memory_messages: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -221,6 +282,25 @@ impl Config {
         }
         if self.mqtt.enabled {
             check_addr("mqtt.listen", &self.mqtt.listen)?;
+            if let Some(o) = &self.mqtt.queue_overflow
+                && o != "refuse"
+                && o != "drop-oldest"
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "setting 'mqtt.queue_overflow' = {o:?} must be \"refuse\" or \"drop-oldest\""
+                )));
+            }
+            if self.mqtt.receive_maximum == Some(0) || self.mqtt.max_inflight == Some(0) {
+                return Err(ConfigError::Invalid(
+                    "settings 'mqtt.receive_maximum' and 'mqtt.max_inflight' must be at least 1"
+                        .into(),
+                ));
+            }
+            if self.mqtt.max_packet_size.is_some_and(|m| m < 64) {
+                return Err(ConfigError::Invalid(
+                    "setting 'mqtt.max_packet_size' must be at least 64".into(),
+                ));
+            }
         }
         if self.kafka.enabled {
             check_addr("kafka.listen", &self.kafka.listen)?;
@@ -238,22 +318,43 @@ impl Config {
         if self.http.enabled {
             check_addr("http.listen", &self.http.listen)?;
         }
-        if self.amqp.frame_max < 4096 {
+        if self.auth.default_user.is_empty() || self.auth.default_user.chars().any(char::is_control)
+        {
+            return Err(ConfigError::Invalid(
+                "setting 'auth.default_user' must be a non-empty name without control characters"
+                    .into(),
+            ));
+        }
+        if self.auth.default_pass.as_deref() == Some("") {
+            return Err(ConfigError::Invalid(
+                "setting 'auth.default_pass' must not be empty (leave it unset for the loopback-only default)".into(),
+            ));
+        }
+        if let Some(frame_max) = self.amqp.frame_max
+            && frame_max < 4096
+        {
             return Err(ConfigError::Invalid(format!(
-                "setting 'amqp.frame_max' = {} is below the AMQP minimum of 4096",
-                self.amqp.frame_max
+                "setting 'amqp.frame_max' = {frame_max} is below the AMQP minimum of 4096"
             )));
         }
-        positive("amqp.channel_max", u64::from(self.amqp.channel_max))?;
+        if let Some(n) = self.amqp.channel_max {
+            positive("amqp.channel_max", u64::from(n))?;
+        }
         if self.durability == DurabilitySetting::Interval {
             positive("fsync_interval_ms", self.fsync_interval_ms)?;
         }
-        positive("limits.max_message_bytes", self.limits.max_message_bytes)?;
-        positive("limits.queue_memory_bytes", self.limits.queue_memory_bytes)?;
-        positive(
-            "limits.queue_memory_messages",
-            self.limits.queue_memory_messages,
-        )?;
+        for (key, value) in [
+            ("limits.max_message_bytes", self.limits.max_message_bytes),
+            ("limits.queue_memory_bytes", self.limits.queue_memory_bytes),
+            (
+                "limits.queue_memory_messages",
+                self.limits.queue_memory_messages,
+            ),
+        ] {
+            if let Some(v) = value {
+                positive(key, v)?;
+            }
+        }
         positive(
             "topics.default_partitions",
             u64::from(self.topics.default_partitions),

@@ -98,3 +98,37 @@ fn kafka_knobs_are_unset_by_default_and_read_from_the_environment() {
     let bad = load(None, env(&[("TRIDENT_KAFKA_MAX_IN_FLIGHT", "0")]), &[]);
     assert!(bad.is_err(), "0 in flight must be refused");
 }
+
+#[test]
+fn amqp_and_limit_knobs_are_unset_by_default_and_read_when_given() {
+    let c = load(None, env(&[]), &[]).expect("defaults load");
+    assert_eq!(
+        (
+            c.amqp.frame_max,
+            c.amqp.max_connections,
+            c.amqp.flow_backlog
+        ),
+        (None, None, None)
+    );
+    assert_eq!(c.limits.queue_memory_bytes, None);
+    let c = load(
+        None,
+        env(&[
+            ("TRIDENT_AMQP_MAX_CONNECTIONS", "500"),
+            ("TRIDENT_AMQP_FLOW_BACKLOG", "0"),
+        ]),
+        &[("limits.queue_memory_messages", "10".to_string())],
+    )
+    .expect("loads");
+    assert_eq!(c.amqp.max_connections, Some(500));
+    assert_eq!(c.amqp.flow_backlog, Some(0), "0 turns flow control off");
+    assert_eq!(c.limits.queue_memory_messages, Some(10));
+    let bad = load(None, env(&[("TRIDENT_AMQP_FRAME_MAX", "1000")]), &[]);
+    assert!(bad.is_err(), "below the AMQP minimum frame size");
+    let bad = load(
+        None,
+        env(&[]),
+        &[("limits.queue_memory_bytes", "0".to_string())],
+    );
+    assert!(bad.is_err(), "a queue must keep something in memory");
+}

@@ -126,6 +126,40 @@ impl Message {
     pub fn priority(&self) -> u8 {
         self.properties.priority.unwrap_or(0)
     }
+
+    /// The lifetime the message itself declares, in milliseconds: the shorter of the
+    /// per-message TTL (`expiration`) and the message expiry interval. `None` when it
+    /// declares none (or an invalid `expiration`, which publishes refuse anyway).
+    pub fn declared_ttl_ms(&self) -> Option<u64> {
+        let msg_ttl = self.properties.expiration_ms().ok().flatten();
+        let expiry = self
+            .mqtt
+            .as_ref()
+            .and_then(|m| m.message_expiry_secs)
+            .map(|s| u64::from(s) * 1000);
+        [msg_ttl, expiry].into_iter().flatten().min()
+    }
+
+    /// When the message's declared lifetime ends, counted from `timestamp_ms` (when the
+    /// engine accepted it), in milliseconds since the Unix epoch.
+    pub fn expires_at_ms(&self) -> Option<i64> {
+        let ttl = i64::try_from(self.declared_ttl_ms()?).unwrap_or(i64::MAX);
+        Some(self.timestamp_ms.saturating_add(ttl))
+    }
+
+    /// How many whole seconds of its declared lifetime remain at `now_ms`, rounded up
+    /// (0 once it has expired): the expiry interval to forward with a message that
+    /// waited in the broker, which must be the received one minus the time waited.
+    pub fn remaining_lifetime_secs(&self, now_ms: i64) -> Option<u32> {
+        let left = self.expires_at_ms()?.saturating_sub(now_ms).max(0);
+        let secs = left.saturating_add(999) / 1000;
+        Some(u32::try_from(secs).unwrap_or(u32::MAX))
+    }
+
+    /// Whether its declared lifetime has ended at `now_ms`.
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        self.expires_at_ms().is_some_and(|at| at <= now_ms)
+    }
 }
 
 /// Milliseconds since the Unix epoch. A clock before 1970 yields 0 rather than a panic.
@@ -134,4 +168,29 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetime_counts_from_acceptance_and_takes_the_shorter_ttl() {
+        let mut m = Message::new("x");
+        m.timestamp_ms = 10_000;
+        assert_eq!(m.expires_at_ms(), None);
+        assert_eq!(m.remaining_lifetime_secs(20_000), None);
+        m.mqtt = Some(Box::new(MqttProperties {
+            message_expiry_secs: Some(10),
+            ..MqttProperties::default()
+        }));
+        assert_eq!(m.expires_at_ms(), Some(20_000));
+        assert_eq!(m.remaining_lifetime_secs(10_000), Some(10));
+        assert_eq!(m.remaining_lifetime_secs(12_500), Some(8), "rounded up");
+        assert_eq!(m.remaining_lifetime_secs(25_000), Some(0));
+        assert!(!m.is_expired(19_999));
+        assert!(m.is_expired(20_000));
+        m.properties.expiration = Some("3000".into());
+        assert_eq!(m.expires_at_ms(), Some(13_000));
+    }
 }

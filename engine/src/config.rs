@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use trident_core::{Durability, TopicConfig};
 
+use crate::auth::DefaultUser;
+
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Root of all persistent state: `meta.redb`, `queues/`, `topics/`.
@@ -26,6 +28,8 @@ pub struct EngineConfig {
     pub default_topic: TopicConfig,
     /// How often partitions apply retention.
     pub retention_check_ms: u64,
+    /// The administrator created when the metadata store holds no user yet.
+    pub default_user: DefaultUser,
 }
 
 impl EngineConfig {
@@ -40,6 +44,7 @@ impl EngineConfig {
             auto_create_topics: true,
             default_topic: TopicConfig::default(),
             retention_check_ms: 60_000,
+            default_user: DefaultUser::default(),
         }
     }
 }

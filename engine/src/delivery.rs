@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use trident_core::{Message, QueueName};
+use trident_core::{Arrival, Message, QueueName};
 
 use crate::queue::QueueRef;
 
@@ -28,6 +28,12 @@ pub struct Delivery {
     /// same message across redeliveries and restarts, so an adapter can key its own
     /// per-message state (a packet id) on it. `None` for messages held only in memory.
     pub position: Option<u64>,
+    /// How the message came into the queue: the arguments of the bindings of this
+    /// queue it matched (several when overlapping bindings matched it; an adapter
+    /// combines them, e.g. the highest granted QoS), or that it was replayed from kept
+    /// state. Kept in the queue's store with the message, so it is the same after a
+    /// restart. Plain (empty) for messages routed through bindings without arguments.
+    pub arrival: Arrival,
     /// For `get`: how many messages remained ready after this one.
     pub remaining: u64,
 }

@@ -10,9 +10,12 @@ use arc_swap::ArcSwap;
 use trident_core::{ConnectionId, Error, QueueName, Result, TopicConfig, TopicName, VhostName};
 use trident_storage::{LogConfig, MetaStore, MetaTable};
 
+use crate::adapter_store::AdapterStore;
 use crate::auth::UserStore;
 use crate::config::EngineConfig;
+use crate::connections::ConnectionRegistry;
 use crate::counters::Counters;
+use crate::meta_writer::MetaWriter;
 use crate::metrics::Metrics;
 use crate::offsets::GroupOffsets;
 use crate::queue::QueueStats;
@@ -29,6 +32,8 @@ pub struct Engine {
 pub(crate) struct EngineInner {
     pub(crate) config: Arc<EngineConfig>,
     pub(crate) meta: Arc<MetaStore>,
+    /// Group commits for adapter state and retained messages.
+    meta_writer: MetaWriter,
     vhosts: RwLock<HashMap<VhostName, Vhost>>,
     /// Read on every produce and fetch; replaced wholesale on the rare topic change so
     /// that those paths never take a lock.
@@ -38,6 +43,7 @@ pub(crate) struct EngineInner {
     offsets: GroupOffsets,
     users: UserStore,
     counters: Counters,
+    pub(crate) connections: Arc<ConnectionRegistry>,
     pub(crate) metrics: Arc<Metrics>,
     next_connection: AtomicU64,
 }
@@ -48,6 +54,9 @@ pub struct QueueInfo {
     pub vhost: VhostName,
     pub name: QueueName,
     pub durable: bool,
+    /// Whether it has a length limit (`x-max-length` or `x-max-length-bytes`), and so
+    /// can drop or refuse messages when full.
+    pub length_limited: bool,
     pub stats: QueueStats,
 }
 
@@ -80,16 +89,19 @@ impl Engine {
             std::fs::remove_dir_all(&tmp)?;
         }
         let offsets = GroupOffsets::load(meta.clone())?;
-        let users = UserStore::load(meta.clone())?;
+        let users = UserStore::load(meta.clone(), &config.default_user)?;
+        let meta_writer = MetaWriter::start(meta.clone())?;
         let inner = Arc::new(EngineInner {
             config: Arc::new(config),
             meta: meta.clone(),
+            meta_writer,
             vhosts: RwLock::new(HashMap::new()),
             topics: ArcSwap::from_pointee(HashMap::new()),
             topic_lock: tokio::sync::Mutex::new(()),
             offsets,
             users,
             counters: Counters::new(meta.clone()),
+            connections: Arc::new(ConnectionRegistry::default()),
             metrics: Arc::new(Metrics::default()),
             next_connection: AtomicU64::new(1),
         });
@@ -140,17 +152,20 @@ impl Engine {
         VhostDeps {
             config: self.inner.config.clone(),
             meta: self.inner.meta.clone(),
+            meta_writer: self.inner.meta_writer.clone(),
             metrics: self.inner.metrics.clone(),
         }
     }
 
-    fn write_vhosts(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<VhostName, Vhost>> {
+    pub(crate) fn write_vhosts(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, HashMap<VhostName, Vhost>> {
         // A poisoned lock means a panic while inserting into a HashMap, which leaves it
         // consistent; keep serving.
         self.inner.vhosts.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn read_vhosts(&self) -> std::sync::RwLockReadGuard<'_, HashMap<VhostName, Vhost>> {
+    pub(crate) fn read_vhosts(&self) -> std::sync::RwLockReadGuard<'_, HashMap<VhostName, Vhost>> {
         self.inner.vhosts.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -166,8 +181,26 @@ impl Engine {
         &self.inner.users
     }
 
+    pub(crate) fn meta(&self) -> &Arc<MetaStore> {
+        &self.inner.meta
+    }
+
+    pub(crate) fn inner_connections(&self) -> &Arc<ConnectionRegistry> {
+        &self.inner.connections
+    }
+
     pub fn offsets(&self) -> &GroupOffsets {
         &self.inner.offsets
+    }
+
+    /// Durable key-value state of one adapter, under `namespace` (non-empty, no NUL);
+    /// see [`AdapterStore`].
+    pub fn adapter_store(&self, namespace: &str) -> Result<AdapterStore> {
+        AdapterStore::new(
+            namespace,
+            self.inner.meta.clone(),
+            self.inner.meta_writer.clone(),
+        )
     }
 
     /// Reserves `count` consecutive values of the durable counter `name`: no value is
@@ -397,6 +430,8 @@ impl Engine {
                     vhost: name.clone(),
                     name: q.name().clone(),
                     durable: q.def().durable,
+                    length_limited: q.def().args.max_length.is_some()
+                        || q.def().args.max_length_bytes.is_some(),
                     stats: q.stats(),
                 });
             }

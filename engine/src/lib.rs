@@ -6,25 +6,33 @@
 //! every partition is owned by one task fed through a bounded channel: ordering and
 //! backpressure follow from that, and no global lock sits on a publish or produce path.
 
+mod access;
+mod adapter_store;
 pub mod auth;
 mod config;
+pub mod connections;
 mod counters;
 pub mod delivery;
 mod engine;
 mod fs_names;
+mod meta_writer;
 pub mod metrics;
 pub mod offsets;
+pub mod permissions;
 pub mod publish;
 pub mod queue;
 pub mod topic;
 mod vhost;
 
-pub use auth::{Permission, User, UserStore};
+pub use adapter_store::{AdapterBatch, AdapterStore};
+pub use auth::{Credentials, DefaultUser, Permission, TopicPermission, User, UserStore};
 pub use config::EngineConfig;
+pub use connections::{ConnectionHandle, ConnectionInfo};
 pub use delivery::{ConsumerEvent, ConsumerOptions, ConsumerSink, Delivery, DeliveryId, Outcome};
 pub use engine::{Engine, EngineStats, PartitionStats, QueueInfo};
 pub use metrics::Metrics;
 pub use offsets::CommittedOffset;
+pub use permissions::Access;
 pub use publish::{Confirm, Nack, PublishOptions, Published};
 pub use queue::{QueueRef, QueueStats, Short, Written};
 pub use topic::{

@@ -5,6 +5,8 @@
 //! to each queue's bounded channel: no lock is taken on the way. Topology changes are
 //! rare; they are serialised by a mutex, build a new snapshot and swap it in.
 
+mod rebind;
+mod retained;
 mod sessions;
 
 use std::collections::HashMap;
@@ -12,8 +14,8 @@ use std::sync::{Arc, Weak};
 
 use arc_swap::ArcSwap;
 use trident_core::{
-    Binding, BindingDestination, ConnectionId, Error, ExchangeDef, ExchangeName, Message, QueueDef,
-    QueueName, Result, VhostName,
+    Arrival, Binding, BindingDestination, ConnectionId, Error, ExchangeDef, ExchangeName, Message,
+    QueueDef, QueueName, Result, VhostName,
 };
 use trident_routing::{Effects, Routable, RouteResult, RoutingError, RoutingTable};
 use trident_storage::{MetaOp, MetaStore, MetaTable};
@@ -21,9 +23,11 @@ use trident_storage::{MetaOp, MetaStore, MetaTable};
 use crate::config::EngineConfig;
 use crate::delivery::{ConsumerOptions, ConsumerSink, Delivery};
 use crate::fs_names::{dir_name, stable_hash};
+use crate::meta_writer::MetaWriter;
 use crate::metrics::Metrics;
 use crate::publish::{Confirm, ConfirmTicket, PublishOptions, Published};
 use crate::queue::{QueueCommand, QueueRef, spawn_queue};
+use retained::RetainedIndex;
 
 /// A handle to one vhost. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -37,6 +41,7 @@ pub struct Vhost {
 pub(crate) struct VhostDeps {
     pub config: Arc<EngineConfig>,
     pub meta: Arc<MetaStore>,
+    pub meta_writer: MetaWriter,
     pub metrics: Arc<Metrics>,
 }
 
@@ -51,6 +56,9 @@ pub(crate) struct VhostInner {
     /// every queue of the vhost. Touched on consume, get and exclusive declare, never
     /// on the publish path.
     touched: std::sync::Mutex<HashMap<ConnectionId, HashMap<QueueName, QueueRef>>>,
+    /// Retained messages (see `retained`). Not on the publish path: an adapter calls
+    /// `retain` for the publishes that ask for it and looks them up on subscribe.
+    retained: std::sync::Mutex<RetainedIndex>,
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +127,8 @@ impl Vhost {
                 tracing::warn!(vhost = %name, key, error = %e, "dropping stored exchange");
             }
         }
+        let retained =
+            RetainedIndex::load(&meta, name.as_str(), |x| routing.exchange(x).is_some())?;
         let inner = Arc::new(VhostInner {
             name: name.clone(),
             engine: engine.clone(),
@@ -128,6 +138,7 @@ impl Vhost {
             }),
             topology: tokio::sync::Mutex::new(()),
             touched: std::sync::Mutex::new(HashMap::new()),
+            retained: std::sync::Mutex::new(retained),
         });
         let vhost = Vhost { inner };
         let mut queues = HashMap::new();
@@ -271,6 +282,11 @@ impl Vhost {
 
     /// Removes the stored copies of the bindings and exchanges a change took away.
     fn persist_removals(&self, effects: &Effects) -> Result<()> {
+        self.persist_removals_with(effects, Vec::new())
+    }
+
+    /// [`Self::persist_removals`], committed together with `more` operations.
+    fn persist_removals_with(&self, effects: &Effects, more: Vec<MetaOp>) -> Result<()> {
         let vhost = self.inner.name.as_str();
         let mut ops: Vec<MetaOp> = effects
             .removed_bindings
@@ -283,8 +299,27 @@ impl Vhost {
                 .iter()
                 .map(|x| MetaOp::delete(MetaTable::Exchanges, key2(vhost, x.as_str()))),
         );
+        // A deleted exchange's retained messages go with it (one declared later under
+        // the same name starts empty).
+        ops.extend(effects.deleted_exchanges.iter().map(|x| {
+            MetaOp::delete_prefix(
+                MetaTable::Retained,
+                retained::exchange_prefix(vhost, x.as_str()),
+            )
+        }));
+        ops.extend(more);
         if !ops.is_empty() {
             self.meta().write_batch(ops)?;
+        }
+        if !effects.deleted_exchanges.is_empty() {
+            let mut index = self
+                .inner
+                .retained
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            for x in &effects.deleted_exchanges {
+                index.forget_exchange(x);
+            }
         }
         Ok(())
     }
@@ -537,7 +572,19 @@ impl Vhost {
     ) -> Result<Published> {
         let metrics = &self.inner.engine.metrics;
         metrics.record_publish(message.body.len());
-        let targets: Vec<&QueueRef> = route.queues().filter_map(|q| snap.queues.get(q)).collect();
+        // Each queue with the bindings of it the message matched: the queue keeps them
+        // beside the message and hands them to its consumer with the delivery.
+        let targets: Vec<(&QueueRef, Arrival)> = route
+            .routes()
+            .filter_map(|r| {
+                let q = snap.queues.get(r.queue)?;
+                let arrival = Arrival {
+                    matched: r.matched_bindings(),
+                    replayed: false,
+                };
+                Some((q, arrival))
+            })
+            .collect();
         if targets.is_empty() {
             metrics.record_unroutable();
             return Ok(Published {
@@ -552,9 +599,11 @@ impl Vhost {
             (None, None)
         };
         let message = Arc::new(message);
-        for q in &targets {
+        let routed = targets.len();
+        for (q, arrival) in targets {
             let cmd = QueueCommand::Publish {
                 message: message.clone(),
+                arrival,
                 ticket: ticket.clone(),
             };
             // A queue deleted between routing and now: the message is simply not
@@ -565,10 +614,7 @@ impl Vhost {
                 t.complete(Ok(()));
             }
         }
-        Ok(Published {
-            routed: targets.len(),
-            confirm,
-        })
+        Ok(Published { routed, confirm })
     }
 
     pub async fn consume(

@@ -10,9 +10,14 @@
 //!                     (so a redelivery after a restart carries the redelivered flag)
 //! ```
 //!
-//! Fixed-size records make a torn tail trivial to find: recovery keeps records up to the
-//! first one that is short or fails its CRC and cuts the file there. A journal written
-//! before kind 3 existed reads unchanged.
+//! Fixed-size records make damage easy to contain. A torn tail (a short record, or
+//! whole records that fail their CRC after the last good one, as a power loss can leave)
+//! is cut off. A bad record with good ones after it (a flipped bit, a bad sector) is
+//! skipped and the records after it are kept: they sit on 24-byte boundaries whatever
+//! the bad one holds. Skipping can only lose removals and marks, so the worst it does is
+//! bring an acknowledged message back (at-least-once) or deliver one again without the
+//! redelivered flag; it never removes a message. A journal written before kind 3
+//! existed reads unchanged.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, ErrorKind, Read, Write};
@@ -71,6 +76,15 @@ impl AckRecord {
     }
 }
 
+/// What [`AckFile::open`] read.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    /// The good records, in file order.
+    pub records: Vec<AckRecord>,
+    /// Bad records skipped between good ones (the journal should be rewritten).
+    pub skipped: u64,
+}
+
 #[derive(Debug)]
 pub(crate) struct AckFile {
     path: PathBuf,
@@ -92,8 +106,9 @@ pub(crate) struct AckFile {
 
 impl AckFile {
     /// Opens (or creates) the journal and returns its valid records. A torn or corrupt
-    /// tail is cut off (and the cut fsynced).
-    pub fn open(path: &Path) -> Result<(Self, Vec<AckRecord>)> {
+    /// tail is cut off (and the cut fsynced); bad records before good ones are skipped
+    /// and counted in [`Opened::skipped`] (the caller should rewrite the journal).
+    pub fn open(path: &Path) -> Result<(Self, Opened)> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -108,20 +123,33 @@ impl AckFile {
         let mut records = Vec::new();
         let mut reader = BufReader::with_capacity(256 * 1024, &file);
         let mut rec = [0u8; RECORD_LEN];
+        // End of the last good record, and bad records seen before it.
         let mut valid = 0u64;
+        let mut pos = 0u64;
+        let mut bad_since_valid = 0u64;
+        let mut skipped = 0u64;
         loop {
             match reader.read_exact(&mut rec) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::UnexpectedEof => break,
                 Err(e) => return Err(StorageError::io(path, e)),
             }
-            let Some(r) = AckRecord::decode(&rec) else {
-                break;
-            };
-            records.push(r);
-            valid += RECORD_LEN as u64;
+            pos += RECORD_LEN as u64;
+            match AckRecord::decode(&rec) {
+                Some(r) => {
+                    records.push(r);
+                    valid = pos;
+                    skipped += bad_since_valid;
+                    bad_since_valid = 0;
+                }
+                None => bad_since_valid += 1,
+            }
         }
         drop(reader);
+        if skipped > 0 {
+            tracing::warn!(path = %path.display(), skipped_records = skipped,
+                "skipping corrupt records inside the ack journal; the acks they held are lost and those messages will be redelivered");
+        }
         if valid < len {
             tracing::warn!(path = %path.display(), valid_bytes = valid, file_bytes = len,
                 "truncating torn or corrupt tail of the ack journal; later acks are lost and those messages will be redelivered");
@@ -129,7 +157,9 @@ impl AckFile {
                 .and_then(|()| file.sync_data())
                 .map_err(|e| StorageError::io(path, e))?;
         }
-        let n = records.len() as u64;
+        // Skipped records stay in the file (and in `records`' count) until the caller
+        // rewrites it.
+        let n = records.len() as u64 + skipped;
         Ok((
             AckFile {
                 path: path.to_path_buf(),
@@ -142,7 +172,7 @@ impl AckFile {
                 dirty: false,
                 poisoned: false,
             },
-            records,
+            Opened { records, skipped },
         ))
     }
 
@@ -294,8 +324,8 @@ mod tests {
     fn torn_tail_is_cut_and_sequential_acks_merge() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("acks");
-        let (mut f, recs) = AckFile::open(&path).unwrap();
-        assert!(recs.is_empty());
+        let (mut f, opened) = AckFile::open(&path).unwrap();
+        assert!(opened.records.is_empty());
         for s in 0..10 {
             // Interleaved deliveries and acks still merge into one run of each.
             f.push(AckRecord::Delivered { from: s, to: s + 1 }).unwrap();
@@ -312,9 +342,10 @@ mod tests {
         let mut data = std::fs::read(&path).unwrap();
         data.extend_from_slice(&AckRecord::Remove { from: 30, to: 31 }.encode()[..10]);
         std::fs::write(&path, &data).unwrap();
-        let (_f, recs) = AckFile::open(&path).unwrap();
+        let (_f, opened) = AckFile::open(&path).unwrap();
+        assert_eq!(opened.skipped, 0);
         assert_eq!(
-            recs,
+            opened.records,
             vec![
                 AckRecord::Remove { from: 0, to: 10 },
                 AckRecord::Remove { from: 20, to: 21 },
@@ -325,5 +356,45 @@ mod tests {
             std::fs::metadata(&path).unwrap().len(),
             3 * RECORD_LEN as u64
         );
+    }
+
+    #[test]
+    fn bad_records_between_good_ones_are_skipped_and_a_bad_tail_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acks");
+        let good = [
+            AckRecord::Base { below: 2 },
+            AckRecord::Remove { from: 3, to: 4 },
+            AckRecord::Remove { from: 5, to: 6 },
+            AckRecord::Delivered { from: 2, to: 9 },
+        ];
+        let mut data = Vec::new();
+        for (i, r) in good.iter().enumerate() {
+            let mut e = r.encode();
+            if i == 1 {
+                // A flipped bit in the second record.
+                e[7] ^= 0x01;
+            }
+            data.extend_from_slice(&e);
+        }
+        // What a power loss can leave past the end: zeroed whole records, half a record.
+        data.extend_from_slice(&[0u8; 2 * RECORD_LEN + 7]);
+        std::fs::write(&path, &data).unwrap();
+        let (mut f, opened) = AckFile::open(&path).unwrap();
+        assert_eq!(opened.skipped, 1);
+        assert_eq!(opened.records, vec![good[0], good[2], good[3]]);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            4 * RECORD_LEN as u64,
+            "the tail is cut after the last good record"
+        );
+        // Appends land after the kept records and read back.
+        f.push(AckRecord::Remove { from: 8, to: 9 }).unwrap();
+        f.sync().unwrap();
+        drop(f);
+        let (_f, opened) = AckFile::open(&path).unwrap();
+        assert_eq!(opened.skipped, 1);
+        assert_eq!(opened.records.len(), 4);
+        assert_eq!(opened.records[3], AckRecord::Remove { from: 8, to: 9 });
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -75,6 +75,11 @@ pub enum MetaOp {
         table: MetaTable,
         key: String,
     },
+    /// Removes every key of `table` that starts with `prefix`.
+    DeletePrefix {
+        table: MetaTable,
+        prefix: String,
+    },
 }
 
 impl MetaOp {
@@ -102,6 +107,13 @@ impl MetaOp {
         MetaOp::Delete {
             table,
             key: key.into(),
+        }
+    }
+
+    pub fn delete_prefix(table: MetaTable, prefix: impl Into<String>) -> Self {
+        MetaOp::DeletePrefix {
+            table,
+            prefix: prefix.into(),
         }
     }
 }
@@ -201,6 +213,21 @@ impl MetaStore {
                 MetaOp::Delete { table, key } => {
                     let mut t = txn.open_table(table.def()).map_err(meta_err)?;
                     t.remove(key.as_str()).map_err(meta_err)?;
+                }
+                MetaOp::DeletePrefix { table, prefix } => {
+                    let mut t = txn.open_table(table.def()).map_err(meta_err)?;
+                    // Keys first, then removals: the range borrows the table.
+                    let mut keys = Vec::new();
+                    for item in t.range::<&str>(prefix.as_str()..).map_err(meta_err)? {
+                        let (k, _) = item.map_err(meta_err)?;
+                        if !k.value().starts_with(prefix.as_str()) {
+                            break;
+                        }
+                        keys.push(k.value().to_string());
+                    }
+                    for k in keys {
+                        t.remove(k.as_str()).map_err(meta_err)?;
+                    }
                 }
             }
         }

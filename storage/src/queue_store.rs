@@ -100,6 +100,8 @@ pub struct StoredMessage {
 /// [`open`](Self::open) validates the active segment (as [`SegmentLog::open`] does) and
 /// reads the journal and the queue index; it does not read the messages of sealed
 /// segments. A missing or damaged index file is rebuilt from its segment (a warning).
+/// A damaged journal is read around the damage (see `journal.rs`) and rewritten clean;
+/// it can bring back messages whose removal records were hit, never lose one.
 #[derive(Debug)]
 pub struct QueueStore {
     dir: PathBuf,
@@ -137,7 +139,7 @@ impl QueueStore {
         }
         let ack_path = dir.join(ACK_FILE);
         let ack_existed = ack_path.exists();
-        let (acks, records) = AckFile::open(&ack_path)?;
+        let (acks, opened) = AckFile::open(&ack_path)?;
         if !ack_existed {
             // Without this a power loss could lose the journal's directory entry, and
             // with it removals that sync() reported durable.
@@ -146,7 +148,7 @@ impl QueueStore {
         create_dir_durable(&dir.join(queue_index::DIR))?;
         let mut removed = SeqSet::new(log.start_offset());
         let mut delivered = SeqSet::new(0);
-        for r in records {
+        for r in opened.records {
             match r {
                 AckRecord::Remove { from, to } => {
                     removed.insert(from, to);
@@ -180,7 +182,9 @@ impl QueueStore {
             active_lengths: Vec::new(),
             indexed: VecDeque::new(),
         };
-        if clamped || store.needs_compaction() {
+        // A journal with bad records inside is rewritten from what was read, so the
+        // damage is reported once and the next open reads a clean file.
+        if clamped || opened.skipped > 0 || store.needs_compaction() {
             store.compact()?;
         }
         let (messages, bytes) = store.recover_index()?;

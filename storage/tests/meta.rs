@@ -168,3 +168,37 @@ fn raw_tables_round_trip_and_reopen() {
         Some(100_000)
     );
 }
+
+/// A prefix deletion removes exactly the keys under the prefix, atomically with the
+/// other operations of its batch.
+#[test]
+fn delete_prefix_removes_only_keys_under_the_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = MetaStore::open(&dir.path().join("meta.redb")).unwrap();
+    m.write_batch(vec![
+        MetaOp::put_raw(MetaTable::AdapterState, "ns\u{0}s/a", vec![1]),
+        MetaOp::put_raw(MetaTable::AdapterState, "ns\u{0}s/a/1", vec![2]),
+        MetaOp::put_raw(MetaTable::AdapterState, "ns\u{0}s/b", vec![3]),
+        MetaOp::put_raw(MetaTable::AdapterState, "ns\u{0}t", vec![4]),
+        MetaOp::put_raw(MetaTable::Retained, "ns\u{0}s/a", vec![5]),
+    ])
+    .unwrap();
+    m.write_batch(vec![
+        MetaOp::delete_prefix(MetaTable::AdapterState, "ns\u{0}s/a"),
+        // Written after the deletion in the same batch: kept.
+        MetaOp::put_raw(MetaTable::AdapterState, "ns\u{0}s/a/2", vec![6]),
+    ])
+    .unwrap();
+    let keys: Vec<String> = m
+        .list_prefix_raw(MetaTable::AdapterState, "")
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys, ["ns\u{0}s/a/2", "ns\u{0}s/b", "ns\u{0}t"]);
+    assert_eq!(
+        m.get_raw(MetaTable::Retained, "ns\u{0}s/a").unwrap(),
+        Some(vec![5]),
+        "other tables untouched"
+    );
+}

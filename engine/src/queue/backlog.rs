@@ -10,10 +10,10 @@
 use std::sync::Arc;
 
 use trident_core::message::now_ms;
-use trident_core::{Message, QueueArgs, Result};
+use trident_core::{Arrival, Message, QueueArgs, Result};
 
 use super::expiry::expires_at;
-use super::ready::{Entry, Ready};
+use super::ready::{Entry, Ready, boxed_arrival};
 use super::store::Disk;
 use crate::publish::{ConfirmTicket, Nack};
 
@@ -29,6 +29,7 @@ const PAGE_FLUSH_BYTES: usize = 1024 * 1024;
 /// written with the others in one system call.
 struct PendingPage {
     message: Arc<Message>,
+    arrival: Arrival,
     ticket: Option<ConfirmTicket>,
     persistent: bool,
 }
@@ -53,6 +54,9 @@ pub(super) struct Backlog {
     stores_persistent: bool,
     /// The position the next message entering the ready list gets (see `Entry::pos`).
     next_pos: u64,
+    /// The last store read failed: the queue does not retry on its own (it would spin
+    /// on the error), only when the next command comes.
+    read_failed: bool,
     pub disk: Disk,
 }
 
@@ -73,6 +77,7 @@ impl Backlog {
             memory_messages: memory_messages.max(1),
             stores_persistent,
             next_pos: 0,
+            read_failed: false,
             disk,
         }
     }
@@ -142,7 +147,13 @@ impl Backlog {
     /// Takes a new message: into memory (and the store, when it must survive a
     /// restart), or, under a deep backlog, into the pages to write. Completes or
     /// parks the publisher's confirmation accordingly.
-    pub fn push(&mut self, message: Arc<Message>, ticket: Option<ConfirmTicket>, args: &QueueArgs) {
+    pub fn push(
+        &mut self,
+        message: Arc<Message>,
+        arrival: Arrival,
+        ticket: Option<ConfirmTicket>,
+        args: &QueueArgs,
+    ) {
         let expires_at = expires_at(args, &message, now_ms());
         let persistent = self.stores_persistent && message.is_persistent();
         let page = !self.ready.is_prioritised()
@@ -154,6 +165,7 @@ impl Backlog {
             self.pending_page_bytes += message.body.len();
             self.pending_pages.push(PendingPage {
                 message,
+                arrival,
                 ticket,
                 persistent,
             });
@@ -166,7 +178,10 @@ impl Backlog {
         }
         let mut seq = None;
         if persistent {
-            match self.open_store().and_then(|()| self.disk.append(&message)) {
+            match self
+                .open_store()
+                .and_then(|()| self.disk.append(&message, &arrival))
+            {
                 Ok(s) => seq = Some(s),
                 Err(e) => {
                     tracing::error!(queue = %self.disk.name(), error = %e, "queue store append failed");
@@ -184,6 +199,7 @@ impl Backlog {
             pos,
             redelivered: false,
             expires_at,
+            arrival: boxed_arrival(arrival),
         });
         if let Some(t) = ticket {
             self.disk.confirm_when_safe(t, persistent);
@@ -199,7 +215,8 @@ impl Backlog {
         let pending = std::mem::take(&mut self.pending_pages);
         let bytes = std::mem::take(&mut self.pending_page_bytes) as u64;
         let result = self.open_store().and_then(|()| {
-            let msgs: Vec<&Message> = pending.iter().map(|p| &*p.message).collect();
+            let msgs: Vec<(&Message, &Arrival)> =
+                pending.iter().map(|p| (&*p.message, &p.arrival)).collect();
             self.disk.append_many(&msgs)
         });
         match result {
@@ -229,13 +246,25 @@ impl Backlog {
         self.refill_reads(args, usize::MAX);
     }
 
+    /// Whether [`Self::refill`] would read from the store now.
+    fn wants_refill(&self) -> bool {
+        self.paged.count > 0 && self.ready.len() < self.memory_messages / 2 + 1
+    }
+
+    /// Whether the queue should refill without waiting for a command (see
+    /// `QueueActor::next_deadline`).
+    pub fn refill_due(&self) -> bool {
+        !self.read_failed && self.wants_refill()
+    }
+
     /// [`Self::refill`] with at most `reads` store reads (a queue task starting after a
     /// restart reads one, so that its first delivery does not wait for a whole head).
     pub fn refill_reads(&mut self, args: &QueueArgs, mut reads: usize) {
+        self.read_failed = false;
         if self.ready.len() < self.memory_messages / 2 + 1 {
             self.flush_pages();
         }
-        while self.paged.count > 0 && self.ready.len() < self.memory_messages / 2 + 1 && reads > 0 {
+        while self.wants_refill() && reads > 0 {
             reads -= 1;
             let Some(store) = self.disk.store_ref() else {
                 self.paged = Paged::default();
@@ -244,10 +273,13 @@ impl Backlog {
             let from = self.paged.next_seq;
             let want = REFILL_BATCH.min(usize::try_from(self.paged.count).unwrap_or(usize::MAX));
             let max_bytes = REFILL_BYTES.min(self.memory_bytes.max(1));
-            let batch = match tokio::task::block_in_place(|| store.read(from, want, max_bytes)) {
+            let batch = match tokio::task::block_in_place(|| {
+                store.read_with_arrival(from, want, max_bytes)
+            }) {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(queue = %self.disk.name(), error = %e, "queue store read failed; paged messages unavailable");
+                    self.read_failed = true;
                     return;
                 }
             };
@@ -257,7 +289,8 @@ impl Backlog {
                 return;
             }
             let now = now_ms();
-            for (seq, message) in batch {
+            for stored in batch {
+                let (seq, message) = (stored.seq, stored.message);
                 self.paged.next_seq = seq + 1;
                 self.paged.count = self.paged.count.saturating_sub(1);
                 self.paged.bytes = self.paged.bytes.saturating_sub(message.body.len() as u64);
@@ -277,6 +310,7 @@ impl Backlog {
                     pos,
                     redelivered,
                     expires_at,
+                    arrival: boxed_arrival(stored.arrival),
                 });
             }
         }
@@ -301,6 +335,7 @@ impl Backlog {
     pub fn close(&mut self) {
         self.flush_pages();
         self.disk.sync_now();
+        self.disk.release();
     }
 
     /// The queue is deleted: confirmations still waiting succeed, the files go.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
-use trident_core::{ConnectionId, Message, Result};
+use trident_core::{Arrival, ConnectionId, Message, Result};
 
 use crate::delivery::{ConsumerOptions, ConsumerSink, Delivery, DeliveryId, Outcome};
 use crate::publish::ConfirmTicket;
@@ -12,6 +12,8 @@ use crate::publish::ConfirmTicket;
 pub(crate) enum QueueCommand {
     Publish {
         message: Arc<Message>,
+        /// The bindings of this queue it matched (or how it was put in directly).
+        arrival: Arrival,
         ticket: Option<ConfirmTicket>,
     },
     Consume {

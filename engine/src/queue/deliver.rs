@@ -55,6 +55,7 @@ impl QueueActor {
             message: entry.message.clone(),
             redelivered: entry.redelivered,
             position: entry.seq,
+            arrival: entry.arrival(),
             remaining: 0,
         };
         let sink = c.sink.clone();
@@ -121,6 +122,7 @@ impl QueueActor {
             message: entry.message.clone(),
             redelivered: entry.redelivered,
             position: entry.seq,
+            arrival: entry.arrival(),
             remaining: self.backlog.count(),
         };
         if no_ack {

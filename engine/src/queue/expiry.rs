@@ -1,5 +1,5 @@
-//! Time-to-live: when a message expires (queue `x-message-ttl`, per-message
-//! `expiration`, MQTT message expiry), expiring heads, and the queue's own idle expiry
+//! Time-to-live: when a message expires (queue `x-message-ttl`, the message's own
+//! declared lifetime), expiring heads, and the queue's own idle expiry
 //! (`x-expires`).
 
 use std::time::Duration;
@@ -15,14 +15,7 @@ use crate::metrics::Metrics;
 /// When `message`, enqueued at `now` (ms since the epoch), expires: the shortest of
 /// the TTLs that apply.
 pub(super) fn expires_at(args: &QueueArgs, message: &Message, now: i64) -> Option<i64> {
-    let queue_ttl = args.message_ttl_ms;
-    let msg_ttl = message.properties.expiration_ms().ok().flatten();
-    let mqtt_ttl = message
-        .mqtt
-        .as_ref()
-        .and_then(|m| m.message_expiry_secs)
-        .map(|s| u64::from(s) * 1000);
-    [queue_ttl, msg_ttl, mqtt_ttl]
+    [args.message_ttl_ms, message.declared_ttl_ms()]
         .into_iter()
         .flatten()
         .min()

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use trident_core::Message;
+use trident_core::{Arrival, Message};
 
 /// One message waiting in (or delivered from) a queue.
 #[derive(Debug, Clone)]
@@ -19,12 +19,26 @@ pub(crate) struct Entry {
     pub redelivered: bool,
     /// When the message expires, in ms since the epoch (queue or message TTL).
     pub expires_at: Option<i64>,
+    /// How it came into this queue, when that is more than a plain publish. Boxed
+    /// because almost every entry (all of AMQP's) has a plain one, and a queue holds
+    /// many entries in memory.
+    pub arrival: Option<Box<Arrival>>,
 }
 
 impl Entry {
     pub fn size(&self) -> usize {
         self.message.body.len()
     }
+
+    /// The arrival as a delivery reports it.
+    pub fn arrival(&self) -> Arrival {
+        self.arrival.as_deref().cloned().unwrap_or_default()
+    }
+}
+
+/// The boxed form an entry keeps: nothing for a plain arrival.
+pub(crate) fn boxed_arrival(arrival: Arrival) -> Option<Box<Arrival>> {
+    (!arrival.is_plain()).then(|| Box::new(arrival))
 }
 
 /// Ready messages held in memory. Without `x-max-priority` there is one level; with
@@ -139,6 +153,7 @@ mod tests {
             pos: 0,
             redelivered: false,
             expires_at: None,
+            arrival: None,
         }
     }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use trident_core::{Durability, Error, Message, QueueName, Result};
+use trident_core::{Arrival, Durability, Error, Message, QueueName, Result};
 use trident_storage::{QueueStore, QueueStoreConfig, Recovered};
 
 use crate::publish::{ConfirmTicket, Nack};
@@ -180,6 +180,17 @@ impl Disk {
         self.last_sync = Instant::now();
     }
 
+    /// Closes the store (the queue task is ending): its files and their lock are
+    /// released before the task answers a shutdown, so that whoever opens the data
+    /// directory next (a restarted engine) finds them free.
+    pub fn release(&mut self) {
+        if let Some(store) = self.store.take()
+            && let Err(e) = tokio::task::block_in_place(|| store.close())
+        {
+            tracing::error!(queue = %self.name, error = %e, "queue store close failed");
+        }
+    }
+
     /// How often a dirty store is synced when nobody waits on it.
     fn sync_every(&self) -> Duration {
         match self.durability {
@@ -201,16 +212,16 @@ impl Disk {
 
     /// Appends one message (write only; the sync comes with the batch). The caller
     /// opened the store (see `Backlog::open_store`, which also takes what it recovered).
-    pub fn append(&mut self, message: &Message) -> Result<u64> {
-        let seq = self.store()?.append(message)?;
+    pub fn append(&mut self, message: &Message, arrival: &Arrival) -> Result<u64> {
+        let seq = self.store()?.append_with_arrival(message, arrival)?;
         self.dirty = true;
         Ok(seq)
     }
 
     /// Appends several messages with one write; returns the first seq.
-    pub fn append_many(&mut self, messages: &[&Message]) -> Result<u64> {
+    pub fn append_many(&mut self, messages: &[(&Message, &Arrival)]) -> Result<u64> {
         let store = self.store()?;
-        let first = tokio::task::block_in_place(|| store.append_many(messages))?;
+        let first = tokio::task::block_in_place(|| store.append_many_with_arrival(messages))?;
         self.dirty = true;
         Ok(first)
     }

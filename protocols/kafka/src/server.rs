@@ -15,12 +15,13 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
-use trident_engine::{Engine, Metrics};
+use trident_engine::{ConnectionInfo, Engine, Metrics};
 
 use crate::codec::frame::next_frame;
 use crate::config::KafkaConfig;
 use crate::handlers::{self, Reply};
 use crate::read_buffer::ReadBuffer;
+use crate::sasl::SaslState;
 use crate::session::Session;
 use crate::shared::Shared;
 
@@ -113,8 +114,19 @@ async fn connection(
     // Boxed so that the spawned task is as small as the writer's idle state needs.
     let writer = tokio::spawn(Box::pin(write_loop(wr, rx)));
     let mut session = Session::new(peer);
+    // Listed for operators (management API); the user is filled in by SASL.
+    let mut registered = broker.engine.register_connection(ConnectionInfo {
+        id: broker.engine.next_connection_id(),
+        protocol: "kafka".into(),
+        peer,
+        user: None,
+        vhost: None,
+        client: None,
+        connected_at_ms: trident_core::message::now_ms(),
+    });
     let mut input = ReadBuffer::new();
     let max = broker.config.max_frame_bytes;
+    let mut user_recorded = false;
     let result = 'conn: loop {
         loop {
             let frame = match next_frame(&mut input.buf, max) {
@@ -128,6 +140,12 @@ async fn connection(
                 Ok(r) => r,
                 Err(e) => break 'conn Err(e.into()),
             };
+            if let SaslState::Authenticated(user) = &session.sasl
+                && !user_recorded
+            {
+                registered.set_user(user);
+                user_recorded = true;
+            }
             let close = matches!(reply, Reply::FrameThenClose(_));
             if tx.send(reply).await.is_err() || close {
                 break 'conn Ok(());
@@ -143,6 +161,12 @@ async fn connection(
                 if changed.is_err() || *shutdown.borrow() {
                     break Ok(());
                 }
+            }
+            // Kafka has no way to tell a client why; the socket closes, as when a
+            // Kafka broker drops a connection.
+            reason = registered.closed() => {
+                tracing::info!(%peer, %reason, "kafka connection closed by an operator");
+                break Ok(());
             }
         }
         match input.try_read(&rd) {

@@ -421,12 +421,34 @@ async fn scram_sha_256_exchange() {
     let mut config = support::kafka_config();
     config.sasl_required = true;
     let s = TestServer::start_with(config).await;
-    s.engine()
-        .users()
-        .put(trident_engine::User::new("bob", "pencil").unwrap())
-        .unwrap();
+    let mut bob = trident_engine::User::new("bob", "pencil").unwrap();
+    // Produce needs write permission on the topic (vhost `/` permissions govern logs).
+    bob.permissions.insert(
+        "/".into(),
+        trident_engine::Permission {
+            configure: "".into(),
+            write: "^scram".into(),
+            read: "".into(),
+        },
+    );
+    s.engine().users().put(bob).unwrap();
     let (ok, mut c) = scram_login(&s, "bob", "pencil").await;
     assert!(ok);
+    let r: ProduceResponse = c
+        .call(
+            key::PRODUCE,
+            9,
+            &produce_req(
+                &unique("elsewhere"),
+                record_batch::build(&[(None, b"x", 1)], None),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.responses[0].partitions[0].error_code, 29,
+        "TOPIC_AUTHORIZATION_FAILED outside the write pattern"
+    );
     // Authenticated: other APIs are open now.
     let r: ProduceResponse = c
         .call(

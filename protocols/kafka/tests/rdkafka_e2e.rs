@@ -591,11 +591,11 @@ fn sasl_plain_with_librdkafka() {
     let mut config = support::kafka_config();
     config.sasl_required = true;
     let s = Served::start_with(config);
-    s.server()
-        .engine()
-        .users()
-        .put(trident_engine::User::new("alice", "wonderland").unwrap())
-        .unwrap();
+    let mut alice = trident_engine::User::new("alice", "wonderland").unwrap();
+    alice
+        .permissions
+        .insert("/".into(), trident_engine::Permission::all());
+    s.server().engine().users().put(alice).unwrap();
     let topic = unique("sasl");
     let auth = [
         ("security.protocol", "SASL_PLAINTEXT"),

@@ -1,11 +1,10 @@
 """Fixtures of the MQTT suites. The broker under test is TRIDENT_MQTT (host:port): the
 `trident` process tests/python.rs starts, or any other broker, e.g. Mosquitto:
 
-    TRIDENT_MQTT_SUITES=1 TRIDENT_MQTT=127.0.0.1:31883 TRIDENT_MQTT_PEER=mosquitto \
+    TRIDENT_MQTT=127.0.0.1:31883 TRIDENT_MQTT_PEER=mosquitto \
         python -m pytest tests/python/mqtt
 
-The suites run only with TRIDENT_MQTT_SUITES=1: until Trident's MQTT adapter (issue 7)
-listens, they would fail against Trident. TRIDENT_MQTT_PEER=mosquitto turns the tests
+TRIDENT_MQTT_PEER=mosquitto turns the tests
 marked `mosquitto_deviation` (behaviour Trident must have and Mosquitto 2.0 lacks) into
 expected failures."""
 
@@ -27,10 +26,7 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
-def _mqtt_gate(request):
-    if os.environ.get("TRIDENT_MQTT_SUITES") != "1":
-        pytest.skip("MQTT suites are gated until Trident's MQTT adapter (issue 7) lands: "
-                    "set TRIDENT_MQTT_SUITES=1")
+def _mosquitto_deviations(request):
     marker = request.node.get_closest_marker("mosquitto_deviation")
     if marker and os.environ.get("TRIDENT_MQTT_PEER") == "mosquitto":
         reason = marker.args[0] if marker.args else "Mosquitto deviation"

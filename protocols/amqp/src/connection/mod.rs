@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use trident_engine::{Engine, Metrics};
+use trident_engine::{ConnectionInfo, Engine, Metrics};
 
 use crate::config::AmqpConfig;
 
@@ -37,8 +37,18 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
     match Box::pin(handshake::handshake(&mut io, &shared, peer)).await {
         Ok(negotiated) => {
             tracing::debug!(%peer, user = %negotiated.user.name, vhost = %negotiated.vhost.name(), "AMQP connection open");
+            // Listed for operators (management API) until this task ends.
+            let mut registered = shared.engine.register_connection(ConnectionInfo {
+                id,
+                protocol: "amqp".into(),
+                peer,
+                user: Some(negotiated.user.name.clone()),
+                vhost: Some(negotiated.vhost.name().to_string()),
+                client: None,
+                connected_at_ms: trident_core::message::now_ms(),
+            });
             let mut session = session::Session::new(shared.clone(), id, negotiated);
-            session.run(&mut io).await;
+            session.run(&mut io, &mut registered).await;
             if session.touched_engine() {
                 // Requeues what the connection still held and deletes its exclusive
                 // queues; skipped for connections that never consumed or declared one

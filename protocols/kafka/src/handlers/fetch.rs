@@ -13,10 +13,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::watch::error::RecvError;
 use tokio::time::Instant;
-use trident_engine::PartitionRef;
+use trident_engine::{Access, PartitionRef};
 
 use crate::codec::RecordSet;
 use crate::error_code as ec;
+use crate::handlers::authz::Authz;
 use crate::messages::fetch::{FetchRequest, FetchResponse, FetchableTopicResponse, PartitionData};
 use crate::shared::Shared;
 
@@ -31,6 +32,8 @@ struct Wanted {
     topic: usize,
     index: i32,
     partition: Option<PartitionRef>,
+    /// The user may not read the topic: answered without looking at it.
+    denied: bool,
     offset: i64,
     max_bytes: usize,
 }
@@ -47,11 +50,12 @@ fn offset_i64(o: u64) -> i64 {
     i64::try_from(o).unwrap_or(i64::MAX)
 }
 
-pub async fn handle(b: &Shared, req: FetchRequest, version: i16) -> FetchResponse {
+pub async fn handle(b: &Shared, req: FetchRequest, version: i16, authz: &Authz) -> FetchResponse {
     let mut names = Vec::with_capacity(req.topics.len());
     let mut wanted = Vec::new();
     for (ti, t) in req.topics.iter().enumerate() {
-        let topic = b.engine.topic(&t.topic);
+        let denied = !authz.may(Access::Read, &t.topic);
+        let topic = b.engine.topic(&t.topic).filter(|_| !denied);
         names.push(t.topic.clone());
         for p in &t.partitions {
             let partition = topic
@@ -66,6 +70,7 @@ pub async fn handle(b: &Shared, req: FetchRequest, version: i16) -> FetchRespons
                 topic: ti,
                 index: p.partition,
                 partition,
+                denied,
                 offset: p.fetch_offset,
                 max_bytes: usize::try_from(p.partition_max_bytes).unwrap_or(0),
             });
@@ -156,7 +161,11 @@ async fn read_pass(wanted: &[Wanted], max_bytes: usize) -> (Vec<Found>, usize, b
         let Some(p) = &w.partition else {
             any_error = true;
             out.push(Found {
-                error: ec::UNKNOWN_TOPIC_OR_PARTITION,
+                error: if w.denied {
+                    ec::TOPIC_AUTHORIZATION_FAILED
+                } else {
+                    ec::UNKNOWN_TOPIC_OR_PARTITION
+                },
                 high_watermark: -1,
                 log_start: -1,
                 batches: Vec::new(),

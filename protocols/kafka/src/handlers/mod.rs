@@ -9,6 +9,7 @@
 //! return a task; the connection writes responses in request order regardless.
 
 pub mod api_versions;
+pub mod authz;
 pub mod configs;
 pub mod fetch;
 pub mod groups;
@@ -154,13 +155,15 @@ pub async fn dispatch(
         ),
         key::PRODUCE => {
             let r = decode!(produce::ProduceRequest);
-            self::produce::handle(broker, req, r).await
+            let authz = self::authz::Authz::of(b, session);
+            self::produce::handle(broker, req, r, &authz).await
         }
         key::FETCH => {
             let r = decode!(fetch::FetchRequest);
+            let authz = self::authz::Authz::of(b, session);
             let broker = broker.clone();
             Reply::Later(tokio::spawn(async move {
-                let resp = self::fetch::handle(&broker, r, v).await;
+                let resp = self::fetch::handle(&broker, r, v, &authz).await;
                 Some(req.respond(&resp))
             }))
         }

@@ -12,8 +12,11 @@
 use std::sync::Arc;
 
 use trident_core::{BatchEncoding, Error, TopicName};
-use trident_engine::{AppendError, AppendRequest, AppendResult, PendingAppend, ProducerSeq};
+use trident_engine::{
+    Access, AppendError, AppendRequest, AppendResult, PendingAppend, ProducerSeq,
+};
 
+use super::authz::Authz;
 use super::{Reply, Request};
 use crate::codec::record_batch::{self, BatchError};
 use crate::error_code as ec;
@@ -79,7 +82,12 @@ fn append_outcome(
     }
 }
 
-pub async fn handle(broker: &Arc<Shared>, req: Request, produce: ProduceRequest) -> Reply {
+pub async fn handle(
+    broker: &Arc<Shared>,
+    req: Request,
+    produce: ProduceRequest,
+    authz: &Authz,
+) -> Reply {
     let acks = produce.acks;
     let mut topics: Vec<(String, Vec<Slot>)> = Vec::with_capacity(produce.topics.len());
     for topic in produce.topics {
@@ -110,6 +118,13 @@ pub async fn handle(broker: &Arc<Shared>, req: Request, produce: ProduceRequest)
             ));
             continue;
         };
+        if !authz.may(Access::Write, name.as_str()) {
+            topics.push((
+                topic.name.clone(),
+                refuse_all(ec::TOPIC_AUTHORIZATION_FAILED, None),
+            ));
+            continue;
+        }
         let found = match broker.engine.topic(name.as_str()) {
             Some(t) => Some(t),
             None => match broker.engine.topic_or_create(&name).await {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use trident_engine::Short;
+use trident_engine::{ConnectionHandle, Short};
 
 use super::Session;
 use super::phase::Linger;
@@ -34,7 +34,9 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
 }
 
 impl Session {
-    pub async fn run(&mut self, io: &mut Io) {
+    pub async fn run(&mut self, io: &mut Io, registered: &mut ConnectionHandle) {
+        // An operator's close (management API) is taken once.
+        let mut close_asked = false;
         let mut ticker = self.liveness.ticker();
         self.on_alarm_change();
         if *self.phase.shutdown.borrow() {
@@ -111,6 +113,10 @@ impl Session {
                         self.phase.shutdown_live = false;
                         self.shutdown_now();
                     }
+                },
+                reason = registered.closed(), if !close_asked => {
+                    close_asked = true;
+                    self.close_by_operator(&reason);
                 },
                 _ = sleep_until_opt(close_deadline), if close_deadline.is_some() => break,
                 () = wait_short(&mut self.gate.flow_wait), if flow_paused => self.gate.flow_wait = None,

@@ -78,6 +78,15 @@ impl Session {
         self.phase.closing = Some(Instant::now() + self.shared.config.close_timeout);
     }
 
+    /// An operator closed the connection (320 CONNECTION_FORCED, as RabbitMQ's
+    /// management API and `rabbitmqctl close_connection` send).
+    pub(super) fn close_by_operator(&mut self, reason: &str) {
+        self.close_connection(AmqpError::connection(
+            code::CONNECTION_FORCED,
+            format!("broker forced connection closure with reason '{reason}'"),
+        ));
+    }
+
     /// The broker is shutting down (320 CONNECTION_FORCED, as RabbitMQ sends).
     pub(super) fn shutdown_now(&mut self) {
         self.close_connection(AmqpError::connection(

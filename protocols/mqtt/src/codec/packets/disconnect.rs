@@ -1,8 +1,13 @@
 //! DISCONNECT (spec §3.14) and AUTH (§3.15).
 //!
 //! Both have a short form in 5.0: with reason 0x00 and no properties the body is
-//! empty; DISCONNECT may also stop after its reason code. In 3.x DISCONNECT has no
-//! body (and goes only from client to server), and AUTH does not exist.
+//! empty; DISCONNECT may also stop after its reason code. The decoder reads every form.
+//! The encoder writes AUTH's short form, but a 5.0 DISCONNECT always in full (reason
+//! code and property length): rumqttc 0.25, the client of the end-to-end tests,
+//! refuses both short forms, and a client that cannot read the DISCONNECT never learns
+//! why it was dropped (0x8E session taken over, 0x8B server shutting down). Two bytes
+//! once per connection buy that. In 3.x DISCONNECT has no body (and goes only from
+//! client to server), and AUTH does not exist.
 
 use crate::codec::error::{DecodeError, EncodeError, Malformed, Violation};
 use crate::codec::packet::{Context, PacketType};
@@ -51,13 +56,10 @@ impl Disconnect {
         version: ProtocolVersion,
         out: &mut impl Sink,
     ) -> Result<(), EncodeError> {
-        if !version.is_v5() || (self.reason == ReasonCode::Success && self.properties.is_empty()) {
+        if !version.is_v5() {
             return Ok(());
         }
         out.put_u8(self.reason.as_u8());
-        if self.properties.is_empty() {
-            return Ok(());
-        }
         write_properties(&self.properties, out)
     }
 }

@@ -1,0 +1,153 @@
+//! MQTT application messages and the engine's message model, both ways. No I/O.
+//!
+//! A PUBLISH becomes a [`Message`] on the topic exchange: the routing key is the topic
+//! mapped by [`crate::names::routing_key_of`], QoS 1 and 2 are persistent, the
+//! publish QoS and retain flag travel as headers (the names RabbitMQ's MQTT plugin
+//! uses for the QoS), and the MQTT 5 message properties travel in `Message::mqtt`,
+//! with the content type also in the AMQP property so AMQP consumers see it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use trident_core::{DeliveryMode, FieldValue, Message, MqttProperties};
+
+use crate::codec::{MessageProperties, PayloadFormat, QoS};
+use crate::names::routing_key_of;
+
+/// The QoS a message was published with.
+pub const HEADER_QOS: &str = "x-mqtt-publish-qos";
+/// Present (true) when the message was published with the retain flag.
+pub const HEADER_RETAIN: &str = "x-mqtt-retain";
+
+/// The message a PUBLISH (or a will) puts on the exchange.
+pub fn inbound(
+    topic: &str,
+    qos: QoS,
+    retain: bool,
+    props: &MessageProperties,
+    payload: Bytes,
+    origin: Option<Arc<str>>,
+) -> Message {
+    let mut m = Message::new(payload);
+    m.routing_key = routing_key_of(topic);
+    m.origin = origin;
+    if qos != QoS::AtMostOnce {
+        m.delivery_mode = DeliveryMode::Persistent;
+    }
+    m.headers.insert(HEADER_QOS, FieldValue::U8(qos.as_u8()));
+    if retain {
+        m.headers.insert(HEADER_RETAIN, FieldValue::Bool(true));
+    }
+    if *props != MessageProperties::default() {
+        m.properties.content_type.clone_from(&props.content_type);
+        m.mqtt = Some(Box::new(MqttProperties {
+            payload_format_utf8: props.payload_format.map(|f| f == PayloadFormat::Utf8),
+            message_expiry_secs: props.message_expiry_interval,
+            content_type: props.content_type.clone(),
+            response_topic: props.response_topic.clone(),
+            correlation_data: props.correlation_data.clone(),
+            user_properties: props.user_properties.clone(),
+        }));
+    }
+    m
+}
+
+/// The QoS a message was published with. A message from another protocol has no
+/// header: persistent ones count as QoS 1, others as QoS 0 (the subscription's QoS
+/// then caps it, as for any message).
+pub fn published_qos(m: &Message) -> QoS {
+    m.headers
+        .get_i64(HEADER_QOS)
+        .and_then(|q| u8::try_from(q).ok())
+        .and_then(QoS::from_u8)
+        .unwrap_or(if m.is_persistent() {
+            QoS::AtLeastOnce
+        } else {
+            QoS::AtMostOnce
+        })
+}
+
+pub fn published_retained(m: &Message) -> bool {
+    m.headers
+        .get(HEADER_RETAIN)
+        .and_then(FieldValue::as_bool)
+        .unwrap_or(false)
+}
+
+/// The properties a delivery carries to a v5 subscriber, or `None` when the message
+/// has expired. The expiry interval sent is what is left of it ([MQTT-3.3.2-6]).
+pub fn outbound_properties(m: &Message, now_ms: i64) -> Option<MessageProperties> {
+    let Some(p) = &m.mqtt else {
+        return Some(MessageProperties {
+            content_type: m.properties.content_type.clone(),
+            ..MessageProperties::default()
+        });
+    };
+    let message_expiry_interval = match p.message_expiry_secs {
+        None => None,
+        Some(secs) => {
+            let waited = u64::try_from(now_ms.saturating_sub(m.timestamp_ms)).unwrap_or(0) / 1000;
+            let left = u64::from(secs).checked_sub(waited).filter(|&l| l > 0)?;
+            Some(u32::try_from(left).unwrap_or(u32::MAX))
+        }
+    };
+    Some(MessageProperties {
+        payload_format: p.payload_format_utf8.map(|u| {
+            if u {
+                PayloadFormat::Utf8
+            } else {
+                PayloadFormat::Unspecified
+            }
+        }),
+        message_expiry_interval,
+        content_type: p.content_type.clone(),
+        response_topic: p.response_topic.clone(),
+        correlation_data: p.correlation_data.clone(),
+        user_properties: p.user_properties.clone(),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v5_properties_round_trip_through_the_model() {
+        let props = MessageProperties {
+            payload_format: Some(PayloadFormat::Utf8),
+            message_expiry_interval: Some(60),
+            content_type: Some("text/plain".into()),
+            response_topic: Some("reply/here".into()),
+            correlation_data: Some(Bytes::from_static(b"\x00\x01")),
+            user_properties: vec![("k".into(), "v".into()), ("k".into(), "w".into())],
+        };
+        let m = inbound("a/b.c", QoS::ExactlyOnce, true, &props, "x".into(), None);
+        assert_eq!(m.routing_key, "a.b/c");
+        assert!(m.is_persistent());
+        assert_eq!(published_qos(&m), QoS::ExactlyOnce);
+        assert!(published_retained(&m));
+        let out = outbound_properties(&m, m.timestamp_ms + 10_500).unwrap();
+        assert_eq!(out.message_expiry_interval, Some(50));
+        assert_eq!(
+            MessageProperties {
+                message_expiry_interval: Some(60),
+                ..out
+            },
+            props
+        );
+        assert!(
+            outbound_properties(&m, m.timestamp_ms + 60_000).is_none(),
+            "expired"
+        );
+    }
+
+    #[test]
+    fn messages_from_other_protocols() {
+        let mut m = Message::new("b");
+        assert_eq!(published_qos(&m), QoS::AtMostOnce);
+        m.delivery_mode = DeliveryMode::Persistent;
+        assert_eq!(published_qos(&m), QoS::AtLeastOnce);
+        assert!(!published_retained(&m));
+    }
+}

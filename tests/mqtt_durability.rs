@@ -1,0 +1,162 @@
+//! MQTT state that must survive `kill -9`, over raw sockets with Trident's own codec
+//! (the client side of it), so that the test controls every packet: a QoS 2 PUBLISH
+//! acknowledged with PUBREC before the kill and sent again (DUP) after the restart is
+//! released with PUBCOMP and delivered exactly once.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use support::Broker;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use trident_mqtt::codec::{
+    Connect, Decoder, Packet, PacketId, ProtocolVersion, PubComp, PubRec, PubRel, Publish, QoS,
+    Subscribe, Subscription, SubscriptionOptions, encode,
+};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Raw {
+    stream: TcpStream,
+    buf: BytesMut,
+    decoder: Decoder,
+    version: ProtocolVersion,
+}
+
+impl Raw {
+    /// Connects with a persistent session; returns it and CONNACK's session present.
+    async fn connect(addr: SocketAddr, v: ProtocolVersion, id: &str) -> (Raw, bool) {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let mut raw = Raw {
+            stream,
+            buf: BytesMut::new(),
+            decoder: Decoder::client(v),
+            version: v,
+        };
+        let mut c = Connect::new(v, id);
+        c.clean_start = false;
+        c.keep_alive = 60;
+        if v.is_v5() {
+            c.properties.session_expiry_interval = Some(3600);
+        }
+        raw.send(&Packet::Connect(Box::new(c))).await;
+        match raw.recv().await {
+            Packet::ConnAck(a) => {
+                assert!(!a.code.is_error(), "CONNACK {:?}", a.code);
+                (raw, a.session_present)
+            }
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
+
+    async fn send(&mut self, p: &Packet) {
+        let mut out = BytesMut::new();
+        encode(p, self.version, &mut out).expect("encode");
+        self.stream.write_all(&out).await.expect("write");
+    }
+
+    async fn recv(&mut self) -> Packet {
+        self.try_recv(WAIT).await.expect("a packet in time")
+    }
+
+    async fn try_recv(&mut self, wait: Duration) -> Option<Packet> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(p) = self.decoder.decode(&mut self.buf).expect("decodable") {
+                return Some(p);
+            }
+            let n = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf))
+                .await
+                .ok()?
+                .expect("read");
+            if n == 0 {
+                return None;
+            }
+        }
+    }
+}
+
+fn pid(n: u16) -> PacketId {
+    PacketId::new(n).expect("non-zero")
+}
+
+fn qos2(topic: &str, id: u16, dup: bool) -> Packet {
+    let mut p = Publish::new(topic, &b"exactly once"[..]);
+    p.qos = QoS::ExactlyOnce;
+    p.packet_id = Some(pid(id));
+    p.dup = dup;
+    Packet::Publish(p)
+}
+
+async fn qos2_release_survives_kill9(v: ProtocolVersion) {
+    let mut broker = Broker::start();
+    let addr = broker.mqtt;
+    let topic = format!("d/qos2/{}", v.level());
+    // A persistent subscriber, offline while it all happens.
+    let (mut sub, _) = Raw::connect(addr, v, "durable-sub").await;
+    let s = Subscribe {
+        packet_id: pid(1),
+        subscriptions: vec![Subscription {
+            filter: topic.clone(),
+            options: SubscriptionOptions::new(QoS::ExactlyOnce),
+        }],
+        properties: Default::default(),
+    };
+    sub.send(&Packet::Subscribe(s)).await;
+    assert!(matches!(sub.recv().await, Packet::SubAck(_)));
+    drop(sub);
+
+    let (mut publisher, _) = Raw::connect(addr, v, "durable-pub").await;
+    publisher.send(&qos2(&topic, 9, false)).await;
+    match publisher.recv().await {
+        Packet::PubRec(r) => assert_eq!(r.packet_id, pid(9)),
+        other => panic!("expected PUBREC, got {other:?}"),
+    }
+    broker.kill9();
+    broker.restart();
+
+    // The client did not see PUBCOMP, so it sends the PUBLISH again ([MQTT-4.4.0-1]).
+    let (mut publisher, present) = Raw::connect(addr, v, "durable-pub").await;
+    assert!(present, "the publisher's session survived");
+    publisher.send(&qos2(&topic, 9, true)).await;
+    assert_eq!(publisher.recv().await, Packet::PubRec(PubRec::new(pid(9))));
+    publisher.send(&Packet::PubRel(PubRel::new(pid(9)))).await;
+    assert_eq!(
+        publisher.recv().await,
+        Packet::PubComp(PubComp::new(pid(9)))
+    );
+
+    let (mut sub, present) = Raw::connect(addr, v, "durable-sub").await;
+    assert!(present, "the subscriber's session survived");
+    let mut got = 0;
+    while let Some(p) = sub.try_recv(Duration::from_millis(800)).await {
+        if let Packet::Publish(m) = p {
+            assert_eq!(&m.payload[..], b"exactly once");
+            got += 1;
+            let id = m.packet_id.expect("QoS 2");
+            sub.send(&Packet::PubRec(PubRec::new(id))).await;
+        }
+    }
+    assert_eq!(got, 1, "delivered exactly once across the kill");
+}
+
+fn run(f: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+#[test]
+fn qos2_release_survives_kill9_v311() {
+    run(qos2_release_survives_kill9(ProtocolVersion::V3_1_1));
+}
+
+#[test]
+fn qos2_release_survives_kill9_v5() {
+    run(qos2_release_survives_kill9(ProtocolVersion::V5));
+}

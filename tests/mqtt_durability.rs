@@ -141,6 +141,22 @@ async fn qos2_release_survives_kill9(v: ProtocolVersion) {
         }
     }
     assert_eq!(got, 1, "delivered exactly once across the kill");
+    // /metrics has the MQTT figures of this broker process (the resent PUBLISH and the
+    // subscriber's delivery since the restart).
+    let metrics = broker.metrics();
+    let figure = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /metrics"))
+    };
+    assert!(figure("trident_mqtt_messages_received_total ") >= 1);
+    assert!(figure("trident_mqtt_messages_sent_total ") >= 1);
+    assert_eq!(
+        figure("trident_mqtt_connections "),
+        2,
+        "both clients connected"
+    );
 }
 
 fn run(f: impl std::future::Future<Output = ()>) {

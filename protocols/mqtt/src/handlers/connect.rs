@@ -112,7 +112,7 @@ impl Session {
         peer: SocketAddr,
         c: Connect,
         io: &mut Io,
-    ) -> Option<Session> {
+    ) -> Option<Box<Session>> {
         let v = c.version;
         let config = &shared.config;
         if let Err(code) = authenticate(&c, config, peer, shared.engine.users()) {
@@ -169,7 +169,8 @@ impl Session {
             max_packet_size: c.properties.maximum_packet_size,
             problem_information: c.properties.request_problem_information.unwrap_or(true),
         };
-        let mut session = Session {
+        // Boxed: the connection's future then holds a pointer, not the whole state.
+        let mut session = Box::new(Session {
             shared: shared.clone(),
             id,
             client_id: cid.as_str().into(),
@@ -199,7 +200,7 @@ impl Session {
             end: None,
             shutdown: shared.shutdown.clone(),
             shutdown_live: true,
-        };
+        });
         let mut properties = ConnAckProperties::default();
         if v.is_v5() {
             properties.session_expiry_interval = announced_expiry;

@@ -30,7 +30,7 @@ impl Session {
     }
 
     /// Runs after the loop, whatever ended it.
-    pub async fn end(mut self) {
+    pub async fn end(mut self: Box<Self>) {
         let end = self.end.clone().unwrap_or(End::Closed);
         if end == End::TakenOver {
             MqttStats::add(&self.shared.stats.sessions_taken_over, 1);

@@ -116,7 +116,12 @@ impl Session {
         self.say_goodbye();
         if !self.out.is_empty() {
             let mut out = std::mem::take(&mut self.out.buf);
-            let _ = tokio::time::timeout(Duration::from_secs(1), io.write_all(&mut out)).await;
+            // Boxed: a timer is large, and this runs once per connection.
+            let _ = Box::pin(tokio::time::timeout(
+                Duration::from_secs(1),
+                io.write_all(&mut out),
+            ))
+            .await;
         }
     }
 

@@ -16,12 +16,17 @@ use trident_config::Config;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// How admin commands reach the broker (ignored by `serve`).
+    #[command(flatten)]
+    pub admin: crate::admin::args::Connection,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the broker (the default).
     Serve(ServeArgs),
+    #[command(flatten)]
+    Admin(crate::admin::args::AdminCommand),
 }
 
 #[derive(Debug, Default, Args)]

@@ -1,5 +1,5 @@
-//! The HTTP listener: `/healthz` for orchestration and `/metrics` in the Prometheus
-//! text format. (The management API and dashboard will grow here.)
+//! The HTTP listener: `/healthz` for orchestration, `/metrics` in the Prometheus text
+//! format, and the management API under `/api/` (crate `trident-management`).
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -21,11 +21,14 @@ pub struct HttpState {
     pub ready: Arc<AtomicBool>,
 }
 
-pub fn router(state: HttpState) -> Router {
+/// Health and metrics (no authentication, as orchestrators and scrapers expect), and
+/// the authenticated management API.
+pub fn router(state: HttpState, api: trident_management::Api) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(trident_management::router(api))
 }
 
 async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
@@ -202,6 +205,7 @@ pub fn render_metrics(engine: &Engine) -> String {
         m.connections_open()
     );
     let stats = engine.stats();
+    render_overflow(&mut out, m, &stats);
     let queue_gauges: [Gauge<trident_engine::QueueStats>; 3] = [
         (
             "trident_queue_messages_ready",
@@ -261,4 +265,45 @@ pub fn render_metrics(engine: &Engine) -> String {
         "# HELP trident_log_bytes_on_disk bytes of partition logs on disk\n# TYPE trident_log_bytes_on_disk gauge\ntrident_log_bytes_on_disk {disk}"
     );
     out
+}
+
+/// What queues lost to their length limits, engine-wide and per queue, by reason. Per
+/// queue only for queues with a limit (the others cannot lose anything this way), so
+/// that thousands of unlimited queues add no series.
+fn render_overflow(out: &mut String, m: &Metrics, stats: &trident_engine::EngineStats) {
+    let name = "trident_messages_dropped_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} messages queues dropped or refused at their length limit, by reason\n# TYPE {name} counter"
+    );
+    for (reason, value) in [
+        (
+            "overflow_drop_head",
+            Metrics::get(&m.messages_dropped_overflow),
+        ),
+        (
+            "overflow_reject_publish",
+            Metrics::get(&m.messages_rejected_overflow),
+        ),
+    ] {
+        let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {value}");
+    }
+    let name = "trident_queue_messages_dropped_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} messages one queue dropped or refused at its length limit, by reason\n# TYPE {name} counter"
+    );
+    for q in stats.queues.iter().filter(|q| q.length_limited) {
+        for (reason, value) in [
+            ("overflow_drop_head", q.stats.dropped_overflow),
+            ("overflow_reject_publish", q.stats.rejected_overflow),
+        ] {
+            let _ = writeln!(
+                out,
+                "{name}{{vhost=\"{}\",queue=\"{}\",reason=\"{reason}\"}} {value}",
+                label(q.vhost.as_str()),
+                label(q.name.as_str()),
+            );
+        }
+    }
 }

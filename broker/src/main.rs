@@ -1,5 +1,6 @@
 //! `trident`: one binary serving AMQP 0-9-1, MQTT and the Kafka protocol over one engine.
 
+mod admin;
 mod cli;
 mod http;
 mod server;
@@ -15,12 +16,13 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = cli::Cli::parse();
     let command = cli
         .command
         .unwrap_or(cli::Command::Serve(cli::ServeArgs::default()));
     match command {
+        cli::Command::Admin(cmd) => Ok(admin::run(&cli.admin, cmd)),
         cli::Command::Serve(args) => {
             let config = args.load_config()?;
             init_tracing(&config.log);
@@ -32,7 +34,8 @@ fn main() -> anyhow::Result<()> {
                 .thread_name("trident")
                 .build()
                 .context("starting the async runtime")?;
-            runtime.block_on(server::run(config))
+            runtime.block_on(server::run(config))?;
+            Ok(std::process::ExitCode::SUCCESS)
         }
     }
 }

@@ -70,10 +70,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let ready = Arc::new(AtomicBool::new(false));
     let mut tasks: JoinSet<()> = JoinSet::new();
+    // What /api/overview lists.
+    let mut listeners: Vec<trident_management::Listener> = Vec::new();
 
     if config.amqp.enabled {
         let listener = bind("amqp.listen", &config.amqp.listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "AMQP 0-9-1 listening");
+        listeners.push(trident_management::Listener {
+            protocol: "amqp".into(),
+            addr: listener.local_addr()?,
+        });
         let amqp = amqp_config(&config.amqp);
         let (engine, rx) = (engine.clone(), shutdown_rx.clone());
         tasks.spawn(async move { trident_amqp::serve(listener, engine, amqp, rx).await });
@@ -82,6 +88,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let listener = bind("kafka.listen", &config.kafka.listen).await?;
         let local = listener.local_addr()?;
         tracing::info!(addr = %local, "Kafka protocol listening");
+        listeners.push(trident_management::Listener {
+            protocol: "kafka".into(),
+            addr: local,
+        });
         let kafka = trident_kafka::KafkaConfig {
             advertised_host: config.kafka.advertised_host.clone(),
             advertised_port: if config.kafka.advertised_port == 0 {
@@ -100,6 +110,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.mqtt.enabled {
         let listener = bind("mqtt.listen", &config.mqtt.listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "MQTT 3.1/3.1.1/5.0 listening");
+        listeners.push(trident_management::Listener {
+            protocol: "mqtt".into(),
+            addr: listener.local_addr()?,
+        });
         let mqtt = apply_mqtt_knobs(trident_mqtt::MqttConfig::default(), &config.mqtt);
         let server = trident_mqtt::MqttServer::new(engine.clone(), mqtt);
         mqtt_stats = Some(server.stats());
@@ -112,12 +126,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     if config.http.enabled {
         let listener = bind("http.listen", &config.http.listen).await?;
-        tracing::info!(addr = %listener.local_addr()?, "HTTP (/healthz, /metrics) listening");
-        let app = http::router(http::HttpState {
-            engine: engine.clone(),
-            mqtt: mqtt_stats.clone(),
-            ready: ready.clone(),
+        let local = listener.local_addr()?;
+        tracing::info!(addr = %local, "HTTP (/healthz, /metrics, /api/) listening");
+        listeners.push(trident_management::Listener {
+            protocol: "http".into(),
+            addr: local,
         });
+        let api = trident_management::Api {
+            engine: engine.clone(),
+            listeners: listeners.clone(),
+            node: format!("trident@{}", hostname()),
+        };
+        let app = http::router(
+            http::HttpState {
+                engine: engine.clone(),
+                mqtt: mqtt_stats.clone(),
+                ready: ready.clone(),
+            },
+            api,
+        )
+        // The peer address decides loopback-only logins.
+        .into_make_service_with_connect_info::<SocketAddr>();
         let mut rx = shutdown_rx.clone();
         tasks.spawn(async move {
             let stop = async move {
@@ -148,6 +177,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     engine.shutdown().await;
     tracing::info!("trident stopped");
     Ok(())
+}
+
+/// The machine's name for the node name (`trident@host`), without a dependency: the
+/// kernel's, else the environment's, else `localhost`.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 async fn wait_for_signal() {

@@ -5,7 +5,8 @@
 //!
 //! `cargo bench -p trident-engine --bench engine`; scale with environment variables:
 //! `TRIDENT_BENCH_MESSAGES` (queue/topic throughput runs, default 200000) and
-//! `TRIDENT_BENCH_BACKLOG` (the backlog run, default 10000000; 0 skips it).
+//! `TRIDENT_BENCH_BACKLOG` (the backlog run, default 10000000; 0 skips it),
+//! `TRIDENT_BENCH_ADAPTER_PUTS` (adapter store writes per run, default 4000).
 //! `TRIDENT_BENCH_DIR` chooses where the data goes (default: a temp dir).
 
 use std::sync::Arc;
@@ -289,6 +290,13 @@ async fn run() {
         &drain_topic(&engine, "tput", n).await,
     );
     memory_line("the throughput runs");
+    let puts = env_u64("TRIDENT_BENCH_ADAPTER_PUTS", 4000);
+    for writers in [1, 16, 256] {
+        println!(
+            "adapter store put (64 B, fsynced), {writers} concurrent writers: {:.0} writes/s",
+            adapter_puts(&engine, writers, puts.max(writers)).await
+        );
+    }
     engine.shutdown().await;
     drop(engine);
 
@@ -321,6 +329,31 @@ async fn run() {
         memory_line("draining the topic");
         engine.shutdown().await;
     }
+}
+
+/// Durable adapter-state writes (each returns once fsynced) by `writers` concurrent
+/// writers: what group commit buys when many sessions write at once.
+async fn adapter_puts(engine: &Engine, writers: u64, total: u64) -> f64 {
+    let store = engine.adapter_store("bench").expect("namespace");
+    let per = total / writers;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..per {
+                    store
+                        .put(&format!("w{w}/{i}"), vec![0u8; 64])
+                        .await
+                        .expect("put");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    (per * writers) as f64 / start.elapsed().as_secs_f64()
 }
 
 fn main() {

@@ -54,6 +54,9 @@ pub struct QueueInfo {
     pub vhost: VhostName,
     pub name: QueueName,
     pub durable: bool,
+    /// Whether it has a length limit (`x-max-length` or `x-max-length-bytes`), and so
+    /// can drop or refuse messages when full.
+    pub length_limited: bool,
     pub stats: QueueStats,
 }
 
@@ -427,6 +430,8 @@ impl Engine {
                     vhost: name.clone(),
                     name: q.name().clone(),
                     durable: q.def().durable,
+                    length_limited: q.def().args.max_length.is_some()
+                        || q.def().args.max_length_bytes.is_some(),
                     stats: q.stats(),
                 });
             }

@@ -36,6 +36,7 @@ pub use permissions::Access;
 pub use publish::{Confirm, Nack, PublishOptions, Published};
 pub use queue::{QueueRef, QueueStats, Short, Written};
 pub use topic::{
-    AppendError, AppendRequest, AppendResult, PartitionRef, ProducerSeq, ReadResult, Topic,
+    AppendError, AppendRequest, AppendResult, PartitionRef, PendingAppend, ProducerSeq, ReadResult,
+    Topic,
 };
 pub use vhost::{QueueDeclared, Vhost};

@@ -12,6 +12,10 @@ pub struct Metrics {
     pub messages_acked: AtomicU64,
     pub messages_dead_lettered: AtomicU64,
     pub messages_expired: AtomicU64,
+    /// Dropped from a queue's head by its length limit (`x-overflow = drop-head`).
+    pub messages_dropped_overflow: AtomicU64,
+    /// Refused by a full queue (`x-overflow = reject-publish[-dlx]`).
+    pub messages_rejected_overflow: AtomicU64,
     pub records_appended: AtomicU64,
     pub bytes_appended: AtomicU64,
     pub records_fetched: AtomicU64,

@@ -5,6 +5,7 @@
 //! to each queue's bounded channel: no lock is taken on the way. Topology changes are
 //! rare; they are serialised by a mutex, build a new snapshot and swap it in.
 
+mod rebind;
 mod retained;
 mod sessions;
 
@@ -281,6 +282,11 @@ impl Vhost {
 
     /// Removes the stored copies of the bindings and exchanges a change took away.
     fn persist_removals(&self, effects: &Effects) -> Result<()> {
+        self.persist_removals_with(effects, Vec::new())
+    }
+
+    /// [`Self::persist_removals`], committed together with `more` operations.
+    fn persist_removals_with(&self, effects: &Effects, more: Vec<MetaOp>) -> Result<()> {
         let vhost = self.inner.name.as_str();
         let mut ops: Vec<MetaOp> = effects
             .removed_bindings
@@ -301,6 +307,7 @@ impl Vhost {
                 retained::exchange_prefix(vhost, x.as_str()),
             )
         }));
+        ops.extend(more);
         if !ops.is_empty() {
             self.meta().write_batch(ops)?;
         }

@@ -19,6 +19,8 @@ pub struct Broker {
     pub mqtt: SocketAddr,
     pub http: SocketAddr,
     extra: Vec<(String, String)>,
+    /// Listen on every interface (0.0.0.0) instead of 127.0.0.1.
+    all_interfaces: bool,
 }
 
 fn free_port() -> SocketAddr {
@@ -51,9 +53,49 @@ impl Broker {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            all_interfaces: false,
         };
         b.spawn();
         b
+    }
+
+    /// Like [`start_with`](Self::start_with), listening on every interface so that a
+    /// client can come from a non-loopback address (the addresses kept here stay
+    /// 127.0.0.1 with the same ports).
+    pub fn start_on_all_interfaces(settings: &[(&str, &str)]) -> Broker {
+        let mut b = Broker {
+            child: None,
+            dir: tempfile::tempdir().expect("temp dir"),
+            amqp: free_port(),
+            kafka: free_port(),
+            mqtt: free_port(),
+            http: free_port(),
+            extra: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            all_interfaces: true,
+        };
+        b.spawn();
+        b
+    }
+
+    /// Runs `trident <args>` against this broker's management API as `user`/`pass`;
+    /// returns the exit code, stdout and stderr.
+    pub fn admin(&self, user: &str, pass: &str, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(binary())
+            .args(args)
+            .env("TRIDENT_ADMIN_URL", format!("http://{}", self.http))
+            .env("TRIDENT_ADMIN_USER", user)
+            .env("TRIDENT_ADMIN_PASS", pass)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the trident binary");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -61,18 +103,25 @@ impl Broker {
     }
 
     fn spawn(&mut self) {
+        let listen = |a: SocketAddr| {
+            if self.all_interfaces {
+                format!("0.0.0.0:{}", a.port())
+            } else {
+                a.to_string()
+            }
+        };
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(self.dir.path().join("data"))
             .arg("--amqp-listen")
-            .arg(self.amqp.to_string())
+            .arg(listen(self.amqp))
             .arg("--kafka-listen")
-            .arg(self.kafka.to_string())
+            .arg(listen(self.kafka))
             .arg("--mqtt-listen")
-            .arg(self.mqtt.to_string())
+            .arg(listen(self.mqtt))
             .arg("--http-listen")
-            .arg(self.http.to_string())
+            .arg(listen(self.http))
             .env_remove("RUST_LOG")
             .env(
                 "TRIDENT_LOG",
@@ -172,6 +221,50 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     s.read_to_string(&mut buf).ok()?;
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;
     let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((code, body))
+}
+
+/// This machine's own address on its outbound interface (not loopback), if it has one:
+/// connecting to it from here is a login from a non-loopback peer. A UDP "connect"
+/// sends nothing; it only picks the route.
+pub fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("198.51.100.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// One HTTP/1.1 request with optional basic auth and body; the status and body.
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
+    use base64::Engine as _;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if let Some((u, p)) = auth {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+        head.push_str(&format!("Authorization: Basic {token}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    head.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    ));
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(body.as_bytes()).ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let code = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();

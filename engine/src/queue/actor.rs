@@ -37,7 +37,10 @@ pub(super) struct QueueActor {
     pub(super) me: QueueRef,
     pub(super) vhost: WeakVhost,
     pub(super) metrics: Arc<Metrics>,
-    counters: Arc<QueueCounters>,
+    pub(super) counters: Arc<QueueCounters>,
+    /// Whether this queue has logged that it is full (once per queue, so that a queue
+    /// that stays full does not flood the log; the counters keep counting).
+    pub(super) overflow_logged: bool,
     pub(super) backlog: Backlog,
     pub(super) consumers: Consumers,
     pub(super) unacked: Unacked,
@@ -80,6 +83,7 @@ pub(crate) fn spawn_queue(
         vhost,
         metrics,
         counters,
+        overflow_logged: false,
         backlog,
         consumers: Consumers::default(),
         unacked: Unacked::default(),
@@ -186,7 +190,13 @@ impl QueueActor {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
+        // A consumer with credit left and paged messages to read: go on at once. Without
+        // this the head is refilled only when a command arrives, and a consumer that
+        // neither acks nor needs credit (unlimited prefetch) sends none: it stalled
+        // after the first refill.
+        let refill = (self.backlog.refill_due() && self.consumers.any_credit()).then(Instant::now);
         [
+            refill,
             self.head_expiry_deadline(),
             self.idle.deadline(self.consumers.is_empty()),
             self.backlog.disk.sync_deadline(),

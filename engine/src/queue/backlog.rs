@@ -54,6 +54,9 @@ pub(super) struct Backlog {
     stores_persistent: bool,
     /// The position the next message entering the ready list gets (see `Entry::pos`).
     next_pos: u64,
+    /// The last store read failed: the queue does not retry on its own (it would spin
+    /// on the error), only when the next command comes.
+    read_failed: bool,
     pub disk: Disk,
 }
 
@@ -74,6 +77,7 @@ impl Backlog {
             memory_messages: memory_messages.max(1),
             stores_persistent,
             next_pos: 0,
+            read_failed: false,
             disk,
         }
     }
@@ -242,13 +246,25 @@ impl Backlog {
         self.refill_reads(args, usize::MAX);
     }
 
+    /// Whether [`Self::refill`] would read from the store now.
+    fn wants_refill(&self) -> bool {
+        self.paged.count > 0 && self.ready.len() < self.memory_messages / 2 + 1
+    }
+
+    /// Whether the queue should refill without waiting for a command (see
+    /// `QueueActor::next_deadline`).
+    pub fn refill_due(&self) -> bool {
+        !self.read_failed && self.wants_refill()
+    }
+
     /// [`Self::refill`] with at most `reads` store reads (a queue task starting after a
     /// restart reads one, so that its first delivery does not wait for a whole head).
     pub fn refill_reads(&mut self, args: &QueueArgs, mut reads: usize) {
+        self.read_failed = false;
         if self.ready.len() < self.memory_messages / 2 + 1 {
             self.flush_pages();
         }
-        while self.paged.count > 0 && self.ready.len() < self.memory_messages / 2 + 1 && reads > 0 {
+        while self.wants_refill() && reads > 0 {
             reads -= 1;
             let Some(store) = self.disk.store_ref() else {
                 self.paged = Paged::default();
@@ -263,6 +279,7 @@ impl Backlog {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(queue = %self.disk.name(), error = %e, "queue store read failed; paged messages unavailable");
+                    self.read_failed = true;
                     return;
                 }
             };
@@ -318,6 +335,7 @@ impl Backlog {
     pub fn close(&mut self) {
         self.flush_pages();
         self.disk.sync_now();
+        self.disk.release();
     }
 
     /// The queue is deleted: confirmations still waiting succeed, the files go.

@@ -100,6 +100,11 @@ impl Consumers {
         self.list.len() != before
     }
 
+    /// Whether any consumer may receive a delivery now.
+    pub fn any_credit(&self) -> bool {
+        self.list.iter().any(|c| c.credit > 0)
+    }
+
     /// The next consumer with credit, round robin.
     pub fn next_with_credit(&mut self) -> Option<usize> {
         let n = self.list.len();

@@ -31,6 +31,8 @@ pub(crate) struct QueueCounters {
     pub unacked: AtomicU64,
     pub consumers: AtomicU32,
     pub ready_bytes: AtomicU64,
+    pub dropped_overflow: AtomicU64,
+    pub rejected_overflow: AtomicU64,
 }
 
 /// A cheap handle to one queue's owner task.
@@ -90,6 +92,12 @@ pub struct QueueStats {
     pub unacked: u64,
     pub consumers: u32,
     pub ready_bytes: u64,
+    /// Messages the queue dropped from its head to stay within its length limit
+    /// (`x-overflow = drop-head`; dead-lettered when it has a dead-letter exchange).
+    pub dropped_overflow: u64,
+    /// Publishes the queue refused because it was full (`reject-publish`,
+    /// `reject-publish-dlx`); publishers that asked for a confirmation got a nack.
+    pub rejected_overflow: u64,
 }
 
 impl QueueRef {
@@ -161,6 +169,8 @@ impl QueueRef {
             unacked: c.unacked.load(Ordering::Relaxed),
             consumers: c.consumers.load(Ordering::Relaxed),
             ready_bytes: c.ready_bytes.load(Ordering::Relaxed),
+            dropped_overflow: c.dropped_overflow.load(Ordering::Relaxed),
+            rejected_overflow: c.rejected_overflow.load(Ordering::Relaxed),
         }
     }
 

@@ -31,7 +31,9 @@ impl QueueActor {
         if args.overflow != Overflow::DropHead
             && over_length(self.backlog.count(), self.backlog.settled_bytes(), size)
         {
-            if args.overflow == Overflow::RejectPublishDlx {
+            let dlx = args.overflow == Overflow::RejectPublishDlx;
+            self.count_overflow(false);
+            if dlx {
                 self.dead_letter_message(&message, Reason::MaxLen);
             }
             if let Some(t) = ticket {
@@ -62,8 +64,51 @@ impl QueueActor {
             let Some(head) = self.backlog.pop_front() else {
                 return;
             };
+            self.count_overflow(true);
             self.dead_letter_entry(head, Reason::MaxLen);
         }
+    }
+
+    /// Counts a message lost to the length limit (dropped from the head, or a publish
+    /// refused), and says so in the log the first time for this queue.
+    fn count_overflow(&mut self, dropped_head: bool) {
+        let (queue_counter, engine_counter) = if dropped_head {
+            (
+                &self.counters.dropped_overflow,
+                &self.metrics.messages_dropped_overflow,
+            )
+        } else {
+            (
+                &self.counters.rejected_overflow,
+                &self.metrics.messages_rejected_overflow,
+            )
+        };
+        Metrics::add(queue_counter, 1);
+        Metrics::add(engine_counter, 1);
+        if self.overflow_logged {
+            return;
+        }
+        self.overflow_logged = true;
+        let args = &self.def.args;
+        let vhost = self
+            .vhost
+            .upgrade()
+            .map(|v| v.name().to_string())
+            .unwrap_or_default();
+        let what = if dropped_head {
+            "dropping its oldest messages"
+        } else {
+            "refusing new messages"
+        };
+        tracing::warn!(
+            vhost,
+            queue = %self.def.name,
+            max_length = ?args.max_length,
+            max_length_bytes = ?args.max_length_bytes,
+            overflow = ?args.overflow,
+            dead_letter_exchange = ?args.dead_letter_exchange,
+            "queue is full and is {what}; logged once per queue, counted in trident_queue_messages_dropped_total"
+        );
     }
 
     pub(super) fn dead_letter_entry(&mut self, entry: Entry, reason: Reason) {

@@ -180,6 +180,17 @@ impl Disk {
         self.last_sync = Instant::now();
     }
 
+    /// Closes the store (the queue task is ending): its files and their lock are
+    /// released before the task answers a shutdown, so that whoever opens the data
+    /// directory next (a restarted engine) finds them free.
+    pub fn release(&mut self) {
+        if let Some(store) = self.store.take()
+            && let Err(e) = tokio::task::block_in_place(|| store.close())
+        {
+            tracing::error!(queue = %self.name, error = %e, "queue store close failed");
+        }
+    }
+
     /// How often a dirty store is synced when nobody waits on it.
     fn sync_every(&self) -> Duration {
         match self.durability {

@@ -109,16 +109,31 @@ impl PartitionRef {
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> PartitionCommand,
     ) -> Result<T> {
-        let gone =
-            || Error::Unavailable(format!("partition {}-{} is gone", self.topic, self.index));
         let (tx, rx) = oneshot::channel();
-        self.tx.send(make(tx)).await.map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())
+        self.tx.send(make(tx)).await.map_err(|_| self.gone())?;
+        rx.await.map_err(|_| self.gone())
     }
 
     pub async fn append(&self, req: AppendRequest) -> Result<Result<AppendResult, AppendError>> {
-        self.call(|reply| PartitionCommand::Append { req, reply })
+        self.enqueue_append(req).await?.result().await
+    }
+
+    /// Queues an append and returns where its result will arrive. It waits only for
+    /// room in the partition's queue (that wait is the backpressure); once it returns,
+    /// the append is ordered before every append queued on this partition after it.
+    /// A connection that must keep its requests in order queues each request's appends
+    /// with this before reading the next request, and waits for the results later.
+    pub async fn enqueue_append(&self, req: AppendRequest) -> Result<PendingAppend> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(PartitionCommand::Append { req, reply })
             .await
+            .map_err(|_| self.gone())?;
+        Ok(PendingAppend { rx })
+    }
+
+    fn gone(&self) -> Error {
+        Error::Unavailable(format!("partition {}-{} is gone", self.topic, self.index))
     }
 
     /// Batches at or after `offset`, up to `max_bytes` (but at least one batch).
@@ -141,6 +156,22 @@ impl PartitionRef {
     pub async fn delete_records_before(&self, offset: Offset) -> Result<Offset> {
         self.call(|reply| PartitionCommand::DeleteRecordsBefore { offset, reply })
             .await?
+    }
+}
+
+/// An append already queued on its partition (see [`PartitionRef::enqueue_append`]).
+#[derive(Debug)]
+pub struct PendingAppend {
+    rx: oneshot::Receiver<Result<AppendResult, AppendError>>,
+}
+
+impl PendingAppend {
+    /// The outcome: when written, or when durable if the request asked to wait for it.
+    pub async fn result(self) -> Result<Result<AppendResult, AppendError>> {
+        // The task dropped the reply: it stopped (topic deleted, engine shut down).
+        self.rx.await.map_err(|_| {
+            Error::Unavailable("the partition stopped before answering the append".into())
+        })
     }
 }
 

@@ -187,6 +187,10 @@ impl PartitionActor {
     fn on_timer(&mut self) {
         if Instant::now() >= self.next_retention {
             self.next_retention = Instant::now() + self.retention_every;
+            let expired = self.producers.expire(now_ms());
+            if expired > 0 {
+                tracing::debug!(partition = %self.name, producers = expired, "forgot idle producers");
+            }
             match self.log.apply_retention(now_ms()) {
                 Ok(0) => {}
                 Ok(n) => {
@@ -320,7 +324,8 @@ impl PartitionActor {
             producer_snapshot::write(&self.log, &self.producers, base_offset, &self.name);
         }
         if let Some(p) = &req.producer {
-            self.producers.record(p, req.record_count, base_offset);
+            self.producers
+                .record(p, req.record_count, base_offset, now_ms());
         }
         Metrics::add(&self.metrics.records_appended, u64::from(req.record_count));
         Metrics::add(&self.metrics.bytes_appended, req.bytes.len() as u64);

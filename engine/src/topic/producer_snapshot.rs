@@ -14,7 +14,7 @@
 //! Format, little-endian, `crc32c` over everything before it:
 //! ```text
 //! "TPS1" | covers u64 | producers u32 | per producer:
-//!     producer_id i64 | epoch i16 | last_seq i32 | recent u8 (<= 5) |
+//!     producer_id i64 | epoch i16 | last_seq i32 | last_timestamp i64 | recent u8 (<= 5) |
 //!     per recent batch: first_seq i32 | last_seq i32 | base_offset u64
 //! | crc32c u32
 //! ```
@@ -31,7 +31,7 @@ use super::producer_state::{ProducerEntry, ProducerStates, RECENT, Recent};
 pub(crate) const SNAPSHOT: &str = "producer-snapshot";
 const MAGIC: &[u8; 4] = b"TPS1";
 const FIXED: usize = 4 + 8 + 4;
-const PRODUCER_LEN: usize = 8 + 2 + 4 + 1;
+const PRODUCER_LEN: usize = 8 + 2 + 4 + 8 + 1;
 const RECENT_LEN: usize = 4 + 4 + 8;
 
 /// Why a snapshot was not used.
@@ -62,6 +62,7 @@ pub(crate) fn encode(states: &ProducerStates, covers: Offset) -> Vec<u8> {
         out.extend_from_slice(&id.to_le_bytes());
         out.extend_from_slice(&e.epoch.to_le_bytes());
         out.extend_from_slice(&e.last_seq.to_le_bytes());
+        out.extend_from_slice(&e.last_timestamp.to_le_bytes());
         out.push(e.recent.len().min(RECENT) as u8);
         for r in e.recent.iter().rev().take(RECENT).rev() {
             out.extend_from_slice(&r.first_seq.to_le_bytes());
@@ -120,6 +121,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(ProducerStates, Offset), SnapshotE
         let id = i64::from_le_bytes(f.take()?);
         let epoch = i16::from_le_bytes(f.take()?);
         let last_seq = i32::from_le_bytes(f.take()?);
+        let last_timestamp = i64::from_le_bytes(f.take()?);
         let [n] = f.take::<1>()?;
         if usize::from(n) > RECENT {
             return Err(SnapshotError::Inconsistent("too many recent batches"));
@@ -148,6 +150,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(ProducerStates, Offset), SnapshotE
             ProducerEntry {
                 epoch,
                 last_seq,
+                last_timestamp,
                 recent,
             },
         );
@@ -193,12 +196,15 @@ pub(crate) fn recover(log: &SegmentLog, partition: &str) -> ProducerStates {
             (ProducerStates::default(), 0)
         }
     };
+    // Replayed producers count as active now: the batches' own timestamps are the
+    // clients' and may be arbitrarily old.
+    let now = trident_core::message::now_ms();
     let replayed = log.scan_batch_prefixes(from, batch_v2::HEADER_LEN, |b| {
         if b.base_offset >= from
             && b.encoding == Some(BatchEncoding::RecordBatchV2)
             && let Some(p) = batch_v2::producer_of(b.prefix)
         {
-            states.record(&p, b.record_count, b.base_offset);
+            states.record(&p, b.record_count, b.base_offset, now);
         }
         true
     });
@@ -225,7 +231,7 @@ mod tests {
                     epoch: 3,
                     base_sequence: (i * 10) as i32,
                 };
-                s.record(&p, 10, 100 + i * 10);
+                s.record(&p, 10, 100 + i * 10, 5_000 + i as i64);
             }
         }
         s

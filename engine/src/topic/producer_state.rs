@@ -18,6 +18,14 @@ use super::{AppendError, ProducerSeq};
 /// five requests in flight with idempotence on.
 pub(super) const RECENT: usize = 5;
 
+/// How long a producer that wrote nothing is remembered: Kafka's
+/// `producer.id.expiration.ms` default (1 day). Without it every short-lived producer
+/// (Java clients are idempotent by default) would cost memory and snapshot space
+/// forever. Unlike Kafka, which judges by the batch's max timestamp, the clock here is
+/// the broker's at append (at recovery for replayed batches): a producer sending old
+/// CreateTime timestamps (a backfill) must not lose its duplicate detection.
+pub(crate) const EXPIRE_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
+
 /// One of a producer's recent batches: its sequence range and where it was stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Recent {
@@ -30,6 +38,8 @@ pub(super) struct Recent {
 pub(super) struct ProducerEntry {
     pub epoch: i16,
     pub last_seq: i32,
+    /// Broker wall clock (ms) of the producer's last append, for expiry.
+    pub last_timestamp: i64,
     /// Oldest first, at most [`RECENT`].
     pub recent: VecDeque<Recent>,
 }
@@ -94,7 +104,7 @@ impl ProducerStates {
         Ok(SeqCheck::Append)
     }
 
-    pub fn record(&mut self, p: &ProducerSeq, record_count: u32, base_offset: Offset) {
+    pub fn record(&mut self, p: &ProducerSeq, record_count: u32, base_offset: Offset, now_ms: i64) {
         let last = last_seq(p, record_count);
         let e = self
             .map
@@ -102,8 +112,10 @@ impl ProducerStates {
             .or_insert_with(|| ProducerEntry {
                 epoch: p.epoch,
                 last_seq: last,
+                last_timestamp: now_ms,
                 recent: VecDeque::new(),
             });
+        e.last_timestamp = e.last_timestamp.max(now_ms);
         if p.epoch != e.epoch {
             e.epoch = p.epoch;
             e.recent.clear();
@@ -117,6 +129,15 @@ impl ProducerStates {
             last_seq: last,
             base_offset,
         });
+    }
+
+    /// Forgets producers whose last batch is older than [`EXPIRE_AFTER_MS`] before
+    /// `now_ms`; returns how many.
+    pub fn expire(&mut self, now_ms: i64) -> usize {
+        let before = self.map.len();
+        self.map
+            .retain(|_, e| now_ms.saturating_sub(e.last_timestamp) < EXPIRE_AFTER_MS);
+        before - self.map.len()
     }
 }
 
@@ -136,7 +157,7 @@ mod tests {
     fn duplicates_and_gaps() {
         let mut s = ProducerStates::default();
         assert_eq!(s.check(&seq(0, 0), 10), Ok(SeqCheck::Append));
-        s.record(&seq(0, 0), 10, 100);
+        s.record(&seq(0, 0), 10, 100, 0);
         assert_eq!(s.check(&seq(0, 0), 10), Ok(SeqCheck::Duplicate(100)));
         assert_eq!(s.check(&seq(10, 0), 5), Ok(SeqCheck::Append));
         assert!(matches!(
@@ -146,14 +167,14 @@ mod tests {
                 got: 12
             })
         ));
-        s.record(&seq(10, 0), 5, 110);
+        s.record(&seq(10, 0), 5, 110, 0);
         assert!(matches!(
             s.check(&seq(0, 0), 1),
             Err(AppendError::OutOfOrderSequence { .. })
         ));
         // A bumped epoch restarts at 0; an old epoch is fenced.
         assert_eq!(s.check(&seq(0, 1), 1), Ok(SeqCheck::Append));
-        s.record(&seq(0, 1), 1, 200);
+        s.record(&seq(0, 1), 1, 200, 0);
         assert!(matches!(
             s.check(&seq(15, 0), 1),
             Err(AppendError::ProducerFenced { .. })
@@ -161,9 +182,20 @@ mod tests {
     }
 
     #[test]
+    fn idle_producers_expire() {
+        let mut s = ProducerStates::default();
+        s.record(&seq(0, 0), 1, 0, 1_000);
+        assert_eq!(s.expire(1_000 + EXPIRE_AFTER_MS - 1), 0);
+        assert_eq!(s.check(&seq(0, 0), 1), Ok(SeqCheck::Duplicate(0)));
+        assert_eq!(s.expire(1_000 + EXPIRE_AFTER_MS), 1);
+        // Forgotten: accepted from any sequence, as an unknown producer.
+        assert_eq!(s.check(&seq(50, 0), 1), Ok(SeqCheck::Append));
+    }
+
+    #[test]
     fn sequence_wraps() {
         let mut s = ProducerStates::default();
-        s.record(&seq(i32::MAX - 1, 0), 2, 0);
+        s.record(&seq(i32::MAX - 1, 0), 2, 0, 0);
         assert_eq!(s.check(&seq(0, 0), 1), Ok(SeqCheck::Append));
     }
 }

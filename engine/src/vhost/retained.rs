@@ -91,6 +91,42 @@ impl RetainedIndex {
     pub(crate) fn len(&self) -> usize {
         self.by_exchange.values().map(BTreeMap::len).sum()
     }
+
+    /// The live messages of `exchange` whose keys `pattern` matches, in key order, and
+    /// the matching keys whose messages had expired at `now` (for the caller to forget).
+    #[allow(clippy::type_complexity)]
+    fn matching(
+        &self,
+        exchange: &ExchangeName,
+        pattern: &TopicPattern,
+        now: i64,
+    ) -> (Vec<(String, Arc<Message>)>, Vec<String>) {
+        let mut out = Vec::new();
+        let mut expired = Vec::new();
+        let Some(kept) = self.by_exchange.get(exchange) else {
+            return (out, expired);
+        };
+        let mut consider = |key: &String, m: &Arc<Message>| {
+            if !pattern.matches(split_words(key)) {
+                return;
+            }
+            if m.is_expired(now) {
+                expired.push(key.clone());
+            } else {
+                out.push((key.clone(), m.clone()));
+            }
+        };
+        match literal_prefix(pattern) {
+            None => kept.iter().for_each(|(k, m)| consider(k, m)),
+            // Every key that starts with the pattern's leading words sorts in one range;
+            // the pattern itself tells which of them match.
+            Some(prefix) => kept
+                .range(prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(&prefix))
+                .for_each(|(k, m)| consider(k, m)),
+        }
+        (out, expired)
+    }
 }
 
 /// The stored keys a pattern can match all start with its leading exact words: a
@@ -132,23 +168,27 @@ impl Vhost {
             }
         }
         let key = store_key(self.inner.name.as_str(), exchange.as_str(), routing_key);
+        // Encoded before the lock: a large message must not hold up other retains.
+        let kept = message.map(|mut m| {
+            m.exchange = exchange.as_str().to_string();
+            m.routing_key = routing_key.to_string();
+            let mut bytes = Vec::with_capacity(m.body.len() + 64);
+            encode_message(&m, &mut bytes);
+            (Arc::new(m), bytes)
+        });
         let committed = {
             let mut index = self
                 .inner
                 .retained
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            let ops = match message {
-                Some(mut m) => {
-                    m.exchange = exchange.as_str().to_string();
-                    m.routing_key = routing_key.to_string();
-                    let mut bytes = Vec::with_capacity(m.body.len() + 64);
-                    encode_message(&m, &mut bytes);
+            let ops = match kept {
+                Some((m, bytes)) => {
                     index
                         .by_exchange
                         .entry(exchange.clone())
                         .or_default()
-                        .insert(routing_key.to_string(), Arc::new(m));
+                        .insert(routing_key.to_string(), m);
                     vec![MetaOp::put_raw(MetaTable::Retained, key, bytes)]
                 }
                 None => {
@@ -179,35 +219,12 @@ impl Vhost {
         pattern: &TopicPattern,
     ) -> Vec<(String, Arc<Message>)> {
         let now = now_ms();
-        let mut out = Vec::new();
-        let mut expired = Vec::new();
         let mut index = self
             .inner
             .retained
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let Some(kept) = index.by_exchange.get(exchange) else {
-            return out;
-        };
-        let mut consider = |key: &String, m: &Arc<Message>| {
-            if !pattern.matches(split_words(key)) {
-                return;
-            }
-            if m.is_expired(now) {
-                expired.push(key.clone());
-            } else {
-                out.push((key.clone(), m.clone()));
-            }
-        };
-        match literal_prefix(pattern) {
-            None => kept.iter().for_each(|(k, m)| consider(k, m)),
-            // Every key that starts with the pattern's leading words sorts in one range;
-            // the pattern itself tells which of them match.
-            Some(prefix) => kept
-                .range(prefix.clone()..)
-                .take_while(|(k, _)| k.starts_with(&prefix))
-                .for_each(|(k, m)| consider(k, m)),
-        }
+        let (out, expired) = index.matching(exchange, pattern, now);
         if !expired.is_empty() {
             let vhost = self.inner.name.as_str();
             let mut ops = Vec::with_capacity(expired.len());
@@ -280,6 +297,60 @@ impl Vhost {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn words() -> impl Strategy<Value = Vec<String>> {
+        // A small alphabet, so that keys share prefixes and differ right after them
+        // (`a` / `a.b` / `ab` / `a-` / `$a`), where a range scan could go wrong.
+        let word = prop::sample::select(vec!["a", "b", "ab", "a-", "", "$a", "$"]);
+        prop::collection::vec(word.prop_map(String::from), 0..4)
+    }
+
+    fn pattern_words() -> impl Strategy<Value = Vec<PatternWord>> {
+        let w = prop_oneof![
+            3 => prop::sample::select(vec!["a", "b", "ab", "a-", "", "$a"])
+                .prop_map(|w| PatternWord::Exact(w.to_string())),
+            1 => Just(PatternWord::One),
+            1 => Just(PatternWord::Many),
+        ];
+        prop::collection::vec(w, 0..4)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// The range scan finds exactly what matching every stored key would.
+        #[test]
+        fn matching_equals_brute_force(
+            keys in prop::collection::vec(words(), 0..24),
+            pattern in pattern_words(),
+        ) {
+            let Ok(pattern) = TopicPattern::new(pattern) else {
+                return Ok(());
+            };
+            let x = ExchangeName::new("x").expect("name");
+            let mut index = RetainedIndex::default();
+            let kept = index.by_exchange.entry(x.clone()).or_default();
+            for k in &keys {
+                kept.insert(k.join("."), Arc::new(Message::new("m")));
+            }
+            let (found, expired) = index.matching(&x, &pattern, 0);
+            prop_assert!(expired.is_empty());
+            let found: Vec<String> = found.into_iter().map(|(k, _)| k).collect();
+            let brute: Vec<String> = kept_keys(&index, &x)
+                .into_iter()
+                .filter(|k| pattern.matches(split_words(k)))
+                .collect();
+            prop_assert_eq!(found, brute);
+        }
+    }
+
+    fn kept_keys(index: &RetainedIndex, x: &ExchangeName) -> Vec<String> {
+        index
+            .by_exchange
+            .get(x)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
 
     #[test]
     fn literal_prefix_is_the_leading_exact_words() {

@@ -6,7 +6,6 @@
 //! [`coordinator`] runs consumer groups; [`server`] runs one reader and one writer task
 //! per connection, pipelining requests while keeping responses in order.
 
-pub mod broker;
 pub mod codec;
 pub mod config;
 pub mod coordinator;
@@ -17,8 +16,10 @@ pub mod producer_ids;
 mod read_buffer;
 pub mod sasl;
 pub mod server;
+pub mod session;
+pub mod shared;
 pub mod topic_config;
 
-pub use broker::Broker;
 pub use config::{GroupConfig, KafkaConfig};
 pub use server::{serve, serve_with};
+pub use shared::Shared;

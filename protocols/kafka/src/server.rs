@@ -17,12 +17,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use trident_engine::{ConnectionInfo, Engine, Metrics};
 
-use crate::broker::{Broker, Session};
 use crate::codec::frame::next_frame;
 use crate::config::KafkaConfig;
 use crate::handlers::{self, Reply};
 use crate::read_buffer::ReadBuffer;
 use crate::sasl::SaslState;
+use crate::session::Session;
+use crate::shared::Shared;
 
 /// Gather at most this much before writing, so a burst does not pile up unsent.
 const WRITE_BATCH_BYTES: usize = 1024 * 1024;
@@ -37,14 +38,14 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    let broker = Arc::new(Broker::new(engine, config, port));
+    let broker = Arc::new(Shared::new(engine, config, port));
     serve_with(listener, broker, shutdown).await;
 }
 
 /// [`serve`] with a broker built by the caller (tests reach into its state).
 pub async fn serve_with(
     listener: TcpListener,
-    broker: Arc<Broker>,
+    broker: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     tokio::spawn(broker.coordinator.clone().run_ticker(shutdown.clone()));
@@ -101,7 +102,7 @@ enum ConnectionError {
 }
 
 async fn connection(
-    broker: Arc<Broker>,
+    broker: Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
@@ -286,7 +287,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let _client = TcpStream::connect(addr).await.unwrap();
         let (stream, peer) = listener.accept().await.unwrap();
-        let broker = Arc::new(Broker::new(engine.clone(), KafkaConfig::default(), 0));
+        let broker = Arc::new(Shared::new(engine.clone(), KafkaConfig::default(), 0));
         let (_stop, shutdown) = watch::channel(false);
         let fut = connection(broker, stream, peer, shutdown);
         let reader = std::mem::size_of_val(&fut);

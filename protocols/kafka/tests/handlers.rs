@@ -13,9 +13,9 @@ use trident_kafka::messages::groups::*;
 use trident_kafka::messages::list_offsets::*;
 use trident_kafka::messages::metadata::*;
 use trident_kafka::messages::offsets::*;
-use trident_kafka::{Broker, KafkaConfig};
+use trident_kafka::{KafkaConfig, Shared};
 
-async fn broker() -> (Arc<Broker>, tempfile::TempDir) {
+async fn broker() -> (Arc<Shared>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(EngineConfig::new(dir.path())).await.unwrap();
     let config = KafkaConfig {
@@ -23,7 +23,7 @@ async fn broker() -> (Arc<Broker>, tempfile::TempDir) {
         advertised_port: 9092,
         ..KafkaConfig::default()
     };
-    (Arc::new(Broker::new(engine, config, 0)), dir)
+    (Arc::new(Shared::new(engine, config, 0)), dir)
 }
 
 fn create(name: &str, partitions: i32, configs: &[(&str, &str)]) -> CreateTopicsRequest {

@@ -467,3 +467,193 @@ async fn scram_sha_256_exchange() {
     assert!(!ok);
     assert!(c.is_closed().await, "a failed login closes the connection");
 }
+
+mod describe_topic_partitions {
+    use super::*;
+    use trident_core::{TopicConfig, TopicName};
+    use trident_kafka::codec::wire::Nullable;
+    use trident_kafka::messages::api_versions::*;
+    use trident_kafka::messages::topic_partitions::*;
+
+    async fn describe(
+        c: &mut RawClient,
+        topics: &[&str],
+        limit: i32,
+        cursor: Option<(&str, i32)>,
+    ) -> DescribeTopicPartitionsResponse {
+        let req = DescribeTopicPartitionsRequest {
+            topics: topics
+                .iter()
+                .map(|t| TopicRequest {
+                    name: t.to_string(),
+                })
+                .collect(),
+            response_partition_limit: limit,
+            cursor: Nullable(cursor.map(|(t, p)| Cursor {
+                topic_name: t.into(),
+                partition_index: p,
+            })),
+        };
+        c.call(key::DESCRIBE_TOPIC_PARTITIONS, 0, &req)
+            .await
+            .unwrap()
+    }
+
+    /// (topic, error, partition indexes) of one described topic.
+    type Described = (String, i16, Vec<i32>);
+
+    /// Each described topic, and the next cursor.
+    fn summary(r: &DescribeTopicPartitionsResponse) -> (Vec<Described>, Option<(String, i32)>) {
+        let topics = r
+            .topics
+            .iter()
+            .map(|t| {
+                (
+                    t.name.clone().unwrap_or_default(),
+                    t.error_code,
+                    t.partitions.iter().map(|p| p.partition_index).collect(),
+                )
+            })
+            .collect();
+        let cursor = r
+            .next_cursor
+            .0
+            .as_ref()
+            .map(|c| (c.topic_name.clone(), c.partition_index));
+        (topics, cursor)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pages_through_topics_with_a_cursor() {
+        let s = TestServer::start().await;
+        let p = unique("dtp");
+        let (a, b, c3) = (format!("{p}-a"), format!("{p}-b"), format!("{p}-c"));
+        for (name, n) in [(&a, 5), (&b, 1), (&c3, 3)] {
+            s.engine()
+                .create_topic(
+                    TopicName::new(name).unwrap(),
+                    TopicConfig {
+                        partitions: n,
+                        ..TopicConfig::default()
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let missing = format!("{p}-zz");
+        let mut c = RawClient::connect(s.addr).await;
+
+        let versions: ApiVersionsResponse = c
+            .call(key::API_VERSIONS, 3, &ApiVersionsRequest::default())
+            .await
+            .unwrap();
+        assert!(
+            versions
+                .api_keys
+                .iter()
+                .any(|k| k.api_key == 75 && k.min_version == 0 && k.max_version == 0),
+            "advertised in ApiVersions"
+        );
+
+        // Asked in any order, described in name order, 4 partitions per page.
+        let asked = [c3.as_str(), missing.as_str(), a.as_str(), b.as_str()];
+        let first = describe(&mut c, &asked, 4, None).await;
+        assert_eq!(
+            summary(&first),
+            (vec![(a.clone(), 0, vec![0, 1, 2, 3])], Some((a.clone(), 4)))
+        );
+        let t = &first.topics[0];
+        assert_eq!(t.topic_id, trident_kafka::handlers::topic_id(&a));
+        assert!(t.partitions.iter().all(|p| p.leader_id == 0
+            && p.leader_epoch == 0
+            && p.replica_nodes == vec![0]
+            && p.isr_nodes == vec![0]
+            && p.eligible_leader_replicas.is_none()));
+
+        let second = describe(&mut c, &asked, 4, Some((&a, 4))).await;
+        assert_eq!(
+            summary(&second),
+            (
+                vec![
+                    (a.clone(), 0, vec![4]),
+                    (b.clone(), 0, vec![0]),
+                    (c3.clone(), 0, vec![0, 1]),
+                ],
+                Some((c3.clone(), 2))
+            )
+        );
+        let last = describe(&mut c, &asked, 4, Some((&c3, 2))).await;
+        assert_eq!(
+            summary(&last),
+            (
+                vec![
+                    (c3.clone(), 0, vec![2]),
+                    (missing.clone(), ec::UNKNOWN_TOPIC_OR_PARTITION, vec![]),
+                ],
+                None
+            )
+        );
+
+        // A limit that ends exactly at a topic's end points the cursor at the next one.
+        let exact = describe(&mut c, &[&a, &b], 5, None).await;
+        assert_eq!(
+            summary(&exact),
+            (
+                vec![(a.clone(), 0, vec![0, 1, 2, 3, 4])],
+                Some((b.clone(), 0))
+            )
+        );
+        // Every topic (empty list), from a cursor: only topics at or after it.
+        let all = describe(&mut c, &[], 2000, Some((&b, 0))).await;
+        let (topics, cursor) = summary(&all);
+        assert_eq!(cursor, None);
+        let ours: Vec<_> = topics.into_iter().filter(|t| t.0.starts_with(&p)).collect();
+        assert_eq!(
+            ours,
+            vec![(b.clone(), 0, vec![0]), (c3.clone(), 0, vec![0, 1, 2])]
+        );
+        // A cursor naming a topic that was not asked for, or a negative partition.
+        for bad in [Some((missing.as_str(), 0)), Some((a.as_str(), -1))] {
+            let r = describe(&mut c, &[&a, &b], 10, bad).await;
+            assert!(
+                r.topics.iter().all(|t| t.error_code == ec::INVALID_REQUEST),
+                "{bad:?}: {r:?}"
+            );
+        }
+        assert!(
+            s.engine().topic(&missing).is_none(),
+            "describing never creates topics"
+        );
+    }
+
+    #[test]
+    fn request_bytes_match_kafkas_layout() {
+        // Hand-encoded v0 request body (flexible): topics [ "t" ], limit 7, cursor ("t", 2).
+        let body: &[u8] = &[
+            0x02, 0x02, b't', 0x00, // compact array of 1, compact string "t", no tags
+            0x00, 0x00, 0x00, 0x07, // response_partition_limit
+            0x01, 0x02, b't', 0x00, 0x00, 0x00, 0x02, 0x00, // cursor present, "t", 2, no tags
+            0x00, // request tags
+        ];
+        let mut r = trident_kafka::codec::Reader::new(bytes::BytesMut::from(body), true);
+        let req = <DescribeTopicPartitionsRequest as trident_kafka::codec::Wire>::read(&mut r, 0)
+            .unwrap();
+        assert_eq!(req.response_partition_limit, 7);
+        assert_eq!(req.topics[0].name, "t");
+        assert_eq!(
+            req.cursor.0,
+            Some(Cursor {
+                topic_name: "t".into(),
+                partition_index: 2
+            })
+        );
+        assert_eq!(r.remaining(), 0);
+        let mut null_cursor = body[..8].to_vec();
+        null_cursor.extend_from_slice(&[0xff, 0x00]);
+        let mut r =
+            trident_kafka::codec::Reader::new(bytes::BytesMut::from(&null_cursor[..]), true);
+        let req = <DescribeTopicPartitionsRequest as trident_kafka::codec::Wire>::read(&mut r, 0)
+            .unwrap();
+        assert_eq!(req.cursor.0, None, "-1 marks a null cursor");
+    }
+}

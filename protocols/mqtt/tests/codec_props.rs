@@ -13,8 +13,8 @@ use bytes::BytesMut;
 use proptest::prelude::*;
 use support::{any_packet, connect, version};
 use trident_mqtt::codec::{
-    DecodeError, Decoder, MAX_PACKET_SIZE, Packet, ProtocolVersion, Side, decode_connect, encode,
-    encoded_len, peek_header,
+    DecodeError, Decoder, EncodeError, MAX_PACKET_SIZE, Packet, ProtocolVersion, Side,
+    decode_connect, encode, encode_within, encoded_len, peek_header,
 };
 
 fn encode_to_vec(packet: &Packet, version: ProtocolVersion) -> Vec<u8> {
@@ -119,9 +119,11 @@ fn owned_heap(packet: &Packet) -> usize {
     }
 }
 
-/// What a decoder may own per byte of packet: a user property is 48 bytes of tuple
-/// for at least 5 bytes of wire, a subscription 32 for at least 3 (the worst case).
-const HEAP_PER_WIRE_BYTE: usize = 16;
+/// What a decoder may own per byte of packet: a list of tiny entries in a `Vec` that
+/// doubled is the worst case (an UNSUBSCRIBE filter is a 24-byte `String` for 3 bytes
+/// of wire, a user property 48 bytes of tuple for 5), about 16 per byte; twice that
+/// leaves room, and still says the heap follows the bytes, not a claimed length.
+const HEAP_PER_WIRE_BYTE: usize = 32;
 
 fn assert_heap_bounded(packet: &Packet, wire_len: usize) {
     let heap = owned_heap(packet);
@@ -151,6 +153,45 @@ proptest! {
         let mut buf = BytesMut::from(&bytes[..]);
         prop_assert_eq!(decode_connect(&mut buf, MAX_PACKET_SIZE), Ok(Some(c)));
         prop_assert!(buf.is_empty());
+    }
+
+    /// Under a peer's Maximum Packet Size a packet is written whole if it fits; else
+    /// (5.0) it loses its Reason String, then its User Properties, and nothing else; else
+    /// nothing is written ([MQTT-3.1.2-24], [MQTT-3.4.2-2], [MQTT-3.4.2-3] and the
+    /// like). What is written fits and decodes to the packet less what was dropped.
+    #[test]
+    fn encode_within_fits_or_writes_nothing(
+        (version, side, packet) in any_packet(),
+        max in 2u32..160,
+    ) {
+        let full = encoded_len(&packet, version).expect("measures");
+        let mut out = BytesMut::new();
+        match encode_within(&packet, version, Some(max), &mut out) {
+            Ok(fitted) => {
+                prop_assert_eq!(fitted.len, out.len());
+                prop_assert!(out.len() <= max as usize);
+                let mut expected = packet.clone();
+                if let Some((reason, users)) = expected.diagnostics_mut() {
+                    if fitted.dropped_reason_string {
+                        *reason = None;
+                    }
+                    if fitted.dropped_user_properties {
+                        users.clear();
+                    }
+                }
+                let dropped = fitted.dropped_reason_string || fitted.dropped_user_properties;
+                prop_assert_eq!(dropped, full > max as usize);
+                prop_assert!(!dropped || version.is_v5());
+                let decoded = Decoder::new(side, version).decode(&mut out);
+                prop_assert_eq!(decoded, Ok(Some(expected)));
+            }
+            Err(EncodeError::PacketTooLarge { size, .. }) => {
+                prop_assert_eq!(size, full);
+                prop_assert!(full > max as usize);
+                prop_assert!(out.is_empty());
+            }
+            Err(e) => prop_assert!(false, "{}", e),
+        }
     }
 
     /// A stream of packets delivered in arbitrary pieces decodes to the same packets:

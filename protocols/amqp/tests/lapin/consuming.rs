@@ -1,6 +1,8 @@
 //! Consumers and settlement: prefetch, requeue, recover, get, no-ack streams,
 //! cancellation on queue deletion.
 
+use futures_util::StreamExt;
+
 use crate::prelude::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,6 +45,22 @@ async fn prefetch_bounds_unacked_deliveries() {
     server.stop().await;
 }
 
+/// The next delivery to either consumer, waiting up to `wait`.
+async fn next_either(
+    a: &mut lapin::Consumer,
+    b: &mut lapin::Consumer,
+    wait: std::time::Duration,
+) -> Option<lapin::message::Delivery> {
+    let either = async {
+        tokio::select! {
+            Some(Ok(d)) = a.next() => Some(d),
+            Some(Ok(d)) = b.next() => Some(d),
+            else => None,
+        }
+    };
+    tokio::time::timeout(wait, either).await.ok().flatten()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn global_prefetch_is_shared_by_the_channel() {
     let server = Server::start().await;
@@ -75,35 +93,42 @@ async fn global_prefetch_is_shared_by_the_channel() {
         )
         .await
         .unwrap();
-    let mut got = Vec::new();
-    while let Some(d) = next(&mut c1, SHORT).await {
-        got.push(d);
+    // Three fit the channel's budget, whichever queue they come from; waiting for them
+    // has no time limit short enough to fail on a loaded machine.
+    let mut held = Vec::new();
+    while held.len() < 3 {
+        held.push(
+            next_either(&mut c1, &mut c2, WAIT)
+                .await
+                .expect("deliveries up to the channel's prefetch"),
+        );
     }
-    while let Some(d) = next(&mut c2, SHORT).await {
-        got.push(d);
-    }
-    assert_eq!(got.len(), 3, "three unacked at most across the channel");
-    ch.basic_ack(0, BasicAckOptions { multiple: true })
-        .await
-        .unwrap();
-    // The rest arrives as acks free the budget, never more than three at a time.
-    let mut received = got.len();
-    let mut outstanding = Vec::new();
-    for _ in 0..50 {
-        while let Some(d) = next(&mut c1, std::time::Duration::from_millis(50)).await {
-            outstanding.push(d);
-        }
-        while let Some(d) = next(&mut c2, std::time::Duration::from_millis(50)).await {
-            outstanding.push(d);
-        }
-        assert!(outstanding.len() <= 3);
-        received += outstanding.len();
-        for d in outstanding.drain(..) {
+    assert!(
+        next_either(&mut c1, &mut c2, SHORT).await.is_none(),
+        "a fourth delivery exceeds the channel's prefetch of 3"
+    );
+    // The rest arrives as acks free the budget. Everything in one round is unacked at
+    // once, so a round of more than three would break the channel limit.
+    let mut received = held.len();
+    while received < 6 {
+        // One ack per delivery: lapin drops the deliveries it has buffered when it
+        // sends `basic.ack(0, multiple)`, including any the broker sent after it made
+        // room with that very ack (what made this test fail now and then).
+        for d in held.drain(..) {
             d.acker.ack(BasicAckOptions::default()).await.unwrap();
         }
-        if received == 6 {
-            break;
+        held.push(
+            next_either(&mut c1, &mut c2, WAIT)
+                .await
+                .expect("acks free the channel's budget for the other queue"),
+        );
+        while received + held.len() < 6
+            && let Some(d) = next_either(&mut c1, &mut c2, SHORT).await
+        {
+            held.push(d);
         }
+        assert!(held.len() <= 3, "{} unacked at once", held.len());
+        received += held.len();
     }
     assert_eq!(received, 6);
     server.stop().await;

@@ -57,6 +57,7 @@ apis! {
     INCREMENTAL_ALTER_CONFIGS = 44, "IncrementalAlterConfigs", 0..=1, Some(1);
     OFFSET_DELETE = 47, "OffsetDelete", 0..=0, None;
     DESCRIBE_CLUSTER = 60, "DescribeCluster", 0..=1, Some(0);
+    DESCRIBE_TOPIC_PARTITIONS = 75, "DescribeTopicPartitions", 0..=0, Some(0);
 }
 
 /// The spec of a served API key.

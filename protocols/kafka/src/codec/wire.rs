@@ -115,6 +115,30 @@ impl<T: Wire> Wire for Option<Vec<T>> {
     }
 }
 
+/// A nullable struct field (Kafka's `"nullableVersions"` on a struct): an i8 marker,
+/// -1 for null or 1 for present, then the struct. A newtype because `Option<String>`,
+/// `Option<BytesMut>` and `Option<Vec<T>>` already have encodings of their own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Nullable<T>(pub Option<T>);
+
+impl<T: Wire> Wire for Nullable<T> {
+    fn read(r: &mut Reader, version: i16) -> DecodeResult<Self> {
+        if r.i8()? < 0 {
+            return Ok(Nullable(None));
+        }
+        T::read(r, version).map(|t| Nullable(Some(t)))
+    }
+    fn write(&self, w: &mut Writer, version: i16) {
+        match &self.0 {
+            None => w.i8(-1),
+            Some(t) => {
+                w.i8(1);
+                t.write(w, version);
+            }
+        }
+    }
+}
+
 /// The record data of a fetch response: stored batches written without copying.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecordSet(pub Vec<Bytes>);

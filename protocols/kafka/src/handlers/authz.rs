@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use trident_engine::{Access, User};
 
-use crate::broker::{Broker, Session};
 use crate::sasl::SaslState;
+use crate::session::Session;
+use crate::shared::Shared;
 
 /// Who is asking, looked up once per request.
 #[derive(Debug, Clone)]
@@ -23,7 +24,7 @@ pub enum Authz {
 }
 
 impl Authz {
-    pub fn of(b: &Broker, session: &Session) -> Self {
+    pub fn of(b: &Shared, session: &Session) -> Self {
         match &session.sasl {
             SaslState::Authenticated(name) => match b.engine.users().get(name) {
                 Some(u) => Authz::User(u),

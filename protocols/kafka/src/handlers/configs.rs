@@ -3,15 +3,15 @@
 
 use trident_core::TopicConfig;
 
-use crate::broker::Broker;
 use crate::error_code as ec;
 use crate::messages::configs::*;
+use crate::shared::Shared;
 use crate::topic_config::{
     self, Entry, SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC, SOURCE_STATIC_BROKER,
 };
 
 pub async fn describe(
-    b: &Broker,
+    b: &Shared,
     req: DescribeConfigsRequest,
     version: i16,
 ) -> DescribeConfigsResponse {
@@ -119,7 +119,7 @@ fn entry(
 
 /// Checks and applies new settings for one topic resource.
 async fn alter_topic(
-    b: &Broker,
+    b: &Shared,
     name: &str,
     validate_only: bool,
     change: impl FnOnce(&mut TopicConfig, &TopicConfig) -> Result<(), String>,
@@ -156,7 +156,7 @@ fn not_a_topic(resource_type: i8) -> Option<(i16, Option<String>)> {
     })
 }
 
-pub async fn alter(b: &Broker, req: AlterConfigsRequest, _version: i16) -> AlterConfigsResponse {
+pub async fn alter(b: &Shared, req: AlterConfigsRequest, _version: i16) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(req.resources.len());
     for r in req.resources {
         let (code, msg) = match not_a_topic(r.resource_type) {
@@ -189,7 +189,7 @@ pub async fn alter(b: &Broker, req: AlterConfigsRequest, _version: i16) -> Alter
 }
 
 pub async fn incremental_alter(
-    b: &Broker,
+    b: &Shared,
     req: IncrementalAlterConfigsRequest,
     _version: i16,
 ) -> AlterConfigsResponse {

@@ -15,11 +15,11 @@ use tokio::sync::watch::error::RecvError;
 use tokio::time::Instant;
 use trident_engine::{Access, PartitionRef};
 
-use crate::broker::Broker;
 use crate::codec::RecordSet;
 use crate::error_code as ec;
 use crate::handlers::authz::Authz;
 use crate::messages::fetch::{FetchRequest, FetchResponse, FetchableTopicResponse, PartitionData};
+use crate::shared::Shared;
 
 /// Longest wait honoured, whatever the client asks: a stuck long poll must end.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
@@ -50,7 +50,7 @@ fn offset_i64(o: u64) -> i64 {
     i64::try_from(o).unwrap_or(i64::MAX)
 }
 
-pub async fn handle(b: &Broker, req: FetchRequest, version: i16, authz: &Authz) -> FetchResponse {
+pub async fn handle(b: &Shared, req: FetchRequest, version: i16, authz: &Authz) -> FetchResponse {
     let mut names = Vec::with_capacity(req.topics.len());
     let mut wanted = Vec::new();
     for (ti, t) in req.topics.iter().enumerate() {

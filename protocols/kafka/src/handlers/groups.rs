@@ -6,13 +6,14 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Reply, Request};
-use crate::broker::{Broker, Session};
 use crate::coordinator::{GroupState, JoinParams, Pending};
 use crate::error_code as ec;
 use crate::messages::groups::*;
+use crate::session::Session;
+use crate::shared::Shared;
 
 pub async fn find_coordinator(
-    b: &Broker,
+    b: &Shared,
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
@@ -71,7 +72,7 @@ fn fix_join(mut r: JoinGroupResponse, version: i16) -> JoinGroupResponse {
     r
 }
 
-pub fn join(b: &Broker, session: &Session, req: Request, j: JoinGroupRequest) -> Reply {
+pub fn join(b: &Shared, session: &Session, req: Request, j: JoinGroupRequest) -> Reply {
     let v = req.version();
     let now_error = |code: i16| {
         Reply::Frame(req.respond(&fix_join(
@@ -135,7 +136,7 @@ pub fn join(b: &Broker, session: &Session, req: Request, j: JoinGroupRequest) ->
     }
 }
 
-pub fn sync(b: &Broker, req: Request, s: SyncGroupRequest) -> Reply {
+pub fn sync(b: &Shared, req: Request, s: SyncGroupRequest) -> Reply {
     let assignments = s
         .assignments
         .into_iter()
@@ -159,7 +160,7 @@ pub fn sync(b: &Broker, req: Request, s: SyncGroupRequest) -> Reply {
     }
 }
 
-pub async fn heartbeat(b: &Broker, req: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
+pub async fn heartbeat(b: &Shared, req: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
     HeartbeatResponse {
         throttle_time_ms: 0,
         error_code: b.coordinator.heartbeat(
@@ -171,7 +172,7 @@ pub async fn heartbeat(b: &Broker, req: HeartbeatRequest, _version: i16) -> Hear
     }
 }
 
-pub async fn leave(b: &Broker, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+pub async fn leave(b: &Shared, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
     let now = Instant::now();
     if version < 3 {
         return LeaveGroupResponse {
@@ -204,7 +205,7 @@ pub async fn leave(b: &Broker, req: LeaveGroupRequest, version: i16) -> LeaveGro
 }
 
 pub async fn describe(
-    b: &Broker,
+    b: &Shared,
     req: DescribeGroupsRequest,
     version: i16,
 ) -> DescribeGroupsResponse {
@@ -238,7 +239,7 @@ pub async fn describe(
     }
 }
 
-pub async fn list(b: &Broker, req: ListGroupsRequest, _version: i16) -> ListGroupsResponse {
+pub async fn list(b: &Shared, req: ListGroupsRequest, _version: i16) -> ListGroupsResponse {
     let mut groups: Vec<ListedGroup> = b
         .coordinator
         .list()
@@ -288,7 +289,7 @@ pub async fn list(b: &Broker, req: ListGroupsRequest, _version: i16) -> ListGrou
     }
 }
 
-pub async fn delete(b: &Broker, req: DeleteGroupsRequest, _version: i16) -> DeleteGroupsResponse {
+pub async fn delete(b: &Shared, req: DeleteGroupsRequest, _version: i16) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(req.groups_names.len());
     for g in req.groups_names {
         let code = match b.coordinator.delete(&g) {

@@ -2,7 +2,6 @@
 
 use trident_engine::PartitionRef;
 
-use crate::broker::Broker;
 use crate::codec::record_batch;
 use crate::error_code as ec;
 use crate::messages::list_offsets::{
@@ -10,12 +9,13 @@ use crate::messages::list_offsets::{
     ListOffsetsRequest, ListOffsetsResponse, ListOffsetsTopicResponse, OffsetForLeaderEpochRequest,
     OffsetForLeaderEpochResponse, OffsetForLeaderTopicResult,
 };
+use crate::shared::Shared;
 
 fn as_i64(o: u64) -> i64 {
     i64::try_from(o).unwrap_or(i64::MAX)
 }
 
-pub async fn handle(b: &Broker, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+pub async fn handle(b: &Shared, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let topic = b.engine.topic(&t.name);
@@ -100,7 +100,7 @@ async fn lookup(p: &PartitionRef, timestamp: i64) -> Result<Option<(i64, i64)>, 
 
 /// A single leader that never changes: epoch 0 ends at the high watermark.
 pub async fn offset_for_leader_epoch(
-    b: &Broker,
+    b: &Shared,
     req: OffsetForLeaderEpochRequest,
     _version: i16,
 ) -> OffsetForLeaderEpochResponse {

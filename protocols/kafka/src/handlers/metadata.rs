@@ -4,14 +4,14 @@ use trident_core::TopicName;
 use trident_engine::Topic;
 
 use super::topic_id;
-use crate::broker::Broker;
 use crate::error_code as ec;
 use crate::messages::metadata::{
     DescribeClusterBroker, DescribeClusterResponse, MetadataBroker, MetadataPartition,
     MetadataRequest, MetadataResponse, MetadataTopic,
 };
+use crate::shared::Shared;
 
-pub async fn handle(b: &Broker, req: MetadataRequest, version: i16) -> MetadataResponse {
+pub async fn handle(b: &Shared, req: MetadataRequest, version: i16) -> MetadataResponse {
     // v0 asks for every topic with an empty list; later versions with null.
     let names: Option<Vec<String>> = match req.topics {
         None => None,
@@ -58,7 +58,7 @@ fn topic_error(name: String, code: i16) -> MetadataTopic {
     }
 }
 
-async fn lookup(b: &Broker, name: String, may_create: bool) -> MetadataTopic {
+async fn lookup(b: &Shared, name: String, may_create: bool) -> MetadataTopic {
     let Ok(topic_name) = TopicName::new(&name) else {
         return topic_error(name, ec::INVALID_TOPIC_EXCEPTION);
     };
@@ -75,7 +75,7 @@ async fn lookup(b: &Broker, name: String, may_create: bool) -> MetadataTopic {
     }
 }
 
-pub fn describe_topic(b: &Broker, t: &Topic) -> MetadataTopic {
+pub fn describe_topic(b: &Shared, t: &Topic) -> MetadataTopic {
     let node = b.node_id();
     MetadataTopic {
         error_code: ec::NONE,
@@ -99,7 +99,7 @@ pub fn describe_topic(b: &Broker, t: &Topic) -> MetadataTopic {
     }
 }
 
-pub fn describe_cluster(b: &Broker) -> DescribeClusterResponse {
+pub fn describe_cluster(b: &Shared) -> DescribeClusterResponse {
     DescribeClusterResponse {
         throttle_time_ms: 0,
         error_code: ec::NONE,

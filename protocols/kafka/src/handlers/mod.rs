@@ -19,6 +19,7 @@ pub mod offsets;
 pub mod produce;
 pub mod producer_id;
 pub mod sasl;
+pub mod topic_partitions;
 pub mod topics;
 
 use std::sync::Arc;
@@ -26,11 +27,12 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use tokio::task::JoinHandle;
 
-use crate::broker::{Broker, Session};
 use crate::codec::api::{self, ApiSpec, key};
 use crate::codec::header::{RequestHeader, parse_request};
 use crate::codec::{DecodeError, Frame, Reader, Wire, Writer};
 use crate::error_code as ec;
+use crate::session::Session;
+use crate::shared::Shared;
 
 /// What the connection does with a request's outcome.
 #[derive(Debug)]
@@ -85,7 +87,7 @@ impl Request {
 
 /// Serves one request frame.
 pub async fn dispatch(
-    broker: &Arc<Broker>,
+    broker: &Arc<Shared>,
     session: &mut Session,
     frame: BytesMut,
 ) -> Result<Reply, CloseReason> {
@@ -147,6 +149,10 @@ pub async fn dispatch(
             let _ = decode!(metadata::DescribeClusterRequest);
             Reply::Frame(req.respond(&self::metadata::describe_cluster(b)))
         }
+        key::DESCRIBE_TOPIC_PARTITIONS => simple!(
+            topic_partitions::DescribeTopicPartitionsRequest,
+            self::topic_partitions::handle
+        ),
         key::PRODUCE => {
             let r = decode!(produce::ProduceRequest);
             let authz = self::authz::Authz::of(b, session);
@@ -243,6 +249,9 @@ pub fn decode_only(frame: BytesMut) -> Result<(), CloseReason> {
         key::API_VERSIONS => run::<api_versions::ApiVersionsRequest>(r, v),
         key::METADATA => run::<metadata::MetadataRequest>(r, v),
         key::DESCRIBE_CLUSTER => run::<metadata::DescribeClusterRequest>(r, v),
+        key::DESCRIBE_TOPIC_PARTITIONS => {
+            run::<topic_partitions::DescribeTopicPartitionsRequest>(r, v)
+        }
         key::PRODUCE => run::<produce::ProduceRequest>(r, v),
         key::FETCH => run::<fetch::FetchRequest>(r, v),
         key::LIST_OFFSETS => run::<list_offsets::ListOffsetsRequest>(r, v),

@@ -4,11 +4,11 @@
 use tokio::time::Instant;
 use trident_engine::CommittedOffset;
 
-use crate::broker::Broker;
 use crate::error_code as ec;
 use crate::messages::offsets::*;
+use crate::shared::Shared;
 
-pub async fn commit(b: &Broker, req: OffsetCommitRequest, _version: i16) -> OffsetCommitResponse {
+pub async fn commit(b: &Shared, req: OffsetCommitRequest, _version: i16) -> OffsetCommitResponse {
     let group_check = if req.group_id.is_empty() {
         ec::INVALID_GROUP_ID
     } else {
@@ -88,7 +88,7 @@ pub async fn commit(b: &Broker, req: OffsetCommitRequest, _version: i16) -> Offs
     }
 }
 
-pub async fn fetch(b: &Broker, req: OffsetFetchRequest, _version: i16) -> OffsetFetchResponse {
+pub async fn fetch(b: &Shared, req: OffsetFetchRequest, _version: i16) -> OffsetFetchResponse {
     let offsets = b.engine.offsets();
     let topics = match req.topics {
         // Every partition the group committed, grouped by topic.
@@ -145,7 +145,7 @@ pub async fn fetch(b: &Broker, req: OffsetFetchRequest, _version: i16) -> Offset
     }
 }
 
-pub async fn delete(b: &Broker, req: OffsetDeleteRequest, _version: i16) -> OffsetDeleteResponse {
+pub async fn delete(b: &Shared, req: OffsetDeleteRequest, _version: i16) -> OffsetDeleteResponse {
     let committed = b.engine.offsets().group(&req.group_id);
     if committed.is_empty() && !b.coordinator.has_members(&req.group_id) {
         return OffsetDeleteResponse {

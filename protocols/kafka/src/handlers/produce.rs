@@ -2,35 +2,33 @@
 //! records), hand the bytes as sent to the partition, answer when written (acks=1) or
 //! durable (acks=all), or not at all (acks=0).
 //!
-//! Ordering: appends are queued on their partitions while this request is dispatched,
-//! before the connection reads the next request, so pipelined produce requests (an
-//! idempotent producer keeps up to 5 in flight) reach each partition in the order they
-//! were sent; only the wait for the results runs concurrently.
+//! Ordering: each append is queued on its partition (`PartitionRef::enqueue_append`,
+//! awaited here) while this request is dispatched, before the connection reads the next
+//! request, so pipelined produce requests (an idempotent producer keeps up to 5 in
+//! flight) reach each partition in the order they were sent; only the wait for the
+//! results runs concurrently. A full partition queue makes the connection wait here,
+//! which is the backpressure: it reads no further request until there is room.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 use trident_core::{BatchEncoding, Error, TopicName};
-use trident_engine::{Access, AppendError, AppendRequest, AppendResult, ProducerSeq};
+use trident_engine::{
+    Access, AppendError, AppendRequest, AppendResult, PendingAppend, ProducerSeq,
+};
 
 use super::authz::Authz;
 use super::{Reply, Request};
-use crate::broker::Broker;
 use crate::codec::record_batch::{self, BatchError};
 use crate::error_code as ec;
 use crate::messages::produce::{
     ProducePartitionResponse, ProduceRequest, ProduceResponse, ProduceTopicResponse,
 };
+use crate::shared::Shared;
 
-type AppendFuture =
-    Pin<Box<dyn Future<Output = Result<Result<AppendResult, AppendError>, Error>> + Send>>;
-
-/// One partition's outcome: known now, or an append under way.
+/// One partition's outcome: known now, or an append queued on the partition.
 enum Slot {
     Done(ProducePartitionResponse),
-    Appending(i32, AppendFuture),
+    Appending(i32, PendingAppend),
 }
 
 fn failed(index: i32, code: i16, message: Option<String>) -> ProducePartitionResponse {
@@ -84,20 +82,8 @@ fn append_outcome(
     }
 }
 
-/// Polls a fresh append future once, which queues the batch on its partition (the
-/// partition handle sends its command on the first poll; when the channel is full the
-/// send waits in the channel's FIFO queue, which keeps the order all the same). The
-/// future must be exempt from tokio's cooperative budget (see `handle`).
-fn start(mut fut: AppendFuture, index: i32) -> Slot {
-    let mut cx = Context::from_waker(Waker::noop());
-    match fut.as_mut().poll(&mut cx) {
-        Poll::Ready(r) => Slot::Done(append_outcome(index, r)),
-        Poll::Pending => Slot::Appending(index, fut),
-    }
-}
-
 pub async fn handle(
-    broker: &Arc<Broker>,
+    broker: &Arc<Shared>,
     req: Request,
     produce: ProduceRequest,
     authz: &Authz,
@@ -217,14 +203,12 @@ pub async fn handle(
                 producer,
                 wait_durable: acks == -1,
             };
-            let part = part.clone();
-            // `unconstrained`: tokio's cooperative budget would otherwise let the first
-            // poll return Pending without sending once this connection's task has done
-            // enough work, and the appends of later requests could then overtake it.
-            let fut: AppendFuture = Box::pin(tokio::task::unconstrained(async move {
-                part.append(append).await
-            }));
-            slots.push(start(fut, index));
+            // Awaited in place: the append is on the partition's queue before the next
+            // request of this connection is read.
+            slots.push(match part.enqueue_append(append).await {
+                Ok(pending) => Slot::Appending(index, pending),
+                Err(e) => Slot::Done(append_outcome(index, Err(e))),
+            });
         }
         topics.push((topic.name, slots));
     }
@@ -233,10 +217,7 @@ pub async fn handle(
         .iter()
         .any(|(_, slots)| slots.iter().any(|s| matches!(s, Slot::Appending(..))));
     if acks == 0 {
-        // No response, but appends still queued on a full channel must be driven.
-        if pending {
-            tokio::spawn(finish(topics));
-        }
+        // No response; the appends are queued and complete without anyone waiting.
         return Reply::Nothing;
     }
     if !pending {
@@ -255,7 +236,7 @@ async fn finish(topics: Vec<(String, Vec<Slot>)>) -> ProduceResponse {
         for slot in slots {
             partitions.push(match slot {
                 Slot::Done(r) => r,
-                Slot::Appending(index, fut) => append_outcome(index, fut.await),
+                Slot::Appending(index, pending) => append_outcome(index, pending.result().await),
             });
         }
         responses.push(ProduceTopicResponse { name, partitions });

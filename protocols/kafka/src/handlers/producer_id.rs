@@ -1,12 +1,12 @@
 //! InitProducerId for idempotent producers. Transactional ids are refused: transactions
 //! are not served.
 
-use crate::broker::Broker;
 use crate::error_code as ec;
 use crate::messages::producer_id::{InitProducerIdRequest, InitProducerIdResponse};
+use crate::shared::Shared;
 
 pub async fn handle(
-    b: &Broker,
+    b: &Shared,
     req: InitProducerIdRequest,
     _version: i16,
 ) -> InitProducerIdResponse {

@@ -2,10 +2,11 @@
 
 use bytes::Bytes;
 
-use crate::broker::{Broker, Session};
 use crate::error_code as ec;
 use crate::messages::sasl::*;
 use crate::sasl::{AuthError, MECHANISMS, Mechanism, SaslState, plain, scram};
+use crate::session::Session;
+use crate::shared::Shared;
 
 pub fn handshake(session: &mut Session, req: SaslHandshakeRequest) -> SaslHandshakeResponse {
     let mechanisms = MECHANISMS.iter().map(|m| (*m).to_string()).collect();
@@ -25,7 +26,7 @@ pub fn handshake(session: &mut Session, req: SaslHandshakeRequest) -> SaslHandsh
 
 /// Returns the response and whether the connection may continue.
 pub fn authenticate(
-    b: &Broker,
+    b: &Shared,
     session: &mut Session,
     req: SaslAuthenticateRequest,
 ) -> (SaslAuthenticateResponse, bool) {

@@ -3,9 +3,9 @@
 use trident_core::{Error, TopicName};
 
 use super::topic_id;
-use crate::broker::Broker;
 use crate::error_code as ec;
 use crate::messages::admin::*;
+use crate::shared::Shared;
 use crate::topic_config::{self, SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC};
 
 fn as_i32(n: usize) -> i32 {
@@ -13,7 +13,7 @@ fn as_i32(n: usize) -> i32 {
 }
 
 pub async fn create_topics(
-    b: &Broker,
+    b: &Shared,
     req: CreateTopicsRequest,
     _version: i16,
 ) -> CreateTopicsResponse {
@@ -27,7 +27,7 @@ pub async fn create_topics(
     }
 }
 
-async fn create_one(b: &Broker, t: CreatableTopic, validate_only: bool) -> CreatableTopicResult {
+async fn create_one(b: &Shared, t: CreatableTopic, validate_only: bool) -> CreatableTopicResult {
     let fail = |code: i16, msg: String| CreatableTopicResult {
         name: t.name.clone(),
         error_code: code,
@@ -125,7 +125,7 @@ async fn create_one(b: &Broker, t: CreatableTopic, validate_only: bool) -> Creat
 }
 
 pub async fn delete_topics(
-    b: &Broker,
+    b: &Shared,
     req: DeleteTopicsRequest,
     _version: i16,
 ) -> DeleteTopicsResponse {
@@ -175,7 +175,7 @@ pub async fn delete_topics(
 }
 
 pub async fn create_partitions(
-    b: &Broker,
+    b: &Shared,
     req: CreatePartitionsRequest,
     _version: i16,
 ) -> CreatePartitionsResponse {
@@ -233,7 +233,7 @@ pub async fn create_partitions(
 }
 
 pub async fn delete_records(
-    b: &Broker,
+    b: &Shared,
     req: DeleteRecordsRequest,
     _version: i16,
 ) -> DeleteRecordsResponse {

@@ -13,3 +13,4 @@ pub mod offsets;
 pub mod produce;
 pub mod producer_id;
 pub mod sasl;
+pub mod topic_partitions;

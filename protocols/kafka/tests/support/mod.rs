@@ -16,11 +16,11 @@ use trident_engine::{Engine, EngineConfig};
 use trident_kafka::codec::api;
 use trident_kafka::codec::header::{RequestHeader, write_request_header};
 use trident_kafka::codec::{Reader, Wire, Writer};
-use trident_kafka::{Broker, GroupConfig, KafkaConfig};
+use trident_kafka::{GroupConfig, KafkaConfig, Shared};
 
 pub struct TestServer {
     pub addr: SocketAddr,
-    pub broker: Arc<Broker>,
+    pub broker: Arc<Shared>,
     pub dir: PathBuf,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
@@ -59,7 +59,7 @@ impl TestServer {
         let engine = Engine::open(EngineConfig::new(dir)).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let broker = Arc::new(Broker::new(engine, config, addr.port()));
+        let broker = Arc::new(Shared::new(engine, config, addr.port()));
         let (tx, rx) = watch::channel(false);
         let task = tokio::spawn(trident_kafka::serve_with(listener, broker.clone(), rx));
         Self {

@@ -8,7 +8,6 @@ use bytes::BytesMut;
 
 use super::error::EncodeError;
 use super::packet::Packet;
-use super::properties::UserProperties;
 use super::version::ProtocolVersion;
 use super::wire::{Counter, MAX_VAR_INT, Sink, put_var_int, var_int_len};
 
@@ -100,13 +99,13 @@ pub fn encode_within(
     let mut trimmed = packet.clone();
     let mut fitted = Fitted::default();
     {
-        let Some((reason_string, _)) = diagnostics(&mut trimmed) else {
+        let Some((reason_string, _)) = trimmed.diagnostics_mut() else {
             return Err(too_large);
         };
         fitted.dropped_reason_string = reason_string.take().is_some();
     }
     if fits(&trimmed)?.is_none() {
-        if let Some((_, users)) = diagnostics(&mut trimmed) {
+        if let Some((_, users)) = trimmed.diagnostics_mut() {
             fitted.dropped_user_properties = !users.is_empty();
             users.clear();
         }
@@ -116,48 +115,4 @@ pub fn encode_within(
     }
     fitted.len = encode(&trimmed, version, out)?;
     Ok(fitted)
-}
-
-/// The reason string and user properties of packets that may drop them.
-fn diagnostics(packet: &mut Packet) -> Option<(&mut Option<String>, &mut UserProperties)> {
-    let pair = match packet {
-        Packet::ConnAck(p) => (
-            &mut p.properties.reason_string,
-            &mut p.properties.user_properties,
-        ),
-        Packet::PubAck(p) => (
-            &mut p.properties.reason_string,
-            &mut p.properties.user_properties,
-        ),
-        Packet::PubRec(p) => (
-            &mut p.properties.reason_string,
-            &mut p.properties.user_properties,
-        ),
-        Packet::PubRel(p) => (
-            &mut p.properties.reason_string,
-            &mut p.properties.user_properties,
-        ),
-        Packet::PubComp(p) => (
-            &mut p.properties.reason_string,
-            &mut p.properties.user_properties,
-        ),
-        Packet::SubAck(p) => (
-            &mut p.properties.reason_string,
-            &mut p.properties.user_properties,
-        ),
-        Packet::UnsubAck(p) => (
-            &mut p.properties.reason_string,
-            &mut p.properties.user_properties,
-        ),
-        Packet::Disconnect(p) => (
-            &mut p.properties.reason_string,
-            &mut p.properties.user_properties,
-        ),
-        Packet::Auth(p) => (
-            &mut p.properties.reason_string,
-            &mut p.properties.user_properties,
-        ),
-        _ => return None,
-    };
-    Some(pair)
 }

@@ -9,6 +9,7 @@ use super::packets::{
     Auth, ConnAck, Connect, Disconnect, PubAck, PubComp, PubRec, PubRel, Publish, SubAck,
     Subscribe, UnsubAck, Unsubscribe,
 };
+use super::properties::UserProperties;
 use super::version::{ProtocolVersion, QoS, Side};
 use super::wire::{Reader, Sink};
 
@@ -147,6 +148,54 @@ impl Packet {
             Self::Disconnect(_) => PacketType::Disconnect,
             Self::Auth(_) => PacketType::Auth,
         }
+    }
+
+    /// The Reason String and User Properties of the packets that may leave them out:
+    /// CONNACK, the four publish acknowledgements, SUBACK, UNSUBACK, DISCONNECT and
+    /// AUTH. `encode_within` drops them to fit the peer's Maximum Packet Size; a session
+    /// clears them where the client asked for no problem information ([MQTT-3.1.2-29]:
+    /// on every packet but PUBLISH, CONNACK and DISCONNECT). `None` for the others.
+    pub fn diagnostics_mut(&mut self) -> Option<(&mut Option<String>, &mut UserProperties)> {
+        let pair = match self {
+            Self::ConnAck(p) => (
+                &mut p.properties.reason_string,
+                &mut p.properties.user_properties,
+            ),
+            Self::PubAck(p) => (
+                &mut p.properties.reason_string,
+                &mut p.properties.user_properties,
+            ),
+            Self::PubRec(p) => (
+                &mut p.properties.reason_string,
+                &mut p.properties.user_properties,
+            ),
+            Self::PubRel(p) => (
+                &mut p.properties.reason_string,
+                &mut p.properties.user_properties,
+            ),
+            Self::PubComp(p) => (
+                &mut p.properties.reason_string,
+                &mut p.properties.user_properties,
+            ),
+            Self::SubAck(p) => (
+                &mut p.properties.reason_string,
+                &mut p.properties.user_properties,
+            ),
+            Self::UnsubAck(p) => (
+                &mut p.properties.reason_string,
+                &mut p.properties.user_properties,
+            ),
+            Self::Disconnect(p) => (
+                &mut p.properties.reason_string,
+                &mut p.properties.user_properties,
+            ),
+            Self::Auth(p) => (
+                &mut p.properties.reason_string,
+                &mut p.properties.user_properties,
+            ),
+            _ => return None,
+        };
+        Some(pair)
     }
 
     /// The low nibble of the first byte.

@@ -65,6 +65,23 @@ impl IdSet {
         Self(bits)
     }
 
+    /// The identifiers of `ids` whose flag is set.
+    pub(crate) const fn of_flagged(ids: &[(u8, bool)]) -> Self {
+        let mut bits = 0u64;
+        let mut i = 0;
+        while i < ids.len() {
+            if ids[i].1 {
+                bits |= 1 << ids[i].0;
+            }
+            i += 1;
+        }
+        Self(bits)
+    }
+
+    pub(crate) const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
     const fn contains(self, id: u8) -> bool {
         id < 64 && self.0 & (1 << id) != 0
     }
@@ -248,143 +265,231 @@ pub(crate) fn write_properties(
     props.write_each(out)
 }
 
-/// Writers for optional properties, so each packet's `write_each` is a list of calls.
-pub(crate) fn put_byte(out: &mut impl Sink, property: u8, v: Option<u8>) {
-    if let Some(v) = v {
-        out.put_u8(property);
-        out.put_u8(v);
+/// How a Rust type holds one property's value: which [`Value`] it is read from and how
+/// it is written after its identifier (which decides the wire form of a `u32`).
+pub(crate) trait PropertyValue: Sized {
+    /// `None` when the decoder hands over another kind (it never does: the identifier
+    /// fixed the kind it read).
+    fn from_value(v: Value) -> Option<Self>;
+    fn put(&self, property: u8, out: &mut impl Sink) -> Result<(), EncodeError>;
+}
+
+impl PropertyValue for bool {
+    fn from_value(v: Value) -> Option<Self> {
+        u8::from_value(v).map(|b| b == 1)
+    }
+
+    fn put(&self, _: u8, out: &mut impl Sink) -> Result<(), EncodeError> {
+        out.put_u8(u8::from(*self));
+        Ok(())
     }
 }
 
-pub(crate) fn put_bool(out: &mut impl Sink, property: u8, v: Option<bool>) {
-    put_byte(out, property, v.map(u8::from));
-}
+impl PropertyValue for u8 {
+    fn from_value(v: Value) -> Option<Self> {
+        match v {
+            Value::Byte(b) => Some(b),
+            _ => None,
+        }
+    }
 
-pub(crate) fn put_u16(out: &mut impl Sink, property: u8, v: Option<u16>) {
-    if let Some(v) = v {
-        out.put_u8(property);
-        out.put_u16(v);
+    fn put(&self, _: u8, out: &mut impl Sink) -> Result<(), EncodeError> {
+        out.put_u8(*self);
+        Ok(())
     }
 }
 
-pub(crate) fn put_u32(out: &mut impl Sink, property: u8, v: Option<u32>) {
-    if let Some(v) = v {
-        out.put_u8(property);
-        out.put_u32(v);
+impl PropertyValue for u16 {
+    fn from_value(v: Value) -> Option<Self> {
+        match v {
+            Value::U16(x) => Some(x),
+            _ => None,
+        }
+    }
+
+    fn put(&self, _: u8, out: &mut impl Sink) -> Result<(), EncodeError> {
+        out.put_u16(*self);
+        Ok(())
     }
 }
 
-pub(crate) fn put_var(out: &mut impl Sink, property: u8, v: u32) -> Result<(), EncodeError> {
-    out.put_u8(property);
-    put_var_int(out, v)
-}
-
-pub(crate) fn put_string(
-    out: &mut impl Sink,
-    property: u8,
-    v: Option<&str>,
-) -> Result<(), EncodeError> {
-    if let Some(v) = v {
-        out.put_u8(property);
-        put_str(out, "string property", v)?;
+impl PropertyValue for u32 {
+    fn from_value(v: Value) -> Option<Self> {
+        match v {
+            Value::U32(x) => Some(x),
+            _ => None,
+        }
     }
-    Ok(())
-}
 
-pub(crate) fn put_bin(
-    out: &mut impl Sink,
-    property: u8,
-    v: Option<&Bytes>,
-) -> Result<(), EncodeError> {
-    if let Some(v) = v {
-        out.put_u8(property);
-        put_binary(out, "binary property", v)?;
-    }
-    Ok(())
-}
-
-pub(crate) fn put_user_properties(
-    out: &mut impl Sink,
-    v: &UserProperties,
-) -> Result<(), EncodeError> {
-    for (name, value) in v {
-        out.put_u8(id::USER_PROPERTY);
-        put_str(out, "user property name", name)?;
-        put_str(out, "user property value", value)?;
-    }
-    Ok(())
-}
-
-/// Helpers for `PropertySet::set`: the value of the kind an identifier has.
-pub(crate) fn as_byte(v: &Value) -> Option<u8> {
-    match *v {
-        Value::Byte(b) => Some(b),
-        _ => None,
+    /// Four bytes, but for the one variable byte integer property.
+    fn put(&self, property: u8, out: &mut impl Sink) -> Result<(), EncodeError> {
+        if kind_of(property) == Some(Kind::VarInt) {
+            put_var_int(out, *self)
+        } else {
+            out.put_u32(*self);
+            Ok(())
+        }
     }
 }
 
-pub(crate) fn as_bool(v: &Value) -> Option<bool> {
-    as_byte(v).map(|b| b == 1)
-}
+impl PropertyValue for String {
+    fn from_value(v: Value) -> Option<Self> {
+        match v {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
 
-pub(crate) fn as_u16(v: &Value) -> Option<u16> {
-    match *v {
-        Value::U16(x) => Some(x),
-        _ => None,
+    fn put(&self, _: u8, out: &mut impl Sink) -> Result<(), EncodeError> {
+        put_str(out, "string property", self)
     }
 }
 
-pub(crate) fn as_u32(v: &Value) -> Option<u32> {
-    match *v {
-        Value::U32(x) => Some(x),
-        _ => None,
+impl PropertyValue for Bytes {
+    fn from_value(v: Value) -> Option<Self> {
+        match v {
+            Value::Bin(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    fn put(&self, _: u8, out: &mut impl Sink) -> Result<(), EncodeError> {
+        put_binary(out, "binary property", self)
     }
 }
 
-pub(crate) fn into_string(v: Value) -> Option<String> {
-    match v {
-        Value::Str(s) => Some(s),
-        _ => None,
+/// A field of a property set: an optional value, or a list for the properties that
+/// may repeat (user properties, subscription identifiers in PUBLISH).
+pub(crate) trait PropertyField {
+    /// Whether the property may appear more than once.
+    const REPEATABLE: bool;
+    fn set(&mut self, v: Value);
+    fn write(&self, property: u8, out: &mut impl Sink) -> Result<(), EncodeError>;
+}
+
+impl<T: PropertyValue> PropertyField for Option<T> {
+    const REPEATABLE: bool = false;
+
+    fn set(&mut self, v: Value) {
+        *self = T::from_value(v);
+    }
+
+    fn write(&self, property: u8, out: &mut impl Sink) -> Result<(), EncodeError> {
+        if let Some(v) = self {
+            out.put_u8(property);
+            v.put(property, out)?;
+        }
+        Ok(())
     }
 }
 
-pub(crate) fn into_bytes(v: Value) -> Option<Bytes> {
-    match v {
-        Value::Bin(b) => Some(b),
-        _ => None,
+impl PropertyField for UserProperties {
+    const REPEATABLE: bool = true;
+
+    fn set(&mut self, v: Value) {
+        if let Value::Pair(n, x) = v {
+            self.push((n, x));
+        }
+    }
+
+    fn write(&self, property: u8, out: &mut impl Sink) -> Result<(), EncodeError> {
+        for (name, value) in self {
+            out.put_u8(property);
+            put_str(out, "user property name", name)?;
+            put_str(out, "user property value", value)?;
+        }
+        Ok(())
     }
 }
 
-pub(crate) fn push_pair(list: &mut UserProperties, v: Value) {
-    if let Value::Pair(n, x) = v {
-        list.push((n, x));
+/// The subscription identifiers of a PUBLISH (the single one of SUBSCRIBE is an
+/// `Option<u32>`).
+impl PropertyField for Vec<u32> {
+    const REPEATABLE: bool = true;
+
+    fn set(&mut self, v: Value) {
+        self.extend(u32::from_value(v));
+    }
+
+    fn write(&self, property: u8, out: &mut impl Sink) -> Result<(), EncodeError> {
+        for v in self {
+            out.put_u8(property);
+            v.put(property, out)?;
+        }
+        Ok(())
     }
 }
+
+/// Declares a packet's property set: the struct, one public field per property in the
+/// order they are written, and its [`PropertySet`] impl (the identifiers it admits,
+/// those that repeat, where each is stored and how it is written), all from one list
+/// of `field: Type = IDENTIFIER` lines. A set may start with `..field: Set,`, another
+/// set it embeds whole: its properties are admitted and written too (first).
+macro_rules! property_set {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( ..$embed:ident: $embed_ty:ty, )?
+            $( $(#[$field_meta:meta])* $field:ident: $ty:ty = $id:ident, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct $name {
+            $( pub $embed: $embed_ty, )?
+            $( $(#[$field_meta])* pub $field: $ty, )+
+        }
+
+        impl $crate::codec::properties::PropertySet for $name {
+            const ALLOWED: $crate::codec::properties::IdSet =
+                $crate::codec::properties::IdSet::of(&[$($crate::codec::properties::id::$id),+])
+                $( .union(<$embed_ty as $crate::codec::properties::PropertySet>::ALLOWED) )?;
+            const REPEATABLE: $crate::codec::properties::IdSet =
+                $crate::codec::properties::IdSet::of_flagged(&[$((
+                    $crate::codec::properties::id::$id,
+                    <$ty as $crate::codec::properties::PropertyField>::REPEATABLE,
+                )),+])
+                $( .union(<$embed_ty as $crate::codec::properties::PropertySet>::REPEATABLE) )?;
+
+            fn set(&mut self, property: u8, value: $crate::codec::properties::Value) {
+                match property {
+                    $( $crate::codec::properties::id::$id => {
+                        $crate::codec::properties::PropertyField::set(&mut self.$field, value)
+                    } )+
+                    _ => { $(
+                        $crate::codec::properties::PropertySet::set(
+                            &mut self.$embed, property, value,
+                        );
+                    )? }
+                }
+            }
+
+            fn write_each(
+                &self,
+                out: &mut impl $crate::codec::wire::Sink,
+            ) -> Result<(), $crate::codec::error::EncodeError> {
+                $( $crate::codec::properties::PropertySet::write_each(&self.$embed, out)?; )?
+                $( $crate::codec::properties::PropertyField::write(
+                    &self.$field,
+                    $crate::codec::properties::id::$id,
+                    out,
+                )?; )+
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use property_set;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A property set with the user property and the session expiry interval only.
-    #[derive(Debug, Default, PartialEq)]
-    struct Probe {
-        expiry: Option<u32>,
-        users: UserProperties,
-    }
-
-    impl PropertySet for Probe {
-        const ALLOWED: IdSet = IdSet::of(&[id::SESSION_EXPIRY_INTERVAL, id::USER_PROPERTY]);
-
-        fn set(&mut self, property: u8, value: Value) {
-            match property {
-                id::SESSION_EXPIRY_INTERVAL => self.expiry = as_u32(&value),
-                _ => push_pair(&mut self.users, value),
-            }
-        }
-
-        fn write_each(&self, out: &mut impl Sink) -> Result<(), EncodeError> {
-            put_u32(out, id::SESSION_EXPIRY_INTERVAL, self.expiry);
-            put_user_properties(out, &self.users)
+    property_set! {
+        /// A property set with the session expiry interval and user properties only.
+        pub struct Probe {
+            expiry: Option<u32> = SESSION_EXPIRY_INTERVAL,
+            users: UserProperties = USER_PROPERTY,
         }
     }
 

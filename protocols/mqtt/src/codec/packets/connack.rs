@@ -31,7 +31,8 @@ impl ConnAck {
 
     pub(crate) fn decode(r: &mut Reader, cx: &Context) -> Result<Self, DecodeError> {
         let flags = r.u8()?;
-        // v5 and 3.1.1 [MQTT-3.2.2-1]; in 3.1 the byte is unused.
+        // v5 [MQTT-3.2.2-1]; 3.1.1 §3.2.2.1 (not numbered there); in 3.1 the byte is
+        // unused.
         if cx.version != ProtocolVersion::V3_1 && flags & 0b1111_1110 != 0 {
             return Err(Malformed::ConnAckReservedFlags.into());
         }

@@ -4,6 +4,7 @@ mod ack;
 mod connack;
 mod connect;
 mod disconnect;
+mod listed;
 mod publish;
 mod subscribe;
 mod unsubscribe;

@@ -1,11 +1,11 @@
 //! SUBSCRIBE and SUBACK (spec §3.8, §3.9).
 
-use crate::codec::error::{DecodeError, EncodeError, Field, Malformed, Violation};
+use super::listed::{read_filter_list, read_head, read_reason_codes, write_head};
+use crate::codec::error::{DecodeError, EncodeError, Malformed, Violation};
 use crate::codec::packet::{Context, PacketType};
-use crate::codec::properties::{read_properties, write_properties};
 use crate::codec::property_sets::{AckProperties, SubscribeProperties};
-use crate::codec::reason::{ReasonCode, ReasonContext};
-use crate::codec::topic::{parse_shared, validate_topic_filter};
+use crate::codec::reason::ReasonCode;
+use crate::codec::topic::parse_shared;
 use crate::codec::version::{PacketId, ProtocolVersion, QoS};
 use crate::codec::wire::{Reader, Sink, put_str};
 
@@ -120,24 +120,18 @@ pub struct Subscribe {
 
 impl Subscribe {
     pub(crate) fn decode(r: &mut Reader, cx: &Context) -> Result<Self, DecodeError> {
-        let packet_id = read_packet_id(r, PacketType::Subscribe)?;
-        let properties: SubscribeProperties = if cx.version.is_v5() {
-            read_properties(r, PacketType::Subscribe)?
-        } else {
-            SubscribeProperties::default()
-        };
-        let mut subscriptions = Vec::new();
-        while !r.is_empty() {
-            let filter = r.string(Field::TopicFilter)?;
-            let options = SubscriptionOptions::decode(r.u8()?, cx.version)?;
-            subscriptions.push(Subscription { filter, options });
-        }
-        if subscriptions.is_empty() {
-            return Err(Violation::EmptyPayload(PacketType::Subscribe).into());
-        }
+        let (packet_id, properties) = read_head(r, cx, PacketType::Subscribe)?;
+        let subscriptions = read_filter_list(
+            r,
+            PacketType::Subscribe,
+            |r, filter| {
+                let options = SubscriptionOptions::decode(r.u8()?, cx.version)?;
+                Ok(Subscription { filter, options })
+            },
+            |s| &s.filter,
+        )?;
         for s in &subscriptions {
-            check_filter(&s.filter)?;
-            // [MQTT-3.8.3-4]; `check_filter` has already validated a shared filter.
+            // [MQTT-3.8.3-4]; the filter list has validated a shared filter already.
             if s.options.no_local && matches!(parse_shared(&s.filter), Ok(Some(_))) {
                 return Err(Violation::NoLocalOnShared(s.filter.clone()).into());
             }
@@ -154,10 +148,7 @@ impl Subscribe {
         version: ProtocolVersion,
         out: &mut impl Sink,
     ) -> Result<(), EncodeError> {
-        out.put_u16(self.packet_id.get());
-        if version.is_v5() {
-            write_properties(&self.properties, out)?;
-        }
+        write_head(self.packet_id, &self.properties, version, out)?;
         for s in &self.subscriptions {
             put_str(out, "topic filter", &s.filter)?;
             out.put_u8(s.options.encode(version));
@@ -178,12 +169,7 @@ pub struct SubAck {
 
 impl SubAck {
     pub(crate) fn decode(r: &mut Reader, cx: &Context) -> Result<Self, DecodeError> {
-        let packet_id = read_packet_id(r, PacketType::SubAck)?;
-        let properties = if cx.version.is_v5() {
-            read_properties(r, PacketType::SubAck)?
-        } else {
-            AckProperties::default()
-        };
+        let (packet_id, properties) = read_head(r, cx, PacketType::SubAck)?;
         let reason_codes = read_reason_codes(r, cx.version, PacketType::SubAck)?;
         Ok(Self {
             packet_id,
@@ -197,67 +183,14 @@ impl SubAck {
         version: ProtocolVersion,
         out: &mut impl Sink,
     ) -> Result<(), EncodeError> {
-        out.put_u16(self.packet_id.get());
-        if version.is_v5() {
-            write_properties(&self.properties, out)?;
-            for c in &self.reason_codes {
-                out.put_u8(c.as_u8());
-            }
-        } else {
-            for c in &self.reason_codes {
-                out.put_u8(c.to_v3_suback());
-            }
+        write_head(self.packet_id, &self.properties, version, out)?;
+        for c in &self.reason_codes {
+            out.put_u8(if version.is_v5() {
+                c.as_u8()
+            } else {
+                c.to_v3_suback()
+            });
         }
         Ok(())
     }
-}
-
-/// A packet identifier that must not be 0 (v5 [MQTT-2.2.1-3]; 3.1.1 [MQTT-2.3.1-1]).
-pub(crate) fn read_packet_id(r: &mut Reader, packet: PacketType) -> Result<PacketId, DecodeError> {
-    Ok(PacketId::new(r.u16()?).ok_or(Violation::ZeroPacketId(packet))?)
-}
-
-/// A topic filter of SUBSCRIBE or UNSUBSCRIBE, refused with 0x8F.
-pub(crate) fn check_filter(filter: &str) -> Result<(), DecodeError> {
-    validate_topic_filter(filter).map_err(|reason| DecodeError::TopicFilterInvalid {
-        filter: filter.to_owned(),
-        reason,
-    })
-}
-
-/// The reason codes of a SUBACK or UNSUBACK payload, at least one.
-pub(crate) fn read_reason_codes(
-    r: &mut Reader,
-    version: ProtocolVersion,
-    packet: PacketType,
-) -> Result<Vec<ReasonCode>, DecodeError> {
-    let table = if packet == PacketType::SubAck {
-        ReasonContext::SubAck
-    } else {
-        ReasonContext::UnsubAck
-    };
-    let mut codes = Vec::with_capacity(r.remaining());
-    while !r.is_empty() {
-        let raw = r.u8()?;
-        let unknown = Malformed::UnknownReasonCode { code: raw, packet };
-        let code = if version.is_v5() {
-            let code = ReasonCode::from_u8(raw).ok_or(unknown)?;
-            if !code.allowed_in(table) {
-                return Err(Violation::ReasonCodeNotAllowed { code, packet }.into());
-            }
-            code
-        } else {
-            // 3.1.1 [MQTT-3.9.3-2]: 0x00, 0x01, 0x02 and 0x80 only.
-            match raw {
-                0..=2 => ReasonCode::from_u8(raw).ok_or(unknown)?,
-                0x80 => ReasonCode::UnspecifiedError,
-                _ => return Err(unknown.into()),
-            }
-        };
-        codes.push(code);
-    }
-    if codes.is_empty() {
-        return Err(Violation::EmptyPayload(packet).into());
-    }
-    Ok(codes)
 }

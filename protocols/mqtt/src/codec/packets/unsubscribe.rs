@@ -1,9 +1,8 @@
 //! UNSUBSCRIBE and UNSUBACK (spec §3.10, §3.11).
 
-use super::subscribe::{check_filter, read_packet_id, read_reason_codes};
-use crate::codec::error::{DecodeError, EncodeError, Field, Violation};
+use super::listed::{read_filter_list, read_head, read_reason_codes, write_head};
+use crate::codec::error::{DecodeError, EncodeError};
 use crate::codec::packet::{Context, PacketType};
-use crate::codec::properties::{read_properties, write_properties};
 use crate::codec::property_sets::{AckProperties, UnsubscribeProperties};
 use crate::codec::reason::ReasonCode;
 use crate::codec::version::{PacketId, ProtocolVersion};
@@ -22,22 +21,13 @@ pub struct Unsubscribe {
 
 impl Unsubscribe {
     pub(crate) fn decode(r: &mut Reader, cx: &Context) -> Result<Self, DecodeError> {
-        let packet_id = read_packet_id(r, PacketType::Unsubscribe)?;
-        let properties: UnsubscribeProperties = if cx.version.is_v5() {
-            read_properties(r, PacketType::Unsubscribe)?
-        } else {
-            UnsubscribeProperties::default()
-        };
-        let mut filters = Vec::new();
-        while !r.is_empty() {
-            filters.push(r.string(Field::TopicFilter)?);
-        }
-        if filters.is_empty() {
-            return Err(Violation::EmptyPayload(PacketType::Unsubscribe).into());
-        }
-        for f in &filters {
-            check_filter(f)?;
-        }
+        let (packet_id, properties) = read_head(r, cx, PacketType::Unsubscribe)?;
+        let filters = read_filter_list(
+            r,
+            PacketType::Unsubscribe,
+            |_, filter| Ok(filter),
+            String::as_str,
+        )?;
         Ok(Self {
             packet_id,
             filters,
@@ -50,10 +40,7 @@ impl Unsubscribe {
         version: ProtocolVersion,
         out: &mut impl Sink,
     ) -> Result<(), EncodeError> {
-        out.put_u16(self.packet_id.get());
-        if version.is_v5() {
-            write_properties(&self.properties, out)?;
-        }
+        write_head(self.packet_id, &self.properties, version, out)?;
         for f in &self.filters {
             put_str(out, "topic filter", f)?;
         }
@@ -74,16 +61,13 @@ pub struct UnsubAck {
 
 impl UnsubAck {
     pub(crate) fn decode(r: &mut Reader, cx: &Context) -> Result<Self, DecodeError> {
-        let packet_id = read_packet_id(r, PacketType::UnsubAck)?;
-        if !cx.version.is_v5() {
-            return Ok(Self {
-                packet_id,
-                reason_codes: Vec::new(),
-                properties: AckProperties::default(),
-            });
-        }
-        let properties = read_properties(r, PacketType::UnsubAck)?;
-        let reason_codes = read_reason_codes(r, cx.version, PacketType::UnsubAck)?;
+        let (packet_id, properties) = read_head(r, cx, PacketType::UnsubAck)?;
+        // 3.x: the packet identifier is all there is.
+        let reason_codes = if cx.version.is_v5() {
+            read_reason_codes(r, cx.version, PacketType::UnsubAck)?
+        } else {
+            Vec::new()
+        };
         Ok(Self {
             packet_id,
             reason_codes,
@@ -96,9 +80,8 @@ impl UnsubAck {
         version: ProtocolVersion,
         out: &mut impl Sink,
     ) -> Result<(), EncodeError> {
-        out.put_u16(self.packet_id.get());
+        write_head(self.packet_id, &self.properties, version, out)?;
         if version.is_v5() {
-            write_properties(&self.properties, out)?;
             for c in &self.reason_codes {
                 out.put_u8(c.as_u8());
             }

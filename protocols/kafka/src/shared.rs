@@ -1,7 +1,6 @@
-//! State shared by every connection of one Kafka listener, and the per-connection
-//! session.
+//! State shared by every connection of one Kafka listener (the AMQP adapter's
+//! `connection::Shared` is the same idea, under the same name).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use trident_engine::Engine;
@@ -9,11 +8,10 @@ use trident_engine::Engine;
 use crate::config::KafkaConfig;
 use crate::coordinator::Coordinator;
 use crate::producer_ids::ProducerIds;
-use crate::sasl::SaslState;
 
 /// What handlers need: the engine, the settings, the group coordinator.
 #[derive(Debug)]
-pub struct Broker {
+pub struct Shared {
     pub engine: Engine,
     pub config: KafkaConfig,
     /// The port advertised to clients (the configured one, or the bound one).
@@ -22,7 +20,7 @@ pub struct Broker {
     pub producer_ids: ProducerIds,
 }
 
-impl Broker {
+impl Shared {
     pub fn new(engine: Engine, config: KafkaConfig, bound_port: u16) -> Self {
         let port = if config.advertised_port == 0 {
             bound_port
@@ -49,29 +47,5 @@ impl Broker {
 
     pub fn port_i32(&self) -> i32 {
         i32::from(self.port)
-    }
-}
-
-/// One client connection's state.
-#[derive(Debug)]
-pub struct Session {
-    pub peer: SocketAddr,
-    /// From the latest request header; group members are described with it.
-    pub client_id: String,
-    pub sasl: SaslState,
-}
-
-impl Session {
-    pub fn new(peer: SocketAddr) -> Self {
-        Self {
-            peer,
-            client_id: String::new(),
-            sasl: SaslState::Idle,
-        }
-    }
-
-    /// How Kafka's tools print a member's host.
-    pub fn client_host(&self) -> String {
-        format!("/{}", self.peer.ip())
     }
 }

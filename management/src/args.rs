@@ -1,0 +1,187 @@
+//! Queue, exchange and binding arguments as JSON objects (RabbitMQ's `arguments`),
+//! to and from the engine's typed definitions.
+
+use serde_json::{Map, Value};
+use trident_core::{ExchangeName, FieldTable, FieldValue, Overflow, QueueArgs};
+
+use crate::error::{ApiError, ApiResult};
+
+fn int(args: &Map<String, Value>, key: &str, min: u64) -> ApiResult<Option<u64>> {
+    match args.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= min => Ok(Some(n)),
+            _ => Err(ApiError::bad_request(format!(
+                "argument '{key}' must be an integer of at least {min}, got {v}"
+            ))),
+        },
+    }
+}
+
+fn string<'a>(args: &'a Map<String, Value>, key: &str) -> ApiResult<Option<&'a str>> {
+    match args.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(v) => Err(ApiError::bad_request(format!(
+            "argument '{key}' must be a string, got {v}"
+        ))),
+    }
+}
+
+/// RabbitMQ's queue `x-` arguments; unknown ones are ignored, as RabbitMQ does.
+pub fn queue_args(args: &Map<String, Value>) -> ApiResult<QueueArgs> {
+    let overflow = match string(args, "x-overflow")? {
+        None | Some("drop-head") => Overflow::DropHead,
+        Some("reject-publish") => Overflow::RejectPublish,
+        Some("reject-publish-dlx") => Overflow::RejectPublishDlx,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "argument 'x-overflow' must be drop-head, reject-publish or reject-publish-dlx, got '{other}'"
+            )));
+        }
+    };
+    let stream = match string(args, "x-queue-type")? {
+        None | Some("classic") | Some("quorum") => false,
+        Some("stream") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "argument 'x-queue-type' must be classic, quorum or stream, got '{other}'"
+            )));
+        }
+    };
+    let max_priority = match int(args, "x-max-priority", 0)? {
+        None => None,
+        Some(n) => Some(u8::try_from(n).ok().ok_or_else(|| {
+            ApiError::bad_request("argument 'x-max-priority' must be at most 255")
+        })?),
+    };
+    Ok(QueueArgs {
+        message_ttl_ms: int(args, "x-message-ttl", 0)?,
+        expires_ms: int(args, "x-expires", 1)?,
+        max_length: int(args, "x-max-length", 0)?,
+        max_length_bytes: int(args, "x-max-length-bytes", 0)?,
+        overflow,
+        dead_letter_exchange: string(args, "x-dead-letter-exchange")?
+            .map(ExchangeName::new)
+            .transpose()?,
+        dead_letter_routing_key: string(args, "x-dead-letter-routing-key")?.map(str::to_string),
+        max_priority,
+        stream,
+    })
+}
+
+/// The arguments a queue was declared with, as RabbitMQ lists them.
+pub fn queue_args_json(a: &QueueArgs) -> Value {
+    let mut m = Map::new();
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.to_string(), v);
+    };
+    if let Some(v) = a.message_ttl_ms {
+        put("x-message-ttl", v.into());
+    }
+    if let Some(v) = a.expires_ms {
+        put("x-expires", v.into());
+    }
+    if let Some(v) = a.max_length {
+        put("x-max-length", v.into());
+    }
+    if let Some(v) = a.max_length_bytes {
+        put("x-max-length-bytes", v.into());
+    }
+    match a.overflow {
+        Overflow::DropHead => {}
+        Overflow::RejectPublish => put("x-overflow", "reject-publish".into()),
+        Overflow::RejectPublishDlx => put("x-overflow", "reject-publish-dlx".into()),
+    }
+    if let Some(v) = &a.dead_letter_exchange {
+        put("x-dead-letter-exchange", v.as_str().into());
+    }
+    if let Some(v) = &a.dead_letter_routing_key {
+        put("x-dead-letter-routing-key", v.as_str().into());
+    }
+    if let Some(v) = a.max_priority {
+        put("x-max-priority", v.into());
+    }
+    if a.stream {
+        put("x-queue-type", "stream".into());
+    }
+    Value::Object(m)
+}
+
+/// A JSON object as an AMQP field table (binding arguments, e.g. headers matches).
+pub fn field_table(args: &Map<String, Value>) -> ApiResult<FieldTable> {
+    let mut t = FieldTable::new();
+    for (k, v) in args {
+        t.0.push((k.clone(), field_value(k, v)?));
+    }
+    Ok(t)
+}
+
+fn field_value(key: &str, v: &Value) -> ApiResult<FieldValue> {
+    Ok(match v {
+        Value::Null => FieldValue::Void,
+        Value::Bool(b) => FieldValue::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => FieldValue::I64(i),
+            (None, Some(f)) => FieldValue::F64(f),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "argument '{key}': number out of range"
+                )));
+            }
+        },
+        Value::String(s) => FieldValue::LongString(s.clone()),
+        Value::Array(items) => FieldValue::Array(
+            items
+                .iter()
+                .map(|i| field_value(key, i))
+                .collect::<ApiResult<_>>()?,
+        ),
+        Value::Object(m) => FieldValue::Table(field_table(m)?),
+    })
+}
+
+/// A field table as JSON (lossy for byte arrays, shown as text when they are UTF-8).
+pub fn field_table_json(t: &FieldTable) -> Value {
+    Value::Object(
+        t.0.iter()
+            .map(|(k, v)| (k.clone(), field_value_json(v)))
+            .collect(),
+    )
+}
+
+fn field_value_json(v: &FieldValue) -> Value {
+    match v {
+        FieldValue::Bool(b) => (*b).into(),
+        FieldValue::I8(n) => (*n).into(),
+        FieldValue::U8(n) => (*n).into(),
+        FieldValue::I16(n) => (*n).into(),
+        FieldValue::U16(n) => (*n).into(),
+        FieldValue::I32(n) => (*n).into(),
+        FieldValue::U32(n) => (*n).into(),
+        FieldValue::I64(n) => (*n).into(),
+        FieldValue::U64(n) => (*n).into(),
+        FieldValue::F32(f) => f64::from(*f).into(),
+        FieldValue::F64(f) => (*f).into(),
+        FieldValue::Decimal { scale, value } => {
+            (f64::from(*value) / 10f64.powi(i32::from(*scale))).into()
+        }
+        FieldValue::ShortString(s) | FieldValue::LongString(s) => s.as_str().into(),
+        FieldValue::Bytes(b) => String::from_utf8_lossy(b).into_owned().into(),
+        FieldValue::Timestamp(t) => (*t).into(),
+        FieldValue::Table(t) => field_table_json(t),
+        FieldValue::Array(items) => Value::Array(items.iter().map(field_value_json).collect()),
+        FieldValue::Void => Value::Null,
+    }
+}
+
+/// `arguments` of a body: absent or null is empty; anything but an object is refused.
+pub fn object(v: Option<&Value>) -> ApiResult<Map<String, Value>> {
+    match v {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m.clone()),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "'arguments' must be an object, got {other}"
+        ))),
+    }
+}

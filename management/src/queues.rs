@@ -1,0 +1,191 @@
+//! `/api/queues`: list, show, declare (PUT), delete, purge (DELETE .../contents).
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use trident_core::{QueueDef, QueueName};
+use trident_engine::{QueueRef, Vhost};
+
+use crate::Api;
+use crate::args;
+use crate::body::{self, P};
+use crate::caller::Caller;
+use crate::error::{ApiError, ApiResult};
+
+/// A vhost the caller may see, or a 404.
+pub(crate) fn vhost(api: &Api, caller: &Caller, name: &str) -> ApiResult<Vhost> {
+    caller.require_visible(name)?;
+    api.engine
+        .vhost(name)
+        .map_err(|_| ApiError::not_found(format!("no vhost '{name}'")))
+}
+
+/// Vhosts the caller may see, sorted.
+pub(crate) fn visible_vhosts(api: &Api, caller: &Caller) -> Vec<Vhost> {
+    let mut names = api.engine.vhost_names();
+    names.sort();
+    names
+        .into_iter()
+        .filter(|n| caller.can_see(n.as_str()))
+        .filter_map(|n| api.engine.vhost(n.as_str()).ok())
+        .collect()
+}
+
+pub(crate) fn queue_json(api: &Api, vhost: &str, q: &QueueRef) -> Value {
+    let d = q.def();
+    let s = q.stats();
+    json!({
+        "name": q.name().as_str(),
+        "vhost": vhost,
+        "durable": d.durable,
+        "auto_delete": d.auto_delete,
+        "exclusive": d.exclusive,
+        "arguments": args::queue_args_json(&d.args),
+        "messages": s.ready + s.unacked,
+        "messages_ready": s.ready,
+        "messages_unacknowledged": s.unacked,
+        "message_bytes_ready": s.ready_bytes,
+        "consumers": s.consumers,
+        "state": "running",
+        "type": if d.args.stream { "stream" } else { "classic" },
+        "node": api.node,
+    })
+}
+
+fn sorted(mut qs: Vec<QueueRef>) -> Vec<QueueRef> {
+    qs.sort_by(|a, b| a.name().cmp(b.name()));
+    qs
+}
+
+pub async fn list_all(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
+    let mut out = Vec::new();
+    for v in visible_vhosts(&api, &caller) {
+        for q in sorted(v.queues()) {
+            out.push(queue_json(&api, v.name().as_str(), &q));
+        }
+    }
+    body::ok(&out)
+}
+
+pub async fn list_vhost(
+    State(api): State<Api>,
+    caller: Caller,
+    P(name): P<String>,
+) -> ApiResult<Response> {
+    let v = vhost(&api, &caller, &name)?;
+    let out: Vec<Value> = sorted(v.queues())
+        .iter()
+        .map(|q| queue_json(&api, &name, q))
+        .collect();
+    body::ok(&out)
+}
+
+fn queue(v: &Vhost, name: &str) -> ApiResult<QueueRef> {
+    let qn = QueueName::new(name)?;
+    v.queue(&qn)
+        .ok_or_else(|| ApiError::not_found(format!("no queue '{name}' in vhost '{}'", v.name())))
+}
+
+pub async fn show(
+    State(api): State<Api>,
+    caller: Caller,
+    P((vh, name)): P<(String, String)>,
+) -> ApiResult<Response> {
+    let v = vhost(&api, &caller, &vh)?;
+    let q = queue(&v, &name)?;
+    body::ok(&queue_json(&api, &vh, &q))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeclareBody {
+    #[serde(default = "yes")]
+    durable: bool,
+    #[serde(default)]
+    auto_delete: bool,
+    #[serde(default)]
+    exclusive: bool,
+    #[serde(default)]
+    arguments: Option<Value>,
+    /// rabbitmqadmin sends these; they mean nothing here.
+    #[serde(default)]
+    #[allow(dead_code)]
+    node: Option<Value>,
+    #[serde(default, rename = "type")]
+    #[allow(dead_code)]
+    kind: Option<Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The definition a declaration body describes (shared with definitions import).
+pub(crate) fn queue_def(
+    name: &str,
+    durable: bool,
+    auto_delete: bool,
+    arguments: Option<&Value>,
+) -> ApiResult<QueueDef> {
+    if name.is_empty() {
+        return Err(ApiError::bad_request("a queue needs a name"));
+    }
+    let mut def = QueueDef::new(QueueName::new(name)?);
+    def.durable = durable;
+    def.auto_delete = auto_delete;
+    def.args = args::queue_args(&args::object(arguments)?)?;
+    Ok(def)
+}
+
+pub async fn declare(
+    State(api): State<Api>,
+    caller: Caller,
+    P((vh, name)): P<(String, String)>,
+    req: Body,
+) -> ApiResult<Response> {
+    let v = vhost(&api, &caller, &vh)?;
+    caller.require_configure(&vh, &name)?;
+    let b: DeclareBody = body::read_json(req).await?;
+    if b.exclusive {
+        return Err(ApiError::bad_request(
+            "exclusive queues belong to a client connection; they cannot be declared over HTTP",
+        ));
+    }
+    let def = queue_def(&name, b.durable, b.auto_delete, b.arguments.as_ref())?;
+    let existed = v.queue(&def.name).is_some();
+    v.declare_queue(def, api.engine.next_connection_id())
+        .await?;
+    body::created(!existed)
+}
+
+pub async fn delete(
+    State(api): State<Api>,
+    caller: Caller,
+    P((vh, name)): P<(String, String)>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let v = vhost(&api, &caller, &vh)?;
+    caller.require_configure(&vh, &name)?;
+    let q = queue(&v, &name)?;
+    let if_empty = body::query_flag(uri.query(), "if-empty");
+    let if_unused = body::query_flag(uri.query(), "if-unused");
+    v.delete_queue(q.name(), if_unused, if_empty, None).await?;
+    body::no_content()
+}
+
+pub async fn purge(
+    State(api): State<Api>,
+    caller: Caller,
+    P((vh, name)): P<(String, String)>,
+) -> ApiResult<Response> {
+    let v = vhost(&api, &caller, &vh)?;
+    // RabbitMQ checks read permission for purge; an operator purging is configuring.
+    caller.require_configure(&vh, &name)?;
+    let q = queue(&v, &name)?;
+    v.purge_queue(q.name(), api.engine.next_connection_id())
+        .await?;
+    body::no_content()
+}

@@ -100,7 +100,7 @@ impl Session {
         };
         for (id, flight) in self.outbound.drain() {
             match flight {
-                OutFlight::Comp { .. } => kept.pubrel.push(id.get()),
+                OutFlight::Comp { position, .. } => kept.pubrel.push((id.get(), position)),
                 OutFlight::Rec(h) => {
                     if let Some(pos) = h.position {
                         kept.unreceived.insert(pos, id.get());

@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::{Done, End, Session};
-use crate::codec::{Packet, PubComp};
+use crate::codec::{Packet, PubComp, PubRel};
 use crate::connection::Io;
 use crate::stats::MqttStats;
 
@@ -93,6 +93,11 @@ impl Session {
                         Done::Ack(ack, result) => self.on_confirm(ack, result),
                         Done::Released(id) => {
                             self.send(&Packet::PubComp(PubComp::new(id)));
+                        }
+                        Done::Received(id) => {
+                            if matches!(self.outbound.get_mut(id), Some(super::OutFlight::Comp { .. })) {
+                                self.send(&Packet::PubRel(PubRel::new(id)));
+                            }
                         }
                     }
                 },

@@ -22,7 +22,7 @@ use crate::vhost::{Vhost, VhostDeps};
 /// The engine. Cheap to clone; every clone is the same engine.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    inner: Arc<EngineInner>,
+    pub(crate) inner: Arc<EngineInner>,
 }
 
 #[derive(Debug)]
@@ -38,6 +38,7 @@ pub(crate) struct EngineInner {
     offsets: GroupOffsets,
     users: UserStore,
     pub(crate) connections: Arc<ConnectionRegistry>,
+    pub(crate) membership: crate::membership::MembershipSources,
     pub(crate) metrics: Arc<Metrics>,
     next_connection: AtomicU64,
 }
@@ -90,6 +91,7 @@ impl Engine {
             offsets,
             users,
             connections: Arc::new(ConnectionRegistry::default()),
+            membership: crate::membership::MembershipSources::default(),
             metrics: Arc::new(Metrics::default()),
             next_connection: AtomicU64::new(1),
         });

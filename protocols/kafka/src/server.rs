@@ -48,6 +48,11 @@ pub async fn serve_with(
     mut shutdown: watch::Receiver<bool>,
 ) {
     tokio::spawn(broker.coordinator.clone().run_ticker(shutdown.clone()));
+    broker
+        .engine
+        .register_group_membership(Arc::new(crate::coordinator::MembershipView(
+            broker.coordinator.clone(),
+        )));
     tracing::info!(
         addr = ?listener.local_addr().ok(),
         advertised = %format!("{}:{}", broker.host(), broker.port),

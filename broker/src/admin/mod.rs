@@ -144,6 +144,11 @@ fn new_password(user: &str, given: Option<String>) -> Result<String, AdminError>
     let password = match given {
         Some(p) => p,
         None => {
+            use std::io::IsTerminal;
+            if std::io::stdin().is_terminal() {
+                // No echo control without a terminal library: say so rather than hide it.
+                eprint!("Password for '{user}' (echoed; or use --password / a pipe): ");
+            }
             let mut line = String::new();
             std::io::stdin()
                 .lock()
@@ -233,6 +238,7 @@ const CONNECTION_COLS: &[Column] = &[
     ("PEER_PORT", "peer_port"),
     ("USER", "user"),
     ("VHOST", "vhost"),
+    ("CLIENT", "client"),
 ];
 
 fn execute(conn: &Connection, cmd: AdminCommand) -> Result<String, AdminError> {

@@ -136,7 +136,7 @@ fn label(v: &str) -> String {
 pub fn render_metrics(engine: &Engine) -> String {
     let m = engine.metrics();
     let mut out = String::with_capacity(4096);
-    let counters: [(&str, &str, u64); 11] = [
+    let counters: [(&str, &str, u64); 13] = [
         (
             "trident_connections_opened_total",
             "client connections accepted",
@@ -191,6 +191,16 @@ pub fn render_metrics(engine: &Engine) -> String {
             "trident_records_fetched_total",
             "records read from partition logs",
             Metrics::get(&m.records_fetched),
+        ),
+        (
+            "trident_meta_writes_total",
+            "adapter-state and retained-message writes committed",
+            Metrics::get(&m.meta_writes),
+        ),
+        (
+            "trident_meta_commits_total",
+            "fsynced commits those writes took (group commit)",
+            Metrics::get(&m.meta_commits),
         ),
     ];
     for (name, help, value) in counters {
@@ -264,6 +274,23 @@ pub fn render_metrics(engine: &Engine) -> String {
         out,
         "# HELP trident_log_bytes_on_disk bytes of partition logs on disk\n# TYPE trident_log_bytes_on_disk gauge\ntrident_log_bytes_on_disk {disk}"
     );
+    let name = "trident_retained_messages";
+    let _ = writeln!(
+        out,
+        "# HELP {name} messages retained per vhost (kept last values)\n# TYPE {name} gauge"
+    );
+    let mut vhosts = engine.vhost_names();
+    vhosts.sort();
+    for vhost in vhosts {
+        if let Ok(v) = engine.vhost(vhost.as_str()) {
+            let _ = writeln!(
+                out,
+                "{name}{{vhost=\"{}\"}} {}",
+                label(vhost.as_str()),
+                v.retained_count()
+            );
+        }
+    }
     out
 }
 

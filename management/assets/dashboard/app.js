@@ -265,7 +265,8 @@
                   h("button", {
                     class: "danger",
                     text: "Close",
-                    onclick: async () => {
+                    onclick: async (ev) => {
+                      const row = ev.target.closest("tr");
                       const what = c.protocol + " connection " + c.name + " from " + c.peer_host;
                       if (!(await confirmAction("Close the " + what + "? The client is disconnected.", "Close connection"))) return;
                       try {
@@ -273,10 +274,13 @@
                           "X-Reason": "Closed from the Trident dashboard by " + me.name,
                         });
                         flash("Closed " + what + ".");
+                        // The broker closes it asynchronously: a listing fetched right
+                        // now may still show it. The next refresh shows the truth.
+                        row.remove();
                       } catch (e) {
                         flash(e.message, true);
+                        view.update().catch(() => {});
                       }
-                      view.update().catch(() => {});
                     },
                   })
                 )
@@ -368,7 +372,7 @@
     const totals = h("div", { class: "totals" });
     const rates = chartBox("chart-queue-rates", "Message rates (per second)", ["incoming", "deliver / get", "ack"]);
     const depth = chartBox("chart-queue-depth", "Messages", ["ready", "unacknowledged"]);
-    const got = h("div", { id: "got-messages" });
+    const got = h("div", { id: "got-messages", class: "scroll" });
     const payload = h("textarea", { id: "publish-payload", placeholder: "payload" });
     const mode = h(
       "select",

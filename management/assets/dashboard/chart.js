@@ -58,10 +58,11 @@
       g.stroke();
       g.fillText(label(v), pad.l - 6, y(v));
     }
-    g.textAlign = "center";
     g.textBaseline = "top";
     for (let i = 0; i <= 4; i++) {
       const t = tMin + ((tMax - tMin) * i) / 4;
+      // The end labels align inwards so that they are not cut at the canvas edge.
+      g.textAlign = i === 0 ? "left" : i === 4 ? "right" : "center";
       g.fillText(clock(t), x(t), h - pad.b + 5);
     }
     series.forEach((s, i) => {

@@ -136,6 +136,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             engine: engine.clone(),
             listeners: listeners.clone(),
             node: format!("trident@{}", hostname()),
+            rates: trident_management::Rates::start(engine.clone()),
         };
         let app = http::router(
             http::HttpState {

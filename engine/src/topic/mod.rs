@@ -1,5 +1,6 @@
 //! Partitioned logs: a topic is N partitions, each owned by one task (see `partition`).
 
+pub mod forward;
 mod partition;
 mod producer_snapshot;
 mod producer_state;

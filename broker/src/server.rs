@@ -106,13 +106,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let (engine, rx) = (engine.clone(), shutdown_rx.clone());
         tasks.spawn(async move { trident_kafka::serve(listener, engine, kafka, rx).await });
     }
+    let mut mqtt_stats = None;
     if config.mqtt.enabled {
         let listener = bind("mqtt.listen", &config.mqtt.listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "MQTT 3.1/3.1.1/5.0 listening");
+        listeners.push(trident_management::Listener {
+            protocol: "mqtt".into(),
+            addr: listener.local_addr()?,
+        });
         let mqtt = apply_mqtt_knobs(trident_mqtt::MqttConfig::default(), &config.mqtt);
-        let (engine, rx) = (engine.clone(), shutdown_rx.clone());
+        let server = trident_mqtt::MqttServer::new(engine.clone(), mqtt);
+        mqtt_stats = Some(server.stats());
+        let rx = shutdown_rx.clone();
         tasks.spawn(async move {
-            if let Err(e) = trident_mqtt::serve(listener, engine, mqtt, rx).await {
+            if let Err(e) = server.serve(listener, rx).await {
                 tracing::error!(error = %e, "MQTT listener stopped");
             }
         });
@@ -133,6 +140,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let app = http::router(
             http::HttpState {
                 engine: engine.clone(),
+                mqtt: mqtt_stats.clone(),
                 ready: ready.clone(),
             },
             api,

@@ -93,7 +93,8 @@ impl Engine {
         }
         let offsets = GroupOffsets::load(meta.clone())?;
         let users = UserStore::load(meta.clone(), &config.default_user)?;
-        let meta_writer = MetaWriter::start(meta.clone())?;
+        let metrics = Arc::new(Metrics::default());
+        let meta_writer = MetaWriter::start(meta.clone(), metrics.clone())?;
         let inner = Arc::new(EngineInner {
             config: Arc::new(config),
             meta: meta.clone(),
@@ -106,7 +107,7 @@ impl Engine {
             users,
             counters: Counters::new(meta.clone()),
             connections: Arc::new(ConnectionRegistry::default()),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             next_connection: AtomicU64::new(1),
         });
         let engine = Engine { inner };

@@ -18,9 +18,10 @@ pub struct Kept {
     /// Incoming QoS 2 packet ids routed and not yet released by PUBREL: a PUBLISH
     /// resent with one of these is acknowledged again, not routed again.
     pub pending_release: HashSet<u16>,
-    /// Outgoing QoS 2 messages the client has acknowledged with PUBREC: we owe them a
-    /// PUBREL on reconnect (the message itself is settled).
-    pub pubrel: Vec<u16>,
+    /// Outgoing QoS 2 messages the client has acknowledged with PUBREC, with their
+    /// store position: we owe them a PUBREL on reconnect, and the message (should its
+    /// settlement not have reached the queue) is not sent again.
+    pub pubrel: Vec<(u16, Option<u64>)>,
     /// Outgoing QoS 2 messages not yet acknowledged with PUBREC, by their position in
     /// the queue's store: resent with the same packet id and DUP, so that the client's
     /// own duplicate detection works ([MQTT-4.3.3]).

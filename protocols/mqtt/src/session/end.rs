@@ -30,7 +30,7 @@ impl Session {
     }
 
     /// Runs after the loop, whatever ended it.
-    pub async fn end(mut self) {
+    pub async fn end(mut self: Box<Self>) {
         let end = self.end.clone().unwrap_or(End::Closed);
         if end == End::TakenOver {
             MqttStats::add(&self.shared.stats.sessions_taken_over, 1);
@@ -100,7 +100,7 @@ impl Session {
         };
         for (id, flight) in self.outbound.drain() {
             match flight {
-                OutFlight::Comp { .. } => kept.pubrel.push(id.get()),
+                OutFlight::Comp { position, .. } => kept.pubrel.push((id.get(), position)),
                 OutFlight::Rec(h) => {
                     if let Some(pos) = h.position {
                         kept.unreceived.insert(pos, id.get());

@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::{Done, End, Session};
-use crate::codec::{Packet, PubComp};
+use crate::codec::{Packet, PubComp, PubRel};
 use crate::connection::Io;
 use crate::stats::MqttStats;
 
@@ -94,6 +94,11 @@ impl Session {
                         Done::Released(id) => {
                             self.send(&Packet::PubComp(PubComp::new(id)));
                         }
+                        Done::Received(id) => {
+                            if matches!(self.outbound.get_mut(id), Some(super::OutFlight::Comp { .. })) {
+                                self.send(&Packet::PubRel(PubRel::new(id)));
+                            }
+                        }
                     }
                 },
                 () = sleep_until_opt(deadline), if deadline.is_some() => {
@@ -116,7 +121,12 @@ impl Session {
         self.say_goodbye();
         if !self.out.is_empty() {
             let mut out = std::mem::take(&mut self.out.buf);
-            let _ = tokio::time::timeout(Duration::from_secs(1), io.write_all(&mut out)).await;
+            // Boxed: a timer is large, and this runs once per connection.
+            let _ = Box::pin(tokio::time::timeout(
+                Duration::from_secs(1),
+                io.write_all(&mut out),
+            ))
+            .await;
         }
     }
 

@@ -26,7 +26,7 @@ pub async fn create_topics(
 /// CreateTopics for a caller: topics it may not configure are refused with
 /// TOPIC_AUTHORIZATION_FAILED, as by Kafka's authorizer.
 pub async fn create_topics_as(
-    b: &Broker,
+    b: &Shared,
     req: CreateTopicsRequest,
     _version: i16,
     authz: &Authz,
@@ -158,7 +158,7 @@ pub async fn delete_topics(
 /// DeleteTopics for a caller: topics it may not configure are refused with
 /// TOPIC_AUTHORIZATION_FAILED.
 pub async fn delete_topics_as(
-    b: &Broker,
+    b: &Shared,
     req: DeleteTopicsRequest,
     _version: i16,
     authz: &Authz,

@@ -19,13 +19,14 @@ use crate::meta_writer::MetaWriter;
 use crate::metrics::Metrics;
 use crate::offsets::GroupOffsets;
 use crate::queue::QueueStats;
+use crate::topic::forward::Forwarders;
 use crate::topic::{PartitionRef, Topic, spawn_partition};
 use crate::vhost::{Vhost, VhostDeps};
 
 /// The engine. Cheap to clone; every clone is the same engine.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    inner: Arc<EngineInner>,
+    pub(crate) inner: Arc<EngineInner>,
 }
 
 #[derive(Debug)]
@@ -40,10 +41,13 @@ pub(crate) struct EngineInner {
     topics: ArcSwap<HashMap<TopicName, Arc<Topic>>>,
     /// Serialises topic creation and deletion.
     topic_lock: tokio::sync::Mutex<()>,
+    /// Tailing tasks of topics that forward into an exchange (`topic::forward`).
+    forwarders: Forwarders,
     offsets: GroupOffsets,
     users: UserStore,
     counters: Counters,
     pub(crate) connections: Arc<ConnectionRegistry>,
+    pub(crate) membership: crate::membership::MembershipSources,
     pub(crate) metrics: Arc<Metrics>,
     next_connection: AtomicU64,
 }
@@ -99,10 +103,12 @@ impl Engine {
             vhosts: RwLock::new(HashMap::new()),
             topics: ArcSwap::from_pointee(HashMap::new()),
             topic_lock: tokio::sync::Mutex::new(()),
+            forwarders: Forwarders::default(),
             offsets,
             users,
             counters: Counters::new(meta.clone()),
             connections: Arc::new(ConnectionRegistry::default()),
+            membership: crate::membership::MembershipSources::default(),
             metrics,
             next_connection: AtomicU64::new(1),
         });
@@ -144,6 +150,10 @@ impl Engine {
             };
             let topic = self.open_topic(&name, config, 0).await?;
             map.insert(name, Arc::new(topic));
+        }
+        // Vhosts are recovered first, so forwarding can publish from the start.
+        for topic in map.values() {
+            self.inner.forwarders.restart(self, topic);
         }
         self.inner.topics.store(Arc::new(map));
         Ok(())
@@ -324,6 +334,7 @@ impl Engine {
         self.swap_topics(|m| {
             m.insert(name.clone(), topic.clone());
         });
+        self.inner.forwarders.restart(self, &topic);
         tracing::info!(topic = %name, partitions = topic.partitions.len(), "created topic");
         Ok(topic)
     }
@@ -353,6 +364,7 @@ impl Engine {
             return Err(Error::not_found("topic", name, "-"));
         };
         self.inner.meta.delete(MetaTable::Topics, name)?;
+        self.inner.forwarders.stop(name);
         self.swap_topics(|m| {
             m.remove(name);
         });
@@ -388,6 +400,7 @@ impl Engine {
         self.swap_topics(|m| {
             m.insert(grown.name.clone(), grown.clone());
         });
+        self.inner.forwarders.restart(self, &grown);
         Ok(())
     }
 
@@ -412,6 +425,11 @@ impl Engine {
         self.swap_topics(|m| {
             m.insert(updated.name.clone(), updated.clone());
         });
+        // Only a forwarding change restarts the tailing tasks (a restart resumes from
+        // the last committed position, but there is no reason to interrupt them).
+        if updated.config.forward != topic.config.forward {
+            self.inner.forwarders.restart(self, &updated);
+        }
         Ok(())
     }
 
@@ -453,6 +471,7 @@ impl Engine {
 
     /// Flushes and stops every queue and partition task. Call once, at exit.
     pub async fn shutdown(&self) {
+        self.inner.forwarders.stop_all();
         let vhosts: Vec<Vhost> = self.read_vhosts().values().cloned().collect();
         for vhost in vhosts {
             vhost.shutdown().await;

@@ -172,8 +172,16 @@ pub async fn dispatch(
             list_offsets::OffsetForLeaderEpochRequest,
             self::list_offsets::offset_for_leader_epoch
         ),
-        key::CREATE_TOPICS => simple!(admin::CreateTopicsRequest, self::topics::create_topics),
-        key::DELETE_TOPICS => simple!(admin::DeleteTopicsRequest, self::topics::delete_topics),
+        key::CREATE_TOPICS => {
+            let r = decode!(admin::CreateTopicsRequest);
+            let authz = self::authz::Authz::of(b, session);
+            Reply::Frame(req.respond(&self::topics::create_topics_as(b, r, v, &authz).await))
+        }
+        key::DELETE_TOPICS => {
+            let r = decode!(admin::DeleteTopicsRequest);
+            let authz = self::authz::Authz::of(b, session);
+            Reply::Frame(req.respond(&self::topics::delete_topics_as(b, r, v, &authz).await))
+        }
         key::CREATE_PARTITIONS => simple!(
             admin::CreatePartitionsRequest,
             self::topics::create_partitions

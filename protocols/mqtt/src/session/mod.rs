@@ -168,7 +168,7 @@ pub(crate) struct Session {
     pub will: Option<Box<Will>>,
     pub engine: EngineLinks,
     pub kicked: Option<oneshot::Receiver<()>>,
-    pub done: Option<watch::Sender<bool>>,
+    pub done: Option<oneshot::Sender<()>>,
     pub end: Option<End>,
     pub shutdown: watch::Receiver<bool>,
     pub shutdown_live: bool,

@@ -1,0 +1,300 @@
+//! Messages crossing protocols through one broker process, with real clients of each
+//! protocol (lapin, rumqttc through `mqtt_client`, rdkafka): body bytes, headers and
+//! properties, and order, per direction (docs/cross-protocol.md).
+
+mod mqtt_client;
+mod support;
+
+use std::time::Duration;
+
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use mqtt_client::{Conn, Opts, Version};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication,
+};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use support::Broker;
+
+/// Generous: these wait for messages to arrive, they do not measure anything.
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn next(consumer: &mut lapin::Consumer, wait: Duration) -> Option<lapin::message::Delivery> {
+    use futures_core::Stream;
+    use std::future::poll_fn;
+    use std::pin::Pin;
+    let next = poll_fn(|cx| Pin::new(&mut *consumer).poll_next(cx));
+    match tokio::time::timeout(wait, next).await {
+        Ok(Some(Ok(d))) => Some(d),
+        _ => None,
+    }
+}
+
+fn admin(b: &Broker) -> AdminClient<DefaultClientContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", b.kafka.to_string())
+        .create()
+        .expect("admin client")
+}
+
+fn producer(b: &Broker) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", b.kafka.to_string())
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "20000")
+        .create()
+        .expect("producer")
+}
+
+async fn create_topic(b: &Broker, name: &str, configs: &[(&str, &str)]) {
+    let mut t = NewTopic::new(name, 1, TopicReplication::Fixed(1));
+    for (k, v) in configs {
+        t = t.set(k, v);
+    }
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for r in admin(b)
+        .create_topics(&[t], &opts)
+        .await
+        .expect("create topics")
+    {
+        r.expect("topic created");
+    }
+}
+
+async fn amqp_queue_bound(b: &Broker, queue: &str, exchange: &str, key: &str) -> lapin::Channel {
+    let conn = Connection::connect(
+        &format!("amqp://guest:guest@{}/%2f", b.amqp),
+        ConnectionProperties::default(),
+    )
+    .await
+    .expect("AMQP connection");
+    let ch = conn.create_channel().await.expect("channel");
+    ch.queue_declare(queue, QueueDeclareOptions::default(), FieldTable::default())
+        .await
+        .expect("declare");
+    ch.queue_bind(
+        queue,
+        exchange,
+        key,
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("bind");
+    // The channel keeps the connection open (lapin closes it when the last handle goes).
+    std::mem::forget(conn);
+    ch
+}
+
+async fn amqp_consumer(ch: &lapin::Channel, queue: &str) -> lapin::Consumer {
+    ch.basic_consume(
+        queue,
+        "cross",
+        BasicConsumeOptions {
+            no_ack: true,
+            ..BasicConsumeOptions::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .expect("consume")
+}
+
+fn header<'a>(d: &'a lapin::message::Delivery, name: &str) -> Option<&'a AMQPValue> {
+    d.properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(name))
+}
+
+fn text(v: Option<&AMQPValue>) -> Option<String> {
+    match v? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
+        _ => None,
+    }
+}
+
+/// Kafka -> AMQP and Kafka -> MQTT at once: a topic forwarding into amq.topic, records
+/// keyed with a routing key, an AMQP queue and an MQTT subscription on that exchange.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_records_reach_amqp_and_mqtt_subscribers() {
+    let b = Broker::start();
+    let ch = amqp_queue_bound(&b, "from-kafka", "amq.topic", "sensors.#").await;
+    let mut amqp = amqp_consumer(&ch, "from-kafka").await;
+    let mut mqtt = Conn::open(b.mqtt, Version::V5, &Opts::new("cross-sub")).await;
+    assert_eq!(mqtt.subscribe("sensors/#", 1).await, Some(1));
+
+    create_topic(&b, "readings", &[("trident.forward.exchange", "amq.topic")]).await;
+    let p = producer(&b);
+    let n = 20;
+    for i in 0..n {
+        let body = format!("reading-{i}\u{0}\u{ff}");
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "unit",
+                value: Some("celsius"),
+            })
+            .insert(Header {
+                key: "trident-content-type",
+                value: Some("text/plain"),
+            })
+            .insert(Header {
+                key: "trident-correlation-id",
+                value: Some(&format!("c-{i}")),
+            });
+        p.send(
+            FutureRecord::to("readings")
+                .key("sensors.room1")
+                .payload(body.as_bytes())
+                .headers(headers),
+            WAIT,
+        )
+        .await
+        .expect("produced");
+    }
+
+    for i in 0..n {
+        let d = next(&mut amqp, WAIT)
+            .await
+            .expect("AMQP delivery of a record");
+        assert_eq!(
+            d.data,
+            format!("reading-{i}\u{0}\u{ff}").as_bytes(),
+            "order and bytes"
+        );
+        assert_eq!(d.exchange.as_str(), "amq.topic");
+        assert_eq!(d.routing_key.as_str(), "sensors.room1");
+        assert_eq!(text(header(&d, "unit")).as_deref(), Some("celsius"));
+        assert!(
+            header(&d, "trident-content-type").is_none(),
+            "mapped, not a header"
+        );
+        assert_eq!(
+            d.properties.content_type().as_ref().map(|s| s.as_str()),
+            Some("text/plain")
+        );
+        assert_eq!(
+            d.properties
+                .correlation_id()
+                .as_ref()
+                .map(|s| s.as_str().to_string()),
+            Some(format!("c-{i}"))
+        );
+        assert_eq!(
+            d.properties.delivery_mode(),
+            &Some(2),
+            "a log record is persistent"
+        );
+    }
+
+    let got = mqtt.collect(n, Duration::from_millis(300)).await;
+    assert_eq!(got.len(), n, "no duplicates");
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(m.topic, "sensors/room1");
+        assert_eq!(&m.payload[..], format!("reading-{i}\u{0}\u{ff}").as_bytes());
+    }
+}
+
+/// Forwarding switched on later through AlterConfigs, with the topic name as the
+/// routing key (records without a usable key): an AMQP queue bound on amq.direct.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_turned_on_by_alter_configs_routes_by_topic_name() {
+    let b = Broker::start();
+    create_topic(&b, "audit", &[]).await;
+    let ch = amqp_queue_bound(&b, "audit-copy", "amq.direct", "audit").await;
+    let mut amqp = amqp_consumer(&ch, "audit-copy").await;
+    let p = producer(&b);
+    p.send(FutureRecord::<(), _>::to("audit").payload("before"), WAIT)
+        .await
+        .expect("produced");
+
+    let cfg = AlterConfig::new(ResourceSpecifier::Topic("audit"))
+        .set("trident.forward.exchange", "amq.direct")
+        .set("trident.forward.routing.key", "topic");
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for r in admin(&b).alter_configs(&[cfg], &opts).await.expect("alter") {
+        r.expect("altered");
+    }
+    for i in 0..5 {
+        p.send(
+            FutureRecord::to("audit")
+                .key(&[0xffu8, 0xfe][..])
+                .payload(&format!("after-{i}")),
+            WAIT,
+        )
+        .await
+        .expect("produced");
+    }
+    for i in 0..5 {
+        let d = next(&mut amqp, WAIT).await.expect("a forwarded record");
+        assert_eq!(
+            d.data,
+            format!("after-{i}").as_bytes(),
+            "only records after the switch"
+        );
+        assert_eq!(d.routing_key.as_str(), "audit");
+    }
+    assert!(next(&mut amqp, Duration::from_millis(300)).await.is_none());
+}
+
+/// AMQP -> MQTT and MQTT -> AMQP through amq.topic (the MQTT adapter's subscriptions
+/// are bindings there): bytes, order and the topic <-> routing key mapping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_and_mqtt_meet_on_amq_topic() {
+    let b = Broker::start();
+    let ch = amqp_queue_bound(&b, "from-mqtt", "amq.topic", "home.*.temp").await;
+    let mut amqp = amqp_consumer(&ch, "from-mqtt").await;
+    let mut sub = Conn::open(b.mqtt, Version::V311, &Opts::new("cross-mqtt-sub")).await;
+    assert_eq!(sub.subscribe("office/+/temp", 1).await, Some(1));
+
+    let mut publ = Conn::open(b.mqtt, Version::V5, &Opts::new("cross-mqtt-pub")).await;
+    for i in 0..10u8 {
+        publ.publish("home/kitchen/temp", vec![i, 0xff, b'm'], 1, false)
+            .await;
+    }
+    publ.wait_acks(10).await;
+    for i in 0..10u8 {
+        let d = next(&mut amqp, WAIT)
+            .await
+            .expect("MQTT publish seen over AMQP");
+        assert_eq!(d.data, vec![i, 0xff, b'm']);
+        assert_eq!(d.routing_key.as_str(), "home.kitchen.temp");
+        assert_eq!(
+            d.properties.delivery_mode(),
+            &Some(2),
+            "QoS 1 is persistent"
+        );
+    }
+
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
+    for i in 0..10u8 {
+        ch.basic_publish(
+            "amq.topic",
+            "office.desk.temp",
+            BasicPublishOptions::default(),
+            &[b'a', i],
+            BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("confirmed");
+    }
+    let got = sub.collect(10, Duration::from_millis(300)).await;
+    assert_eq!(got.len(), 10);
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(m.topic, "office/desk/temp");
+        assert_eq!(&m.payload[..], &[b'a', i as u8]);
+        assert_eq!(m.qos, 1, "persistent AMQP message at a QoS 1 subscription");
+    }
+}

@@ -144,10 +144,15 @@ pub async fn dispatch(
             let _ = decode!(api_versions::ApiVersionsRequest);
             Reply::Frame(req.respond(&self::api_versions::handle()))
         }
-        key::METADATA => simple!(metadata::MetadataRequest, self::metadata::handle),
+        key::METADATA => {
+            let r = decode!(metadata::MetadataRequest);
+            let port = b.port_for(session.tls);
+            Reply::Frame(req.respond(&self::metadata::handle_for(b, r, v, port).await))
+        }
         key::DESCRIBE_CLUSTER => {
             let _ = decode!(metadata::DescribeClusterRequest);
-            Reply::Frame(req.respond(&self::metadata::describe_cluster(b)))
+            let port = b.port_for(session.tls);
+            Reply::Frame(req.respond(&self::metadata::describe_cluster_for(b, port)))
         }
         key::DESCRIBE_TOPIC_PARTITIONS => simple!(
             topic_partitions::DescribeTopicPartitionsRequest,
@@ -193,10 +198,11 @@ pub async fn dispatch(
             configs::IncrementalAlterConfigsRequest,
             self::configs::incremental_alter
         ),
-        key::FIND_COORDINATOR => simple!(
-            groups::FindCoordinatorRequest,
-            self::groups::find_coordinator
-        ),
+        key::FIND_COORDINATOR => {
+            let r = decode!(groups::FindCoordinatorRequest);
+            let port = b.port_for(session.tls);
+            Reply::Frame(req.respond(&self::groups::find_coordinator_for(b, r, v, port).await))
+        }
         key::JOIN_GROUP => {
             let r = decode!(groups::JoinGroupRequest);
             self::groups::join(b, session, req, r)

@@ -6,10 +6,10 @@ mod io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use trident_core::ExchangeName;
 use trident_engine::{AdapterStore, Engine, Metrics, Vhost};
+use trident_transport::Incoming;
 
 use crate::config::MqttConfig;
 use crate::registry::Registry;
@@ -34,7 +34,15 @@ pub(crate) struct Shared {
 
 /// Runs a connection to its end. Never panics on what the peer sends, and whatever
 /// happens here stays with this connection.
-pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+pub(crate) async fn run(incoming: Incoming, peer: SocketAddr, shared: Arc<Shared>) {
+    // Boxed: the handshake's state is needed only until it completes.
+    let stream = match Box::pin(incoming.establish()).await {
+        Ok(s) => s,
+        Err(why) => {
+            tracing::info!(%peer, %why, "MQTT over TLS connection closed before CONNECT");
+            return;
+        }
+    };
     // Acknowledgements are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
     let metrics = shared.engine.metrics().clone();

@@ -82,7 +82,7 @@ mod tests {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let _client = TcpStream::connect(addr).await.unwrap();
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (stream, peer) = listener.accept().await.unwrap();
         let shared = Arc::new(Shared {
             vhost: engine.vhost("/").unwrap(),
@@ -94,7 +94,7 @@ mod tests {
             stats: Arc::default(),
             shutdown: watch::channel(false).1,
         });
-        let fut = run(stream, peer, shared);
+        let fut = run(Incoming::plain(stream), peer, shared);
         let size = std::mem::size_of_val(&fut);
         eprintln!(
             "connection future {size} bytes, session {} bytes",

@@ -26,7 +26,7 @@ use crate::vhost::{Vhost, VhostDeps};
 /// The engine. Cheap to clone; every clone is the same engine.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    inner: Arc<EngineInner>,
+    pub(crate) inner: Arc<EngineInner>,
 }
 
 #[derive(Debug)]
@@ -48,6 +48,7 @@ pub(crate) struct EngineInner {
     users: UserStore,
     counters: Counters,
     pub(crate) connections: Arc<ConnectionRegistry>,
+    pub(crate) membership: crate::membership::MembershipSources,
     pub(crate) metrics: Arc<Metrics>,
     next_connection: AtomicU64,
 }
@@ -108,6 +109,7 @@ impl Engine {
             users,
             counters: Counters::new(meta.clone()),
             connections: Arc::new(ConnectionRegistry::default()),
+            membership: crate::membership::MembershipSources::default(),
             metrics,
             next_connection: AtomicU64::new(1),
         });

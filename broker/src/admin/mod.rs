@@ -144,6 +144,11 @@ fn new_password(user: &str, given: Option<String>) -> Result<String, AdminError>
     let password = match given {
         Some(p) => p,
         None => {
+            use std::io::IsTerminal;
+            if std::io::stdin().is_terminal() {
+                // No echo control without a terminal library: say so rather than hide it.
+                eprint!("Password for '{user}' (echoed; or use --password / a pipe): ");
+            }
             let mut line = String::new();
             std::io::stdin()
                 .lock()
@@ -221,6 +226,11 @@ const OFFSET_COLS: &[Column] = &[
     ("LOG-END-OFFSET", "end_offset"),
     ("LAG", "lag"),
 ];
+const MEMBER_COLS: &[Column] = &[
+    ("CONSUMER-ID", "member_id"),
+    ("HOST", "host"),
+    ("CLIENT-ID", "client_id"),
+];
 const CONNECTION_COLS: &[Column] = &[
     ("NAME", "name"),
     ("PROTOCOL", "protocol"),
@@ -228,6 +238,7 @@ const CONNECTION_COLS: &[Column] = &[
     ("PEER_PORT", "peer_port"),
     ("USER", "user"),
     ("VHOST", "vhost"),
+    ("CLIENT", "client"),
 ];
 
 fn execute(conn: &Connection, cmd: AdminCommand) -> Result<String, AdminError> {
@@ -542,12 +553,19 @@ fn group_table(ctx: &Ctx<'_>, g: &Value) -> String {
         Format::Json => pretty(g),
         Format::Table => {
             let rows = g.get("offsets").cloned().unwrap_or(Value::Null);
-            format!(
-                "GROUP {}  total lag {}\n{}",
+            let members = g.get("members").cloned().unwrap_or(Value::Null);
+            let mut out = format!(
+                "GROUP {}  state {}  total lag {}\n{}",
                 g.get("group").and_then(Value::as_str).unwrap_or(""),
+                g.get("state").and_then(Value::as_str).unwrap_or(""),
                 g.get("lag").unwrap_or(&Value::Null),
                 ctx.show_rows(&rows, OFFSET_COLS)
-            )
+            );
+            if members.as_array().is_some_and(|m| !m.is_empty()) {
+                out.push('\n');
+                out.push_str(&ctx.show_rows(&members, MEMBER_COLS));
+            }
+            out
         }
     }
 }

@@ -449,6 +449,23 @@ async fn scram_sha_256_exchange() {
         r.responses[0].partitions[0].error_code, 29,
         "TOPIC_AUTHORIZATION_FAILED outside the write pattern"
     );
+    // No configure pattern: creating a topic is refused the same way.
+    use trident_kafka::messages::admin::{
+        CreatableTopic, CreateTopicsRequest, CreateTopicsResponse,
+    };
+    let create = CreateTopicsRequest {
+        topics: vec![CreatableTopic {
+            name: unique("scram-made"),
+            num_partitions: 1,
+            replication_factor: -1,
+            assignments: vec![],
+            configs: vec![],
+        }],
+        timeout_ms: 1000,
+        validate_only: false,
+    };
+    let r: CreateTopicsResponse = c.call(key::CREATE_TOPICS, 5, &create).await.unwrap();
+    assert_eq!(r.topics[0].error_code, 29, "{:?}", r.topics[0]);
     // Authenticated: other APIs are open now.
     let r: ProduceResponse = c
         .call(

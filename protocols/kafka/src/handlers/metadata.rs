@@ -12,6 +12,17 @@ use crate::messages::metadata::{
 use crate::shared::Shared;
 
 pub async fn handle(b: &Shared, req: MetadataRequest, version: i16) -> MetadataResponse {
+    handle_for(b, req, version, b.port_i32()).await
+}
+
+/// [`handle`] advertising `port`: each listener (plain or TLS) names itself, as a Kafka
+/// broker answers with the endpoints of the listener the request came in on.
+pub async fn handle_for(
+    b: &Shared,
+    req: MetadataRequest,
+    version: i16,
+    port: i32,
+) -> MetadataResponse {
     // v0 asks for every topic with an empty list; later versions with null.
     let names: Option<Vec<String>> = match req.topics {
         None => None,
@@ -40,7 +51,7 @@ pub async fn handle(b: &Shared, req: MetadataRequest, version: i16) -> MetadataR
         brokers: vec![MetadataBroker {
             node_id: b.node_id(),
             host: b.host().to_string(),
-            port: b.port_i32(),
+            port,
             rack: None,
         }],
         cluster_id: Some(b.config.cluster_id.clone()),
@@ -100,6 +111,11 @@ pub fn describe_topic(b: &Shared, t: &Topic) -> MetadataTopic {
 }
 
 pub fn describe_cluster(b: &Shared) -> DescribeClusterResponse {
+    describe_cluster_for(b, b.port_i32())
+}
+
+/// [`describe_cluster`] advertising `port` (see [`handle_for`]).
+pub fn describe_cluster_for(b: &Shared, port: i32) -> DescribeClusterResponse {
     DescribeClusterResponse {
         throttle_time_ms: 0,
         error_code: ec::NONE,
@@ -110,7 +126,7 @@ pub fn describe_cluster(b: &Shared) -> DescribeClusterResponse {
         brokers: vec![DescribeClusterBroker {
             broker_id: b.node_id(),
             host: b.host().to_string(),
-            port: b.port_i32(),
+            port,
             rack: None,
         }],
         cluster_authorized_operations: i32::MIN,

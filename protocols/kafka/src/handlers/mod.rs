@@ -144,10 +144,15 @@ pub async fn dispatch(
             let _ = decode!(api_versions::ApiVersionsRequest);
             Reply::Frame(req.respond(&self::api_versions::handle()))
         }
-        key::METADATA => simple!(metadata::MetadataRequest, self::metadata::handle),
+        key::METADATA => {
+            let r = decode!(metadata::MetadataRequest);
+            let port = b.port_for(session.tls);
+            Reply::Frame(req.respond(&self::metadata::handle_for(b, r, v, port).await))
+        }
         key::DESCRIBE_CLUSTER => {
             let _ = decode!(metadata::DescribeClusterRequest);
-            Reply::Frame(req.respond(&self::metadata::describe_cluster(b)))
+            let port = b.port_for(session.tls);
+            Reply::Frame(req.respond(&self::metadata::describe_cluster_for(b, port)))
         }
         key::DESCRIBE_TOPIC_PARTITIONS => simple!(
             topic_partitions::DescribeTopicPartitionsRequest,
@@ -172,8 +177,16 @@ pub async fn dispatch(
             list_offsets::OffsetForLeaderEpochRequest,
             self::list_offsets::offset_for_leader_epoch
         ),
-        key::CREATE_TOPICS => simple!(admin::CreateTopicsRequest, self::topics::create_topics),
-        key::DELETE_TOPICS => simple!(admin::DeleteTopicsRequest, self::topics::delete_topics),
+        key::CREATE_TOPICS => {
+            let r = decode!(admin::CreateTopicsRequest);
+            let authz = self::authz::Authz::of(b, session);
+            Reply::Frame(req.respond(&self::topics::create_topics_as(b, r, v, &authz).await))
+        }
+        key::DELETE_TOPICS => {
+            let r = decode!(admin::DeleteTopicsRequest);
+            let authz = self::authz::Authz::of(b, session);
+            Reply::Frame(req.respond(&self::topics::delete_topics_as(b, r, v, &authz).await))
+        }
         key::CREATE_PARTITIONS => simple!(
             admin::CreatePartitionsRequest,
             self::topics::create_partitions
@@ -185,10 +198,11 @@ pub async fn dispatch(
             configs::IncrementalAlterConfigsRequest,
             self::configs::incremental_alter
         ),
-        key::FIND_COORDINATOR => simple!(
-            groups::FindCoordinatorRequest,
-            self::groups::find_coordinator
-        ),
+        key::FIND_COORDINATOR => {
+            let r = decode!(groups::FindCoordinatorRequest);
+            let port = b.port_for(session.tls);
+            Reply::Frame(req.respond(&self::groups::find_coordinator_for(b, r, v, port).await))
+        }
         key::JOIN_GROUP => {
             let r = decode!(groups::JoinGroupRequest);
             self::groups::join(b, session, req, r)

@@ -138,23 +138,29 @@ fn pretty(v: &Value) -> String {
     s
 }
 
-/// The password from the flag or the first line of standard input, checked against
-/// the policy before anything is sent.
+/// The password from the flag, else a prompt with echo off when standard input is a
+/// terminal, else the first line of standard input; checked against the policy before
+/// anything is sent.
 fn new_password(user: &str, given: Option<String>) -> Result<String, AdminError> {
     let password = match given {
         Some(p) => p,
         None => {
             use std::io::IsTerminal;
             if std::io::stdin().is_terminal() {
-                // No echo control without a terminal library: say so rather than hide it.
-                eprint!("Password for '{user}' (echoed; or use --password / a pipe): ");
+                // At a terminal, prompt and read with echo off (rpassword talks to the
+                // controlling terminal and restores its settings afterwards), as
+                // rabbitmqctl and passwd do.
+                rpassword::prompt_password(format!("Password for '{user}': ")).map_err(|e| {
+                    AdminError::Input(format!("reading the password from the terminal: {e}"))
+                })?
+            } else {
+                // A pipe or a file: the first line, for scripts.
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+                    AdminError::Input(format!("reading the password from stdin: {e}"))
+                })?;
+                line.trim_end_matches(['\r', '\n']).to_string()
             }
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| AdminError::Input(format!("reading the password from stdin: {e}")))?;
-            line.trim_end_matches(['\r', '\n']).to_string()
         }
     };
     password::check(user, &password)

@@ -220,7 +220,17 @@ pub async fn delete_topics_as(
 pub async fn create_partitions(
     b: &Shared,
     req: CreatePartitionsRequest,
+    version: i16,
+) -> CreatePartitionsResponse {
+    create_partitions_as(b, req, version, &Authz::Anonymous).await
+}
+
+/// CreatePartitions for a caller: growing a topic needs configure on it (Kafka: ALTER).
+pub async fn create_partitions_as(
+    b: &Shared,
+    req: CreatePartitionsRequest,
     _version: i16,
+    authz: &Authz,
 ) -> CreatePartitionsResponse {
     let mut results = Vec::with_capacity(req.topics.len());
     for t in req.topics {
@@ -229,6 +239,13 @@ pub async fn create_partitions(
             error_code: code,
             error_message: msg,
         };
+        if !authz.may(Access::Configure, &t.name) {
+            results.push(result(
+                ec::TOPIC_AUTHORIZATION_FAILED,
+                Some(format!("not authorized to alter topic '{}'", t.name)),
+            ));
+            continue;
+        }
         let Some(topic) = b.engine.topic(&t.name) else {
             results.push(result(
                 ec::UNKNOWN_TOPIC_OR_PARTITION,
@@ -278,11 +295,23 @@ pub async fn create_partitions(
 pub async fn delete_records(
     b: &Shared,
     req: DeleteRecordsRequest,
+    version: i16,
+) -> DeleteRecordsResponse {
+    delete_records_as(b, req, version, &Authz::Anonymous).await
+}
+
+/// DeleteRecords for a caller: needs configure on the topic (Kafka: DELETE); refused
+/// partitions get TOPIC_AUTHORIZATION_FAILED and keep their records.
+pub async fn delete_records_as(
+    b: &Shared,
+    req: DeleteRecordsRequest,
     _version: i16,
+    authz: &Authz,
 ) -> DeleteRecordsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
-        let topic = b.engine.topic(&t.name);
+        let allowed = authz.may(Access::Configure, &t.name);
+        let topic = b.engine.topic(&t.name).filter(|_| allowed);
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in t.partitions {
             let mut r = DeleteRecordsPartitionResult {
@@ -296,6 +325,7 @@ pub async fn delete_records(
                     .and_then(|i| topic.partition(i))
             });
             match part {
+                None if !allowed => r.error_code = ec::TOPIC_AUTHORIZATION_FAILED,
                 None => r.error_code = ec::UNKNOWN_TOPIC_OR_PARTITION,
                 Some(part) => {
                     let hw = part.high_watermark();

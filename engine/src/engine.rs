@@ -38,7 +38,8 @@ pub(crate) struct EngineInner {
     vhosts: RwLock<HashMap<VhostName, Vhost>>,
     /// Read on every produce and fetch; replaced wholesale on the rare topic change so
     /// that those paths never take a lock.
-    topics: ArcSwap<HashMap<TopicName, Arc<Topic>>>,
+    /// Shared with the vhosts, which resolve bindings to topics against it.
+    topics: crate::topic::stream::TopicMap,
     /// Serialises topic creation and deletion.
     topic_lock: tokio::sync::Mutex<()>,
     /// Tailing tasks of topics that forward into an exchange (`topic::forward`).
@@ -101,7 +102,7 @@ impl Engine {
             meta: meta.clone(),
             meta_writer,
             vhosts: RwLock::new(HashMap::new()),
-            topics: ArcSwap::from_pointee(HashMap::new()),
+            topics: Arc::new(ArcSwap::from_pointee(HashMap::new())),
             topic_lock: tokio::sync::Mutex::new(()),
             forwarders: Forwarders::default(),
             offsets,
@@ -165,6 +166,7 @@ impl Engine {
             meta: self.inner.meta.clone(),
             meta_writer: self.inner.meta_writer.clone(),
             metrics: self.inner.metrics.clone(),
+            topics: self.inner.topics.clone(),
         }
     }
 

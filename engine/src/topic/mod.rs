@@ -4,6 +4,7 @@ pub mod forward;
 mod partition;
 mod producer_snapshot;
 mod producer_state;
+pub(crate) mod stream;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -675,22 +675,46 @@
   };
 
   views.groups = function (main) {
+    const summary = h("div");
     const list = h("div");
-    main.append(h("h1", { text: "Consumer groups" }), list);
+    main.append(h("h1", { text: "Consumer groups" }), summary, h("h2", { text: "Offsets and lag" }), list);
+    // Which member holds a partition now (Kafka's CURRENT-CONSUMER column).
+    const owner = (g, o) => {
+      const m = (g.members || []).find((m) => (m.assignment || []).some((a) => a.topic === o.topic && a.partition === o.partition));
+      return m ? (m.client_id || m.member_id) + (m.host ? " @ " + m.host : "") : "";
+    };
     return {
       async update() {
         const gs = await api("GET", "/api/consumer-groups");
+        replace(
+          summary,
+          table(
+            ["Group", "State", { label: "Members", num: 1 }, "Topics", { label: "Lag", num: 1 }],
+            gs.map((g) =>
+              h(
+                "tr",
+                { "data-group-summary": g.group },
+                h("td", { text: g.group }),
+                h("td", { text: g.state || "" }),
+                num((g.members || []).length),
+                h("td", {}, (g.topics || []).map((t) => h("a", { class: "tag", href: "#/topic/" + enc(t), text: t }))),
+                lagCell(g.lag)
+              )
+            ),
+            "no consumer groups"
+          )
+        );
         const rows = [];
         for (const g of gs) {
           for (const o of g.offsets) {
             rows.push(
-              h("tr", { "data-group": g.group }, h("td", { text: g.group }), h("td", {}, h("a", { href: "#/topic/" + enc(o.topic), text: o.topic })), num(o.partition), num(o.committed_offset), num(o.end_offset), lagCell(o.lag))
+              h("tr", { "data-group": g.group }, h("td", { text: g.group }), h("td", {}, h("a", { href: "#/topic/" + enc(o.topic), text: o.topic })), num(o.partition), num(o.committed_offset), num(o.end_offset), lagCell(o.lag), h("td", { text: owner(g, o) }))
             );
           }
         }
         replace(
           list,
-          table(["Group", "Topic", { label: "Partition", num: 1 }, { label: "Committed", num: 1 }, { label: "End offset", num: 1 }, { label: "Lag", num: 1 }], rows, "no consumer group has committed offsets")
+          table(["Group", "Topic", { label: "Partition", num: 1 }, { label: "Committed", num: 1 }, { label: "End offset", num: 1 }, { label: "Lag", num: 1 }, "Consumer"], rows, "no consumer group has committed offsets")
         );
       },
     };

@@ -4,7 +4,7 @@
     python tests/python/dashboard/make_screenshots.py http://127.0.0.1:15672 docs/dashboard QUEUE TOPIC
 
 logs in as guest/guest (run it on the broker's machine) and saves overview, queues,
-queue (QUEUE's page), topics, topic (TOPIC's page), exchanges, connections and users."""
+queue (QUEUE's page), topics, topic (TOPIC's page), groups, exchanges, connections and users."""
 
 import os
 import sys
@@ -42,6 +42,7 @@ def main(base, out, queue, topic):
         page.click("#confirm-cancel")
         save("#/topics", "topics", "tr[data-topic]")
         save("#/topic/" + topic, "topic", "#topic-name")
+        save("#/groups", "groups", "tr[data-group-summary]")
         save("#/exchanges", "exchanges", "tr[data-exchange]")
         save("#/connections", "connections", "table")
         save("#/users", "users", "tr[data-user]")

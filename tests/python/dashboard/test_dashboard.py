@@ -174,6 +174,10 @@ def test_topic_partitions_and_consumer_group_lag_from_kafka(page, http_base, kaf
 
     page.click("#nav a[data-view=groups]")
     expect(page.locator("tr[data-group='%s']" % group)).to_have_count(2)
+    summary = page.locator("tr[data-group-summary='%s']" % group)
+    expect(summary.locator("td").nth(1)).to_have_text("Empty")  # nobody consuming now
+    expect(summary.locator("td.lag")).to_have_text("6")
+    shot(page, "groups")
 
 
 def test_close_a_connection_after_confirmation(page, http_base, amqp_addr, unique):

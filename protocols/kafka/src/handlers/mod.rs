@@ -152,10 +152,16 @@ pub async fn dispatch(
             let _ = decode!(api_versions::ApiVersionsRequest);
             Reply::Frame(req.respond(&self::api_versions::handle()))
         }
-        key::METADATA => authorized!(metadata::MetadataRequest, self::metadata::handle_as),
+        key::METADATA => {
+            let r = decode!(metadata::MetadataRequest);
+            let port = b.port_for(session.tls);
+            let authz = self::authz::Authz::of(b, session);
+            Reply::Frame(req.respond(&self::metadata::handle_as(b, r, v, port, &authz).await))
+        }
         key::DESCRIBE_CLUSTER => {
             let _ = decode!(metadata::DescribeClusterRequest);
-            Reply::Frame(req.respond(&self::metadata::describe_cluster(b)))
+            let port = b.port_for(session.tls);
+            Reply::Frame(req.respond(&self::metadata::describe_cluster_for(b, port)))
         }
         key::DESCRIBE_TOPIC_PARTITIONS => authorized!(
             topic_partitions::DescribeTopicPartitionsRequest,
@@ -208,10 +214,11 @@ pub async fn dispatch(
             configs::IncrementalAlterConfigsRequest,
             self::configs::incremental_alter_as
         ),
-        key::FIND_COORDINATOR => simple!(
-            groups::FindCoordinatorRequest,
-            self::groups::find_coordinator
-        ),
+        key::FIND_COORDINATOR => {
+            let r = decode!(groups::FindCoordinatorRequest);
+            let port = b.port_for(session.tls);
+            Reply::Frame(req.respond(&self::groups::find_coordinator_for(b, r, v, port).await))
+        }
         key::JOIN_GROUP => {
             let r = decode!(groups::JoinGroupRequest);
             self::groups::join(b, session, req, r)

@@ -200,6 +200,7 @@ impl Session {
             kicked: Some(claim.kicked),
             done: Some(claim.done),
             end: None,
+            input_pending: false,
             shutdown: shared.shutdown.clone(),
             shutdown_live: true,
         });

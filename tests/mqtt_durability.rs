@@ -2,7 +2,9 @@
 //! (the client side of it), so that the test controls every packet: a QoS 2 PUBLISH
 //! acknowledged with PUBREC before the kill and sent again (DUP) after the restart is
 //! released with PUBCOMP and delivered exactly once; a PUBREL the broker owed a
-//! subscriber before the kill is sent again after it, and the message is not.
+//! subscriber before the kill is sent again after it, and the message is not. (Also one
+//! flow-control case that needs raw packets: publishes pipelined beyond the Receive
+//! Maximum.)
 
 mod support;
 
@@ -214,6 +216,41 @@ fn owed_pubrel_survives_kill9_v311() {
 #[test]
 fn owed_pubrel_survives_kill9_v5() {
     run(owed_pubrel_survives_kill9(ProtocolVersion::V5));
+}
+
+/// Flow control, not durability, but it needs raw packets too: a client that writes
+/// more QoS 1 publishes in one go than the broker's Receive Maximum (1024) and only then
+/// reads gets every PUBACK. The broker stops reading at its limit; the packets already
+/// in its buffer must be taken up again when confirmations come back, not only when more
+/// bytes arrive (none will: the client waits for its acknowledgements).
+async fn pipelined_publishes_beyond_the_receive_maximum(v: ProtocolVersion) {
+    let broker = Broker::start();
+    let (mut publisher, _) = Raw::connect(broker.mqtt, v, "pipeliner").await;
+    let n: u16 = 1500;
+    let mut burst = BytesMut::new();
+    for id in 1..=n {
+        let mut p = Publish::new("flow/pipelined", &b"x"[..]);
+        p.qos = QoS::AtLeastOnce;
+        p.packet_id = Some(pid(id));
+        encode(&Packet::Publish(p), v, &mut burst).expect("encode");
+    }
+    publisher.stream.write_all(&burst).await.expect("write");
+    let mut acked = std::collections::HashSet::new();
+    while acked.len() < usize::from(n) {
+        match publisher.recv().await {
+            Packet::PubAck(a) => {
+                acked.insert(a.packet_id);
+            }
+            other => panic!("expected PUBACK, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn pipelined_publishes_beyond_the_receive_maximum_v311() {
+    run(pipelined_publishes_beyond_the_receive_maximum(
+        ProtocolVersion::V3_1_1,
+    ));
 }
 
 fn run(f: impl std::future::Future<Output = ()>) {

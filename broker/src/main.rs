@@ -4,6 +4,7 @@ mod admin;
 mod cli;
 mod http;
 mod server;
+mod tls;
 
 use anyhow::Context;
 use clap::Parser;

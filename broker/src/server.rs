@@ -72,6 +72,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut tasks: JoinSet<()> = JoinSet::new();
     // What /api/overview lists.
     let mut listeners: Vec<trident_management::Listener> = Vec::new();
+    // Read before any port opens, so that a bad certificate stops the start cleanly.
+    let tls = crate::tls::server_configs(&config)?;
+    let tls_listener = |key: &'static str, addr: &Option<String>, http: bool| {
+        let addr = addr.clone();
+        let cfg = tls.as_ref().map(|t| {
+            if http {
+                t.http.clone()
+            } else {
+                t.protocols.clone()
+            }
+        });
+        async move {
+            match (addr, cfg) {
+                (Some(a), Some(cfg)) => {
+                    let l = trident_transport::Listener::tls(bind(key, &a).await?, cfg);
+                    anyhow::Ok(Some(l))
+                }
+                _ => anyhow::Ok(None),
+            }
+        }
+    };
 
     if config.amqp.enabled {
         let listener = bind("amqp.listen", &config.amqp.listen).await?;
@@ -81,6 +102,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             addr: listener.local_addr()?,
         });
         let amqp = amqp_config(&config.amqp);
+        if let Some(l) = tls_listener("amqp.tls_listen", &config.amqp.tls_listen, false).await? {
+            let addr = l.local_addr()?;
+            tracing::info!(%addr, "AMQPS (AMQP 0-9-1 over TLS) listening");
+            listeners.push(trident_management::Listener {
+                protocol: "amqp/ssl".into(),
+                addr,
+            });
+            let (engine, rx, amqp) = (engine.clone(), shutdown_rx.clone(), amqp.clone());
+            tasks.spawn(async move { trident_amqp::serve(l, engine, amqp, rx).await });
+        }
         let (engine, rx) = (engine.clone(), shutdown_rx.clone());
         tasks.spawn(async move { trident_amqp::serve(listener, engine, amqp, rx).await });
     }
@@ -103,8 +134,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             ..trident_kafka::KafkaConfig::default()
         };
         let kafka = apply_kafka_knobs(kafka, &config.kafka);
-        let (engine, rx) = (engine.clone(), shutdown_rx.clone());
-        tasks.spawn(async move { trident_kafka::serve(listener, engine, kafka, rx).await });
+        let tls_l = tls_listener("kafka.tls_listen", &config.kafka.tls_listen, false).await?;
+        let mut shared = trident_kafka::Shared::new(engine.clone(), kafka, local.port());
+        if let Some(l) = &tls_l {
+            let addr = l.local_addr()?;
+            shared.tls_port = if config.kafka.tls_advertised_port == 0 {
+                addr.port()
+            } else {
+                config.kafka.tls_advertised_port
+            };
+            tracing::info!(%addr, "Kafka protocol over TLS (SSL / SASL_SSL) listening");
+            listeners.push(trident_management::Listener {
+                protocol: "kafka/ssl".into(),
+                addr,
+            });
+        }
+        let shared = Arc::new(shared);
+        if let Some(l) = tls_l {
+            let (shared, rx) = (shared.clone(), shutdown_rx.clone());
+            tasks.spawn(async move { trident_kafka::serve_more(l, shared, rx).await });
+        }
+        let rx = shutdown_rx.clone();
+        tasks.spawn(async move { trident_kafka::serve_with(listener, shared, rx).await });
     }
     let mut mqtt_stats = None;
     if config.mqtt.enabled {
@@ -115,11 +166,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             addr: listener.local_addr()?,
         });
         let mqtt = apply_mqtt_knobs(trident_mqtt::MqttConfig::default(), &config.mqtt);
+        let mut all = vec![trident_transport::Listener::plain(listener)];
+        if let Some(l) = tls_listener("mqtt.tls_listen", &config.mqtt.tls_listen, false).await? {
+            tracing::info!(addr = %l.local_addr()?, "MQTT over TLS listening");
+            all.push(l);
+        }
         let server = trident_mqtt::MqttServer::new(engine.clone(), mqtt);
         mqtt_stats = Some(server.stats());
         let rx = shutdown_rx.clone();
         tasks.spawn(async move {
-            if let Err(e) = server.serve(listener, rx).await {
+            if let Err(e) = server.serve_all(all, rx).await {
                 tracing::error!(error = %e, "MQTT listener stopped");
             }
         });
@@ -136,6 +192,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             engine: engine.clone(),
             listeners: listeners.clone(),
             node: format!("trident@{}", hostname()),
+            rates: trident_management::Rates::start(engine.clone()),
         };
         let app = http::router(
             http::HttpState {
@@ -147,6 +204,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )
         // The peer address decides loopback-only logins.
         .into_make_service_with_connect_info::<SocketAddr>();
+        if let Some(l) = tls_listener("http.tls_listen", &config.http.tls_listen, true).await? {
+            let addr = l.local_addr()?;
+            tracing::info!(%addr, "HTTPS (/healthz, /metrics, /api/) listening");
+            let https = crate::tls::HttpsListener::spawn(l, shutdown_rx.clone())?;
+            let app = app.clone();
+            let mut rx = shutdown_rx.clone();
+            tasks.spawn(async move {
+                let stop = async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                };
+                // tap_io: what gives a custom listener's peer address to ConnectInfo.
+                let https = axum::serve::ListenerExt::tap_io(https, |_| {});
+                if let Err(e) = axum::serve(https, app).with_graceful_shutdown(stop).await {
+                    tracing::error!(error = %e, "HTTPS server failed");
+                }
+            });
+        }
         let mut rx = shutdown_rx.clone();
         tasks.spawn(async move {
             let stop = async move {

@@ -49,6 +49,11 @@ keys![
     ("amqp.enabled", Bool, "serve AMQP 0-9-1"),
     ("amqp.listen", Str, "AMQP listen address"),
     (
+        "amqp.tls_listen",
+        Str,
+        "AMQPS (TLS) listen address, e.g. 0.0.0.0:5671 (unset = none)"
+    ),
+    (
         "amqp.frame_max",
         Int,
         "largest AMQP frame the broker accepts"
@@ -71,6 +76,11 @@ keys![
     ),
     ("mqtt.enabled", Bool, "serve MQTT"),
     ("mqtt.listen", Str, "MQTT listen address"),
+    (
+        "mqtt.tls_listen",
+        Str,
+        "MQTT over TLS listen address, e.g. 0.0.0.0:8883 (unset = none)"
+    ),
     ("mqtt.vhost", Str, "vhost MQTT clients use"),
     (
         "mqtt.exchange",
@@ -134,6 +144,16 @@ keys![
     ),
     ("kafka.enabled", Bool, "serve the Kafka protocol"),
     ("kafka.listen", Str, "Kafka listen address"),
+    (
+        "kafka.tls_listen",
+        Str,
+        "Kafka SSL / SASL_SSL listen address, e.g. 0.0.0.0:9093 (unset = none)"
+    ),
+    (
+        "kafka.tls_advertised_port",
+        Int,
+        "port Kafka clients of the TLS listener are told (0 = its listen port)"
+    ),
     (
         "kafka.advertised_host",
         Str,
@@ -201,6 +221,31 @@ keys![
         "serve /healthz, /metrics and the management API"
     ),
     ("http.listen", Str, "HTTP listen address"),
+    (
+        "http.tls_listen",
+        Str,
+        "HTTPS listen address, e.g. 0.0.0.0:15671 (unset = none)"
+    ),
+    (
+        "tls.cert_file",
+        Str,
+        "PEM certificate chain for every TLS listener"
+    ),
+    (
+        "tls.key_file",
+        Str,
+        "PEM private key for every TLS listener"
+    ),
+    (
+        "tls.ca_file",
+        Str,
+        "PEM CA certificates; when set, client certificates are verified"
+    ),
+    (
+        "tls.require_client_cert",
+        Bool,
+        "with tls.ca_file: refuse clients that present no certificate"
+    ),
     (
         "limits.max_message_bytes",
         Int,

@@ -14,7 +14,7 @@ pub use error::ConfigError;
 pub use keys::{CLIENT_ENV, KEYS, Key, env_var_name};
 pub use settings::{
     AmqpSettings, AuthSettings, Config, DurabilitySetting, HttpSettings, KafkaSettings,
-    LimitSettings, MqttSettings, TopicSettings,
+    LimitSettings, MqttSettings, TlsSettings, TopicSettings,
 };
 
 use std::path::Path;

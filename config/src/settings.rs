@@ -35,6 +35,7 @@ pub struct Config {
     pub http: HttpSettings,
     pub limits: LimitSettings,
     pub topics: TopicSettings,
+    pub tls: TlsSettings,
 }
 
 impl Default for Config {
@@ -51,6 +52,7 @@ impl Default for Config {
             http: HttpSettings::default(),
             limits: LimitSettings::default(),
             topics: TopicSettings::default(),
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -60,6 +62,8 @@ impl Default for Config {
 pub struct AmqpSettings {
     pub enabled: bool,
     pub listen: String,
+    /// A TLS listener beside the plain one (unset: none); certificates from `tls.*`.
+    pub tls_listen: Option<String>,
     // The knobs below default to the AMQP adapter's own defaults (defined once there,
     // `trident_amqp::AmqpConfig::default`): unset here means "the adapter's default".
     /// Largest frame accepted and offered in `connection.tune`.
@@ -77,6 +81,7 @@ impl Default for AmqpSettings {
         Self {
             enabled: true,
             listen: "0.0.0.0:5672".into(),
+            tls_listen: None,
             frame_max: None,
             channel_max: None,
             heartbeat_secs: None,
@@ -91,6 +96,8 @@ impl Default for AmqpSettings {
 pub struct MqttSettings {
     pub enabled: bool,
     pub listen: String,
+    /// A TLS listener beside the plain one (unset: none); certificates from `tls.*`.
+    pub tls_listen: Option<String>,
     // The knobs below default to the MQTT adapter's own defaults (defined once there):
     // unset here means "the adapter's default".
     /// The vhost MQTT clients use.
@@ -116,6 +123,7 @@ impl Default for MqttSettings {
         Self {
             enabled: true,
             listen: "0.0.0.0:1883".into(),
+            tls_listen: None,
             vhost: None,
             exchange: None,
             max_packet_size: None,
@@ -138,8 +146,12 @@ impl Default for MqttSettings {
 pub struct KafkaSettings {
     pub enabled: bool,
     pub listen: String,
+    /// A TLS listener beside the plain one (unset: none); certificates from `tls.*`.
+    pub tls_listen: Option<String>,
     pub advertised_host: String,
     pub advertised_port: u16,
+    /// Port Metadata names on the TLS listener (0: the bound TLS port).
+    pub tls_advertised_port: u16,
     pub auto_create_topics: bool,
     pub sasl_required: bool,
     // The knobs below default to the Kafka adapter's own defaults (defined once there):
@@ -162,6 +174,8 @@ impl Default for KafkaSettings {
         Self {
             enabled: true,
             listen: "0.0.0.0:9092".into(),
+            tls_listen: None,
+            tls_advertised_port: 0,
             advertised_host: "127.0.0.1".into(),
             advertised_port: 0,
             auto_create_topics: true,
@@ -211,6 +225,8 @@ impl std::fmt::Debug for AuthSettings {
 pub struct HttpSettings {
     pub enabled: bool,
     pub listen: String,
+    /// A TLS listener beside the plain one (unset: none); certificates from `tls.*`.
+    pub tls_listen: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -218,7 +234,32 @@ impl Default for HttpSettings {
         Self {
             enabled: true,
             listen: "0.0.0.0:15672".into(),
+            tls_listen: None,
         }
+    }
+}
+
+/// Certificates for every TLS listener (`*.tls_listen`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    /// PEM certificate chain, the broker's own first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// PEM CA certificates; when set, client certificates are verified against them.
+    pub ca_file: Option<PathBuf>,
+    /// With `ca_file`: refuse clients without a certificate (RabbitMQ's
+    /// `fail_if_no_peer_cert`).
+    pub require_client_cert: bool,
+}
+
+impl TlsSettings {
+    pub fn any_listener(c: &Config) -> bool {
+        (c.amqp.enabled && c.amqp.tls_listen.is_some())
+            || (c.mqtt.enabled && c.mqtt.tls_listen.is_some())
+            || (c.kafka.enabled && c.kafka.tls_listen.is_some())
+            || (c.http.enabled && c.http.tls_listen.is_some())
     }
 }
 
@@ -317,6 +358,32 @@ impl Config {
         }
         if self.http.enabled {
             check_addr("http.listen", &self.http.listen)?;
+        }
+        for (key, on, addr) in [
+            ("amqp.tls_listen", self.amqp.enabled, &self.amqp.tls_listen),
+            ("mqtt.tls_listen", self.mqtt.enabled, &self.mqtt.tls_listen),
+            (
+                "kafka.tls_listen",
+                self.kafka.enabled,
+                &self.kafka.tls_listen,
+            ),
+            ("http.tls_listen", self.http.enabled, &self.http.tls_listen),
+        ] {
+            if let (true, Some(a)) = (on, addr) {
+                check_addr(key, a)?;
+            }
+        }
+        if TlsSettings::any_listener(self)
+            && (self.tls.cert_file.is_none() || self.tls.key_file.is_none())
+        {
+            return Err(ConfigError::Invalid(
+                "a TLS listener (*.tls_listen) needs 'tls.cert_file' and 'tls.key_file'".into(),
+            ));
+        }
+        if self.tls.require_client_cert && self.tls.ca_file.is_none() {
+            return Err(ConfigError::Invalid(
+                "setting 'tls.require_client_cert' needs 'tls.ca_file' (the CA client certificates are checked against)".into(),
+            ));
         }
         if self.auth.default_user.is_empty() || self.auth.default_user.chars().any(char::is_control)
         {

@@ -23,7 +23,7 @@ pub struct Broker {
     all_interfaces: bool,
 }
 
-fn free_port() -> SocketAddr {
+pub fn free_port() -> SocketAddr {
     // The OS picks a free port; the tiny window before the broker binds it is an
     // accepted race in tests.
     let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
@@ -269,4 +269,50 @@ pub fn http_request(
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     Some((code, body))
+}
+
+/// The repository root (the broker crate's parent).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("broker crate has a parent")
+        .to_path_buf()
+}
+
+/// Creates (or reuses) the venv with the pinned requirements; returns its python.
+pub fn venv() -> PathBuf {
+    let root = repo_root();
+    let requirements = root.join("tests/python/requirements.txt");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyenv");
+    let python = dir.join("bin/python");
+    let stamp = dir.join(".requirements");
+    let wanted =
+        std::fs::read_to_string(&requirements).expect("read tests/python/requirements.txt");
+    if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
+        return python;
+    }
+    let status = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&dir)
+        .status()
+        .expect("python3 is needed for the Python client tests");
+    assert!(status.success(), "python3 -m venv failed");
+    let status = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&requirements)
+        .status()
+        .expect("run pip");
+    assert!(
+        status.success(),
+        "pip install -r tests/python/requirements.txt failed"
+    );
+    std::fs::write(&stamp, wanted).expect("write venv stamp");
+    python
 }

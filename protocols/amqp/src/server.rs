@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 use trident_engine::Engine;
+use trident_transport::Listener;
 
 use crate::config::AmqpConfig;
 use crate::connection::{self, Shared};
@@ -38,7 +38,10 @@ impl AmqpServer {
 
     /// Accepts connections until `shutdown` turns true (or its sender goes away), then
     /// asks every connection to close (320 CONNECTION_FORCED) and waits for them.
-    pub async fn serve(self, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    /// `listener` is a plain `TcpListener` or a TLS [`Listener`]; TLS handshakes run
+    /// in each connection's task.
+    pub async fn serve(self, listener: impl Into<Listener>, mut shutdown: watch::Receiver<bool>) {
+        let listener: Listener = listener.into();
         let alarm = self.alarm.unwrap_or_else(|| {
             // A sender that is dropped at once: the receiver keeps its initial value
             // (no alarm) forever.
@@ -89,7 +92,7 @@ impl AmqpServer {
 
 /// Serves AMQP 0-9-1 on `listener` until `shutdown` turns true.
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     engine: Engine,
     config: AmqpConfig,
     shutdown: watch::Receiver<bool>,

@@ -21,5 +21,5 @@ pub mod shared;
 pub mod topic_config;
 
 pub use config::{GroupConfig, KafkaConfig};
-pub use server::{serve, serve_with};
+pub use server::{serve, serve_more, serve_with};
 pub use shared::Shared;

@@ -8,7 +8,7 @@
 use std::io;
 
 use bytes::BytesMut;
-use tokio::net::tcp::OwnedReadHalf;
+use trident_transport::ReadHalf;
 
 const READ_MIN: usize = 4 * 1024;
 const READ_MAX: usize = 256 * 1024;
@@ -37,7 +37,7 @@ impl ReadBuffer {
 
     /// Reads what the socket holds without waiting (call after `readable()`).
     /// `Ok(0)` is end of stream; `WouldBlock` means the readiness was spurious.
-    pub fn try_read(&mut self, rd: &OwnedReadHalf) -> io::Result<usize> {
+    pub fn try_read(&mut self, rd: &mut ReadHalf) -> io::Result<usize> {
         let spare = self.buf.capacity() - self.buf.len();
         if spare < READ_MIN / 2 {
             self.buf.reserve(self.chunk);

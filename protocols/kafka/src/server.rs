@@ -12,10 +12,9 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use trident_engine::{ConnectionInfo, Engine, Metrics};
+use trident_transport::{Incoming, Listener, WriteHalf};
 
 use crate::codec::frame::next_frame;
 use crate::config::KafkaConfig;
@@ -32,11 +31,12 @@ const MAX_IOVECS: usize = 256;
 
 /// Serves Kafka clients on `listener` until `shutdown` becomes true.
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     engine: Engine,
     config: KafkaConfig,
     shutdown: watch::Receiver<bool>,
 ) {
+    let listener: Listener = listener.into();
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let broker = Arc::new(Shared::new(engine, config, port));
     serve_with(listener, broker, shutdown).await;
@@ -44,11 +44,27 @@ pub async fn serve(
 
 /// [`serve`] with a broker built by the caller (tests reach into its state).
 pub async fn serve_with(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
+    broker: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+) {
+    tokio::spawn(broker.coordinator.clone().run_ticker(shutdown.clone()));
+    broker
+        .engine
+        .register_group_membership(Arc::new(crate::coordinator::MembershipView(
+            broker.coordinator.clone(),
+        )));
+    serve_more(listener, broker, shutdown).await;
+}
+
+/// Accepts on a further listener of the same broker (the TLS one beside the plain
+/// one): the same groups, producer ids and topics, only another door.
+pub async fn serve_more(
+    listener: impl Into<Listener>,
     broker: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    tokio::spawn(broker.coordinator.clone().run_ticker(shutdown.clone()));
+    let listener: Listener = listener.into();
     tracing::info!(
         addr = ?listener.local_addr().ok(),
         advertised = %format!("{}:{}", broker.host(), broker.port),
@@ -69,7 +85,7 @@ pub async fn serve_with(
                             Ok(()) => {}
                             // What the client sent made us close: worth an operator's eye
                             // (a client too new or too old, a misconfigured SASL setup).
-                            Err(e @ (ConnectionError::Closed(_) | ConnectionError::Frame(_))) => {
+                            Err(e @ (ConnectionError::Closed(_) | ConnectionError::Frame(_) | ConnectionError::Handshake(_))) => {
                                 tracing::info!(%peer, error = %e, "kafka connection closed");
                             }
                             Err(e) => tracing::debug!(%peer, error = %e, "kafka connection ended"),
@@ -99,21 +115,27 @@ enum ConnectionError {
     Frame(#[from] crate::codec::frame::FrameError),
     #[error(transparent)]
     Closed(#[from] handlers::CloseReason),
+    #[error(transparent)]
+    Handshake(#[from] trident_transport::HandshakeError),
 }
 
 async fn connection(
     broker: Arc<Shared>,
-    stream: TcpStream,
+    incoming: Incoming,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ConnectionError> {
+    // Boxed: the TLS handshake's state is needed only until it completes.
+    let stream = Box::pin(incoming.establish()).await?;
+    let tls = stream.is_tls();
     // Responses are written whole; Nagle would only delay the last segment.
     stream.set_nodelay(true)?;
-    let (rd, wr) = stream.into_split();
+    let (mut rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel::<Reply>(broker.config.max_in_flight.max(1));
     // Boxed so that the spawned task is as small as the writer's idle state needs.
     let writer = tokio::spawn(Box::pin(write_loop(wr, rx)));
     let mut session = Session::new(peer);
+    session.tls = tls;
     // Listed for operators (management API); the user is filled in by SASL.
     let mut registered = broker.engine.register_connection(ConnectionInfo {
         id: broker.engine.next_connection_id(),
@@ -126,7 +148,7 @@ async fn connection(
     });
     let mut input = ReadBuffer::new();
     let max = broker.config.max_frame_bytes;
-    let mut user_recorded = false;
+    let (mut user_recorded, mut client_recorded) = (false, false);
     let result = 'conn: loop {
         loop {
             let frame = match next_frame(&mut input.buf, max) {
@@ -145,6 +167,10 @@ async fn connection(
             {
                 registered.set_user(user);
                 user_recorded = true;
+            }
+            if !client_recorded && !session.client_id.is_empty() {
+                registered.set_client(&session.client_id);
+                client_recorded = true;
             }
             let close = matches!(reply, Reply::FrameThenClose(_));
             if tx.send(reply).await.is_err() || close {
@@ -169,7 +195,7 @@ async fn connection(
                 break Ok(());
             }
         }
-        match input.try_read(&rd) {
+        match input.try_read(&mut rd) {
             Ok(0) => break Ok(()),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -182,7 +208,7 @@ async fn connection(
     result
 }
 
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Reply>) -> std::io::Result<()> {
+async fn write_loop(mut wr: WriteHalf, mut rx: mpsc::Receiver<Reply>) -> std::io::Result<()> {
     let mut out: Vec<Bytes> = Vec::new();
     let mut carry: Option<Reply> = None;
     loop {
@@ -242,7 +268,7 @@ async fn resolve(reply: Reply) -> std::io::Result<Option<crate::codec::Frame>> {
 }
 
 /// Writes every buffer with vectored writes, handling short writes.
-async fn write_all(wr: &mut OwnedWriteHalf, parts: &mut Vec<Bytes>) -> std::io::Result<()> {
+async fn write_all(wr: &mut WriteHalf, parts: &mut Vec<Bytes>) -> std::io::Result<()> {
     let mut start = 0;
     while start < parts.len() {
         let end = (start + MAX_IOVECS).min(parts.len());
@@ -273,6 +299,7 @@ async fn write_all(wr: &mut OwnedWriteHalf, parts: &mut Vec<Bytes>) -> std::io::
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use tokio::net::{TcpListener, TcpStream};
 
     /// Every open connection keeps its reader future and its writer task alive; with
     /// 10k idle connections their sizes are most of the memory. Handler states are
@@ -289,13 +316,13 @@ mod tests {
         let (stream, peer) = listener.accept().await.unwrap();
         let broker = Arc::new(Shared::new(engine.clone(), KafkaConfig::default(), 0));
         let (_stop, shutdown) = watch::channel(false);
-        let fut = connection(broker, stream, peer, shutdown);
+        let fut = connection(broker, Incoming::plain(stream), peer, shutdown);
         let reader = std::mem::size_of_val(&fut);
         let (wr_stream, _peer2) = {
             let _c2 = TcpStream::connect(addr).await.unwrap();
             listener.accept().await.unwrap()
         };
-        let (_rd, wr) = wr_stream.into_split();
+        let (_rd, wr) = trident_transport::Stream::Plain(wr_stream).into_split();
         let (_tx, rx) = mpsc::channel::<Reply>(64);
         let writer = std::mem::size_of_val(&write_loop(wr, rx));
         assert!(reader <= 2048, "connection future is {reader} bytes");

@@ -11,6 +11,8 @@ pub struct Session {
     /// From the latest request header; group members are described with it.
     pub client_id: String,
     pub sasl: SaslState,
+    /// Came in on the TLS listener (Metadata then advertises that listener).
+    pub tls: bool,
 }
 
 impl Session {
@@ -19,6 +21,7 @@ impl Session {
             peer,
             client_id: String::new(),
             sasl: SaslState::Idle,
+            tls: false,
         }
     }
 

@@ -16,6 +16,8 @@ pub struct Shared {
     pub config: KafkaConfig,
     /// The port advertised to clients (the configured one, or the bound one).
     pub port: u16,
+    /// The port advertised to clients of the TLS listener (0: none).
+    pub tls_port: u16,
     pub coordinator: Arc<Coordinator>,
     pub producer_ids: ProducerIds,
 }
@@ -32,6 +34,7 @@ impl Shared {
             engine,
             config,
             port,
+            tls_port: 0,
             coordinator,
             producer_ids: ProducerIds::new(),
         }
@@ -47,5 +50,14 @@ impl Shared {
 
     pub fn port_i32(&self) -> i32 {
         i32::from(self.port)
+    }
+
+    /// The port to advertise on a connection of the plain or the TLS listener.
+    pub fn port_for(&self, tls: bool) -> i32 {
+        if tls && self.tls_port != 0 {
+            i32::from(self.tls_port)
+        } else {
+            self.port_i32()
+        }
     }
 }

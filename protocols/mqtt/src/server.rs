@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 use trident_core::ExchangeName;
 use trident_engine::Engine;
+use trident_transport::Listener;
 
 use crate::config::MqttConfig;
 use crate::connection::{self, Shared};
@@ -52,8 +52,18 @@ impl MqttServer {
     /// asks every connection to close (v5: DISCONNECT 0x8B) and waits for them.
     pub async fn serve(
         self,
-        listener: TcpListener,
-        mut shutdown: watch::Receiver<bool>,
+        listener: impl Into<Listener>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<(), ServeError> {
+        self.serve_all(vec![listener.into()], shutdown).await
+    }
+
+    /// [`serve`](Self::serve) on several listeners (plain and TLS) that share one
+    /// session registry, so a client id taken over on one is seen on the other.
+    pub async fn serve_all(
+        self,
+        listeners: Vec<Listener>,
+        shutdown: watch::Receiver<bool>,
     ) -> Result<(), ServeError> {
         let vhost = self
             .engine
@@ -83,45 +93,66 @@ impl MqttServer {
         });
         let tracker = TaskTracker::new();
         tracker.spawn(crate::sys::publish_loop(shared.clone(), shutdown.clone()));
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let max = shared.config.max_connections;
-                        if max > 0 && tracker.len() > max {
-                            tracing::warn!(%peer, max, "MQTT connection refused: connection limit reached");
-                            drop(stream);
-                            continue;
-                        }
-                        tracker.spawn(connection::run(stream, peer, shared.clone()));
-                    }
-                    Err(e) => {
-                        // Running out of file descriptors is the usual cause; pausing
-                        // lets some connections end instead of spinning on accept.
-                        tracing::warn!(error = %e, "MQTT accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    }
-                },
-                changed = shutdown.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                }
-            }
+        let loops: Vec<_> = listeners
+            .into_iter()
+            .map(|l| {
+                tokio::spawn(accept_loop(
+                    l,
+                    shared.clone(),
+                    tracker.clone(),
+                    shutdown.clone(),
+                ))
+            })
+            .collect();
+        for l in loops {
+            let _ = l.await;
         }
-        drop(listener);
         tracker.close();
         tracker.wait().await;
         Ok(())
     }
 }
 
+async fn accept_loop(
+    listener: Listener,
+    shared: Arc<Shared>,
+    tracker: TaskTracker,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let max = shared.config.max_connections;
+                    if max > 0 && tracker.len() > max {
+                        tracing::warn!(%peer, max, "MQTT connection refused: connection limit reached");
+                        drop(stream);
+                        continue;
+                    }
+                    tracker.spawn(connection::run(stream, peer, shared.clone()));
+                }
+                Err(e) => {
+                    // Running out of file descriptors is the usual cause; pausing
+                    // lets some connections end instead of spinning on accept.
+                    tracing::warn!(error = %e, "MQTT accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// Serves MQTT on `listener` until `shutdown` turns true.
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     engine: Engine,
     config: MqttConfig,
     shutdown: watch::Receiver<bool>,

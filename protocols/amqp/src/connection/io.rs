@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use trident_transport::{ReadHalf, Stream, WriteHalf};
 
 use crate::codec::{Decoded, Frame, FrameError, decode_frame};
 
@@ -18,8 +17,8 @@ const READ_MAX: usize = 256 * 1024;
 
 #[derive(Debug)]
 pub(crate) struct Io {
-    pub reader: OwnedReadHalf,
-    pub writer: OwnedWriteHalf,
+    pub reader: ReadHalf,
+    pub writer: WriteHalf,
     pub inbuf: BytesMut,
     read_chunk: usize,
 }
@@ -33,7 +32,7 @@ pub(crate) enum ReadError {
 }
 
 impl Io {
-    pub fn new(stream: TcpStream) -> Self {
+    pub fn new(stream: Stream) -> Self {
         let (reader, writer) = stream.into_split();
         Self {
             reader,

@@ -7,9 +7,9 @@ mod session;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use trident_engine::{ConnectionInfo, Engine, Metrics};
+use trident_transport::Incoming;
 
 use crate::config::AmqpConfig;
 
@@ -26,7 +26,15 @@ pub(crate) struct Shared {
 
 /// Runs a connection to its end. Never panics on what the peer sends, and whatever
 /// happens here stays with this connection.
-pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+pub(crate) async fn run(incoming: Incoming, peer: SocketAddr, shared: Arc<Shared>) {
+    // Boxed: the handshake's state is needed only until it completes.
+    let stream = match Box::pin(incoming.establish()).await {
+        Ok(s) => s,
+        Err(why) => {
+            tracing::info!(%peer, %why, "AMQPS connection closed before AMQP started");
+            return;
+        }
+    };
     // Small frames (acks, confirms, RPC replies) must not wait for Nagle.
     let _ = stream.set_nodelay(true);
     let metrics = shared.engine.metrics().clone();
@@ -44,7 +52,7 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
                 peer,
                 user: Some(negotiated.user.name.clone()),
                 vhost: Some(negotiated.vhost.name().to_string()),
-                client: None,
+                client: negotiated.client_name.clone(),
                 connected_at_ms: trident_core::message::now_ms(),
             });
             let mut session = session::Session::new(shared.clone(), id, negotiated);
@@ -77,7 +85,7 @@ mod tests {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let _client = TcpStream::connect(addr).await.unwrap();
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (stream, peer) = listener.accept().await.unwrap();
         let shared = Arc::new(Shared {
             engine: engine.clone(),
@@ -85,7 +93,7 @@ mod tests {
             alarm: watch::channel(None).1,
             shutdown: watch::channel(false).1,
         });
-        let fut = run(stream, peer, shared);
+        let fut = run(Incoming::plain(stream), peer, shared);
         let size = std::mem::size_of_val(&fut);
         assert!(size <= 2048, "connection future is {size} bytes");
         drop(fut);

@@ -17,6 +17,16 @@ pub async fn find_coordinator(
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
+    find_coordinator_for(b, req, version, b.port_i32()).await
+}
+
+/// [`find_coordinator`] naming the listener at `port` (plain or TLS, the one asked).
+pub async fn find_coordinator_for(
+    b: &Shared,
+    req: FindCoordinatorRequest,
+    version: i16,
+    advertised: i32,
+) -> FindCoordinatorResponse {
     // Transactions are not served, so there is no transaction coordinator.
     let (code, message) = if req.key_type == 0 {
         (ec::NONE, None)
@@ -33,7 +43,7 @@ pub async fn find_coordinator(
     } else {
         String::new()
     };
-    let port = if ok { b.port_i32() } else { -1 };
+    let port = if ok { advertised } else { -1 };
     let keys = if version >= 4 {
         req.coordinator_keys
     } else {

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use trident_transport::{ReadHalf, Stream, WriteHalf};
 
 /// Read buffer sizing: start small (idle connections are the majority and should cost
 /// little), grow while reads fill the buffer, up to a size that amortises syscalls.
@@ -16,14 +15,14 @@ const READ_MAX: usize = 256 * 1024;
 
 #[derive(Debug)]
 pub(crate) struct Io {
-    pub reader: OwnedReadHalf,
-    pub writer: OwnedWriteHalf,
+    pub reader: ReadHalf,
+    pub writer: WriteHalf,
     pub inbuf: BytesMut,
     read_chunk: usize,
 }
 
 impl Io {
-    pub fn new(stream: TcpStream) -> Self {
+    pub fn new(stream: Stream) -> Self {
         let (reader, writer) = stream.into_split();
         Self {
             reader,

@@ -6,10 +6,10 @@ mod io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use trident_core::ExchangeName;
 use trident_engine::{AdapterStore, Engine, Metrics, Vhost};
+use trident_transport::Incoming;
 
 use crate::config::MqttConfig;
 use crate::registry::Registry;
@@ -34,7 +34,15 @@ pub(crate) struct Shared {
 
 /// Runs a connection to its end. Never panics on what the peer sends, and whatever
 /// happens here stays with this connection.
-pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+pub(crate) async fn run(incoming: Incoming, peer: SocketAddr, shared: Arc<Shared>) {
+    // Boxed: the handshake's state is needed only until it completes.
+    let stream = match Box::pin(incoming.establish()).await {
+        Ok(s) => s,
+        Err(why) => {
+            tracing::info!(%peer, %why, "MQTT over TLS connection closed before CONNECT");
+            return;
+        }
+    };
     // Acknowledgements are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
     let metrics = shared.engine.metrics().clone();
@@ -74,7 +82,7 @@ mod tests {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let _client = TcpStream::connect(addr).await.unwrap();
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (stream, peer) = listener.accept().await.unwrap();
         let shared = Arc::new(Shared {
             vhost: engine.vhost("/").unwrap(),
@@ -86,7 +94,7 @@ mod tests {
             stats: Arc::default(),
             shutdown: watch::channel(false).1,
         });
-        let fut = run(stream, peer, shared);
+        let fut = run(Incoming::plain(stream), peer, shared);
         let size = std::mem::size_of_val(&fut);
         eprintln!(
             "connection future {size} bytes, session {} bytes",

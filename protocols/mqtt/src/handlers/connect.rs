@@ -129,10 +129,10 @@ impl Session {
         let (ka, server_keep_alive) = keep_alive(c.keep_alive, config.max_keep_alive, v);
         let (expiry, announced_expiry) = session_expiry(&c, config.max_session_expiry);
         let claim = shared.registry.claim(&cid, id);
-        if let Some(mut previous) = claim.previous {
+        if let Some(previous) = claim.previous {
             // The old connection is told to close (DISCONNECT 0x8E in 5.0); its
-            // session is ours once it has let go.
-            let _ = tokio::time::timeout(TAKEOVER_WAIT, previous.wait_for(|d| *d)).await;
+            // session is ours once it has let go (sent, or dropped if it died).
+            let _ = tokio::time::timeout(TAKEOVER_WAIT, previous).await;
         }
         let queue_name = names::session_queue(&cid);
         let existing = queue_name
@@ -200,6 +200,7 @@ impl Session {
             kicked: Some(claim.kicked),
             done: Some(claim.done),
             end: None,
+            input_pending: false,
             shutdown: shared.shutdown.clone(),
             shutdown_live: true,
         });

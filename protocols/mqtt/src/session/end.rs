@@ -82,7 +82,7 @@ impl Session {
             .registry
             .release(&self.client_id, self.id, kept, will_cancel);
         if let Some(done) = self.done.take() {
-            done.send_replace(true);
+            let _ = done.send(());
         }
     }
 

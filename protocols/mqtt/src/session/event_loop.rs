@@ -54,6 +54,10 @@ impl Session {
             if self.finished() {
                 break;
             }
+            if self.input_pending && !self.out.is_full() && !self.inbound_full() {
+                Box::pin(self.process_input(&mut io.inbuf)).await;
+                continue;
+            }
             let reading = !self.out.is_full() && !self.inbound_full();
             let taking = !self.out.is_full();
             let deadline = self.liveness.deadline();

@@ -168,8 +168,12 @@ pub(crate) struct Session {
     pub will: Option<Box<Will>>,
     pub engine: EngineLinks,
     pub kicked: Option<oneshot::Receiver<()>>,
-    pub done: Option<watch::Sender<bool>>,
+    pub done: Option<oneshot::Sender<()>>,
     pub end: Option<End>,
+    /// Packets are waiting in the read buffer while input is paused (output full, or
+    /// too many publishes unconfirmed): the loop takes them up once it may, without
+    /// waiting for the socket (the client may be waiting for our answers first).
+    pub input_pending: bool,
     pub shutdown: watch::Receiver<bool>,
     pub shutdown_live: bool,
 }

@@ -5,8 +5,9 @@
 #   TRIDENT_PID=... PEER_PID=... tools/loadgen/bench.sh amqp|mqtt|kafka|mem|mqtt-mem|all [results.jsonl]
 #
 # MQTT: Trident on 127.0.0.1:1883, Mosquitto on :31883 (start-peers.sh mosquitto).
-# MQTT_BROKERS="mosquitto" measures the baseline alone (until Trident's MQTT adapter
-# listens); MQTT_PROTOCOL=5 runs the matrix in MQTT 5.0 instead of 3.1.1.
+# MQTT_BROKERS="mosquitto" measures one broker alone; MQTT_PROTOCOL=5 runs the matrix in
+# MQTT 5.0 instead of 3.1.1. TRIDENT_MQTT moves Trident off :1883 (docs/benchmarks.md
+# used 127.0.0.1:50883).
 #
 # Needs: Trident on 127.0.0.1:5672 (AMQP) and :9092 (Kafka), RabbitMQ on :35672 and the
 # Kafka-protocol peer on :39092 (../shared/tools/peers/start-peers.sh rabbitmq tansu).
@@ -96,8 +97,8 @@ mqtt() {
   done
 }
 
-# Broker RSS with 10k idle MQTT connections from 4 source addresses (50k for Trident:
-# Mosquitto's peer instance is limited to 20000 descriptors). Read it on a freshly
+# Broker RSS with 10k idle MQTT connections from 4 source addresses (50k cannot be
+# opened here: the hard descriptor limit is 20000 per process). Read it on a freshly
 # started broker: an allocator that already grew keeps its RSS and hides the cost.
 mqtt_mem() {
   local b

@@ -45,6 +45,7 @@ pub(crate) struct EngineInner {
     counters: Counters,
     pub(crate) connections: Arc<ConnectionRegistry>,
     pub(crate) metrics: Arc<Metrics>,
+    alarms: Arc<crate::alarms::ResourceAlarms>,
     next_connection: AtomicU64,
 }
 
@@ -103,6 +104,7 @@ impl Engine {
             counters: Counters::new(meta.clone()),
             connections: Arc::new(ConnectionRegistry::default()),
             metrics: Arc::new(Metrics::default()),
+            alarms: Arc::default(),
             next_connection: AtomicU64::new(1),
         });
         let engine = Engine { inner };
@@ -175,6 +177,11 @@ impl Engine {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics
+    }
+
+    /// The memory and disk alarms (measured by the broker, obeyed by the adapters).
+    pub fn alarms(&self) -> &Arc<crate::alarms::ResourceAlarms> {
+        &self.inner.alarms
     }
 
     pub fn users(&self) -> &UserStore {

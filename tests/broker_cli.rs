@@ -19,6 +19,12 @@ fn serves_healthz_and_metrics_and_stops_on_sigterm() {
         "{metrics}"
     );
     assert!(metrics.contains("trident_connections "), "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "trident_retained_messages{vhost=\"/\"} 0"),
+        "{metrics}"
+    );
     b.stop();
 }
 

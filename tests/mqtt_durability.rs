@@ -1,7 +1,10 @@
 //! MQTT state that must survive `kill -9`, over raw sockets with Trident's own codec
 //! (the client side of it), so that the test controls every packet: a QoS 2 PUBLISH
 //! acknowledged with PUBREC before the kill and sent again (DUP) after the restart is
-//! released with PUBCOMP and delivered exactly once.
+//! released with PUBCOMP and delivered exactly once; a PUBREL the broker owed a
+//! subscriber before the kill is sent again after it, and the message is not. (Also one
+//! flow-control case that needs raw packets: publishes pipelined beyond the Receive
+//! Maximum.)
 
 mod support;
 
@@ -141,6 +144,113 @@ async fn qos2_release_survives_kill9(v: ProtocolVersion) {
         }
     }
     assert_eq!(got, 1, "delivered exactly once across the kill");
+    // /metrics has the MQTT figures of this broker process (the resent PUBLISH and the
+    // subscriber's delivery since the restart).
+    let metrics = broker.metrics();
+    let figure = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /metrics"))
+    };
+    assert!(figure("trident_mqtt_messages_received_total ") >= 1);
+    assert!(figure("trident_mqtt_messages_sent_total ") >= 1);
+    assert_eq!(
+        figure("trident_mqtt_connections "),
+        2,
+        "both clients connected"
+    );
+}
+
+/// The other direction: the broker sent a QoS 2 message, the client answered PUBREC and
+/// got PUBREL, then the broker was killed before PUBCOMP. After the restart the broker
+/// sends PUBREL again and not the message ([MQTT-4.4.0-1], [MQTT-4.3.3-5]).
+async fn owed_pubrel_survives_kill9(v: ProtocolVersion) {
+    let mut broker = Broker::start();
+    let addr = broker.mqtt;
+    let topic = format!("d/out/{}", v.level());
+    let (mut sub, _) = Raw::connect(addr, v, "out-sub").await;
+    let s = Subscribe {
+        packet_id: pid(1),
+        subscriptions: vec![Subscription {
+            filter: topic.clone(),
+            options: SubscriptionOptions::new(QoS::ExactlyOnce),
+        }],
+        properties: Default::default(),
+    };
+    sub.send(&Packet::Subscribe(s)).await;
+    assert!(matches!(sub.recv().await, Packet::SubAck(_)));
+    let (mut publisher, _) = Raw::connect(addr, v, "out-pub").await;
+    publisher.send(&qos2(&topic, 5, false)).await;
+    assert!(matches!(publisher.recv().await, Packet::PubRec(_)));
+    let id = match sub.recv().await {
+        Packet::Publish(m) => m.packet_id.expect("QoS 2"),
+        other => panic!("expected PUBLISH, got {other:?}"),
+    };
+    sub.send(&Packet::PubRec(PubRec::new(id))).await;
+    assert_eq!(sub.recv().await, Packet::PubRel(PubRel::new(id)));
+    broker.kill9();
+    broker.restart();
+
+    let (mut sub, present) = Raw::connect(addr, v, "out-sub").await;
+    assert!(present);
+    assert_eq!(
+        sub.recv().await,
+        Packet::PubRel(PubRel::new(id)),
+        "PUBREL resent"
+    );
+    sub.send(&Packet::PubComp(PubComp::new(id))).await;
+    while let Some(p) = sub.try_recv(Duration::from_millis(800)).await {
+        assert!(
+            !matches!(p, Packet::Publish(_)),
+            "the message the client had PUBREC'd came again: {p:?}"
+        );
+    }
+}
+
+#[test]
+fn owed_pubrel_survives_kill9_v311() {
+    run(owed_pubrel_survives_kill9(ProtocolVersion::V3_1_1));
+}
+
+#[test]
+fn owed_pubrel_survives_kill9_v5() {
+    run(owed_pubrel_survives_kill9(ProtocolVersion::V5));
+}
+
+/// Flow control, not durability, but it needs raw packets too: a client that writes
+/// more QoS 1 publishes in one go than the broker's Receive Maximum (1024) and only then
+/// reads gets every PUBACK. The broker stops reading at its limit; the packets already
+/// in its buffer must be taken up again when confirmations come back, not only when more
+/// bytes arrive (none will: the client waits for its acknowledgements).
+async fn pipelined_publishes_beyond_the_receive_maximum(v: ProtocolVersion) {
+    let broker = Broker::start();
+    let (mut publisher, _) = Raw::connect(broker.mqtt, v, "pipeliner").await;
+    let n: u16 = 1500;
+    let mut burst = BytesMut::new();
+    for id in 1..=n {
+        let mut p = Publish::new("flow/pipelined", &b"x"[..]);
+        p.qos = QoS::AtLeastOnce;
+        p.packet_id = Some(pid(id));
+        encode(&Packet::Publish(p), v, &mut burst).expect("encode");
+    }
+    publisher.stream.write_all(&burst).await.expect("write");
+    let mut acked = std::collections::HashSet::new();
+    while acked.len() < usize::from(n) {
+        match publisher.recv().await {
+            Packet::PubAck(a) => {
+                acked.insert(a.packet_id);
+            }
+            other => panic!("expected PUBACK, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn pipelined_publishes_beyond_the_receive_maximum_v311() {
+    run(pipelined_publishes_beyond_the_receive_maximum(
+        ProtocolVersion::V3_1_1,
+    ));
 }
 
 fn run(f: impl std::future::Future<Output = ()>) {

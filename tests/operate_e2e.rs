@@ -255,6 +255,57 @@ async fn users_made_with_the_cli_log_in_remotely_and_permissions_hold() {
         }
     }
     assert_eq!(read, 2, "alice reads back both records");
+    c.commit_consumer_state(rdkafka::consumer::CommitMode::Sync)
+        .expect("commit");
+
+    // The group is listed with its member and its assignment; an active group's
+    // offsets cannot be reset (kafka-consumer-groups refuses too).
+    let described = ok(
+        &broker,
+        &["--format", "json", "groups", "describe", "auditors"],
+    );
+    let described: Value = serde_json::from_str(&described).expect("json");
+    assert_eq!(
+        described["members"].as_array().map(Vec::len),
+        Some(1),
+        "{described}"
+    );
+    assert_eq!(
+        described["members"][0]["assignment"][0]["topic"], "audit",
+        "{described}"
+    );
+    assert_eq!(
+        described["offsets"][0]["committed_offset"], 2,
+        "{described}"
+    );
+    let (code, _, err) = broker.admin(
+        "guest",
+        "guest",
+        &["groups", "reset-offsets", "auditors", "--to-earliest"],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("inactive"), "{err}");
+    drop(c);
+    let deadline = std::time::Instant::now() + WAIT;
+    let reset = loop {
+        let r = broker.admin(
+            "guest",
+            "guest",
+            &["groups", "reset-offsets", "auditors", "--to-earliest"],
+        );
+        if r.0 == 0 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(reset.0, 0, "reset once the consumer left: {}", reset.2);
+    assert!(reset.1.contains("LAG"), "{}", reset.1);
+    let described = ok(
+        &broker,
+        &["--format", "json", "groups", "describe", "auditors"],
+    );
+    let described: Value = serde_json::from_str(&described).expect("json");
+    assert_eq!(described["lag"], 2, "{described}");
 
     let p = producer(&bootstrap, "reader", "reads-only-please-3", "PLAIN");
     let e = p

@@ -15,6 +15,8 @@ use trident_engine::{Engine, Metrics};
 #[derive(Clone)]
 pub struct HttpState {
     pub engine: Engine,
+    /// The MQTT listener's counters, when it runs.
+    pub mqtt: Option<Arc<trident_mqtt::MqttStats>>,
     /// Set once every configured listener is accepting.
     pub ready: Arc<AtomicBool>,
 }
@@ -38,10 +40,87 @@ async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        render_metrics(&s.engine),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], {
+        let mut out = render_metrics(&s.engine);
+        if let Some(m) = &s.mqtt {
+            render_mqtt(&mut out, m);
+        }
+        out
+    })
+}
+
+/// The MQTT listener's figures (the same ones `$SYS/broker/...` publishes, and the
+/// refusals and drops the adapter counts).
+pub fn render_mqtt(out: &mut String, m: &trident_mqtt::MqttStats) {
+    use trident_mqtt::MqttStats as S;
+    let rows: [(&str, &str, &str, u64); 10] = [
+        (
+            "trident_mqtt_connections",
+            "gauge",
+            "MQTT connections open",
+            S::get(&m.connections_open),
+        ),
+        (
+            "trident_mqtt_connections_total",
+            "counter",
+            "MQTT connections accepted (CONNECT)",
+            S::get(&m.connections_total),
+        ),
+        (
+            "trident_mqtt_messages_received_total",
+            "counter",
+            "PUBLISH packets received",
+            S::get(&m.messages_received),
+        ),
+        (
+            "trident_mqtt_messages_sent_total",
+            "counter",
+            "PUBLISH packets sent",
+            S::get(&m.messages_sent),
+        ),
+        (
+            "trident_mqtt_bytes_received_total",
+            "counter",
+            "bytes read from MQTT clients",
+            S::get(&m.bytes_received),
+        ),
+        (
+            "trident_mqtt_bytes_sent_total",
+            "counter",
+            "bytes written to MQTT clients",
+            S::get(&m.bytes_sent),
+        ),
+        (
+            "trident_mqtt_publishes_refused_total",
+            "counter",
+            "QoS 1/2 publishes refused (a full session queue, a storage failure)",
+            S::get(&m.publishes_refused),
+        ),
+        (
+            "trident_mqtt_deliveries_dropped_total",
+            "counter",
+            "deliveries dropped: larger than the client's maximum packet size, or expired",
+            S::get(&m.deliveries_dropped),
+        ),
+        (
+            "trident_mqtt_wills_published_total",
+            "counter",
+            "wills published",
+            S::get(&m.wills_published),
+        ),
+        (
+            "trident_mqtt_sessions_taken_over_total",
+            "counter",
+            "connections closed because another took their client id",
+            S::get(&m.sessions_taken_over),
+        ),
+    ];
+    for (name, kind, help, v) in rows {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+        );
+    }
 }
 
 /// A gauge family: metric name, help text, and how to read it from one item.
@@ -57,7 +136,7 @@ fn label(v: &str) -> String {
 pub fn render_metrics(engine: &Engine) -> String {
     let m = engine.metrics();
     let mut out = String::with_capacity(4096);
-    let counters: [(&str, &str, u64); 11] = [
+    let counters: [(&str, &str, u64); 13] = [
         (
             "trident_connections_opened_total",
             "client connections accepted",
@@ -112,6 +191,16 @@ pub fn render_metrics(engine: &Engine) -> String {
             "trident_records_fetched_total",
             "records read from partition logs",
             Metrics::get(&m.records_fetched),
+        ),
+        (
+            "trident_meta_writes_total",
+            "adapter-state and retained-message writes committed",
+            Metrics::get(&m.meta_writes),
+        ),
+        (
+            "trident_meta_commits_total",
+            "fsynced commits those writes took (group commit)",
+            Metrics::get(&m.meta_commits),
         ),
     ];
     for (name, help, value) in counters {
@@ -220,6 +309,23 @@ pub fn render_metrics(engine: &Engine) -> String {
         ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+    }
+    let name = "trident_retained_messages";
+    let _ = writeln!(
+        out,
+        "# HELP {name} messages retained per vhost (kept last values)\n# TYPE {name} gauge"
+    );
+    let mut vhosts = engine.vhost_names();
+    vhosts.sort();
+    for vhost in vhosts {
+        if let Ok(v) = engine.vhost(vhost.as_str()) {
+            let _ = writeln!(
+                out,
+                "{name}{{vhost=\"{}\"}} {}",
+                label(vhost.as_str()),
+                v.retained_count()
+            );
+        }
     }
     out
 }

@@ -163,18 +163,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let rx = shutdown_rx.clone();
         tasks.spawn(async move { trident_kafka::serve_with(listener, shared, rx).await });
     }
+    let mut mqtt_stats = None;
     if config.mqtt.enabled {
         let listener = bind("mqtt.listen", &config.mqtt.listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "MQTT 3.1/3.1.1/5.0 listening");
+        listeners.push(trident_management::Listener {
+            protocol: "mqtt".into(),
+            addr: listener.local_addr()?,
+        });
         let mqtt = apply_mqtt_knobs(trident_mqtt::MqttConfig::default(), &config.mqtt);
         let mut all = vec![trident_transport::Listener::plain(listener)];
         if let Some(l) = tls_listener("mqtt.tls_listen", &config.mqtt.tls_listen, false).await? {
             tracing::info!(addr = %l.local_addr()?, "MQTT over TLS listening");
             all.push(l);
         }
-        let (engine, rx) = (engine.clone(), shutdown_rx.clone());
+        let server = trident_mqtt::MqttServer::new(engine.clone(), mqtt);
+        mqtt_stats = Some(server.stats());
+        let rx = shutdown_rx.clone();
         tasks.spawn(async move {
-            let server = trident_mqtt::MqttServer::new(engine, mqtt);
             if let Err(e) = server.serve_all(all, rx).await {
                 tracing::error!(error = %e, "MQTT listener stopped");
             }
@@ -192,10 +198,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             engine: engine.clone(),
             listeners: listeners.clone(),
             node: format!("trident@{}", hostname()),
+            rates: trident_management::Rates::start(engine.clone()),
         };
         let app = http::router(
             http::HttpState {
                 engine: engine.clone(),
+                mqtt: mqtt_stats.clone(),
                 ready: ready.clone(),
             },
             api,

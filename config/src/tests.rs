@@ -132,3 +132,27 @@ fn amqp_and_limit_knobs_are_unset_by_default_and_read_when_given() {
     );
     assert!(bad.is_err(), "a queue must keep something in memory");
 }
+
+#[test]
+fn the_default_administrator_comes_from_auth_settings_and_admin_cli_variables_are_known() {
+    let c = load(None, env(&[]), &[]).expect("defaults");
+    assert_eq!(c.auth.default_user, "guest");
+    assert_eq!(c.auth.default_pass, None, "unset: loopback-only guest");
+    let vars = [
+        ("TRIDENT_AUTH_DEFAULT_USER", "admin"),
+        ("TRIDENT_AUTH_DEFAULT_PASS", "from-the-env"),
+        ("TRIDENT_ADMIN_URL", "http://broker:15672"),
+        ("TRIDENT_ADMIN_USER", "admin"),
+        ("TRIDENT_ADMIN_PASS", "x"),
+    ];
+    let c = load(None, env(&vars), &[]).expect("auth from the environment");
+    assert_eq!(c.auth.default_user, "admin");
+    assert_eq!(c.auth.default_pass.as_deref(), Some("from-the-env"));
+    assert!(
+        !format!("{c:?}").contains("from-the-env"),
+        "the password stays out of debug output"
+    );
+    assert!(unknown_env_warnings(env(&vars)).is_empty());
+    let e = load(None, env(&[]), &[("auth.default_pass", String::new())]).expect_err("empty");
+    assert!(e.to_string().contains("auth.default_pass"), "{e}");
+}

@@ -20,8 +20,8 @@ pub use message::{DeliveryMode, Message, MqttProperties, Properties};
 pub use names::{ExchangeName, NameError, QueueName, TopicName, VhostName};
 pub use topic_words::{PatternError, PatternWord, TopicPattern, to_routing_key};
 pub use topology::{
-    Binding, BindingDestination, Durability, ExchangeDef, ExchangeKind, NO_LOCAL_ORIGIN_ARG,
-    Overflow, QueueArgs, QueueDef, TopicConfig,
+    Binding, BindingDestination, Durability, ExchangeDef, ExchangeKind, ForwardKey,
+    NO_LOCAL_ORIGIN_ARG, Overflow, QueueArgs, QueueDef, TopicConfig, TopicForward,
 };
 pub use value::{FieldTable, FieldValue};
 

@@ -232,6 +232,41 @@ pub struct TopicConfig {
     pub segment_bytes: u64,
     /// Roll to a new segment file past this age.
     pub segment_ms: Option<i64>,
+    /// Whether each appended record is also published to an exchange. Absent in topics
+    /// stored before forwarding existed.
+    #[serde(default)]
+    pub forward: TopicForward,
+}
+
+/// Forwarding a topic into routing: a tailing task per partition decodes every record
+/// appended after forwarding was switched on and publishes it to `exchange` in `vhost`
+/// (docs/cross-protocol.md). Off while `exchange` is `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicForward {
+    pub exchange: Option<String>,
+    pub vhost: String,
+    pub routing_key: ForwardKey,
+}
+
+impl Default for TopicForward {
+    fn default() -> Self {
+        Self {
+            exchange: None,
+            vhost: "/".into(),
+            routing_key: ForwardKey::RecordKey,
+        }
+    }
+}
+
+/// The routing key a forwarded record is published with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardKey {
+    /// The record key as UTF-8; the topic name when the key is null or not UTF-8.
+    #[default]
+    RecordKey,
+    /// Always the topic name.
+    Topic,
 }
 
 impl Default for TopicConfig {
@@ -242,6 +277,7 @@ impl Default for TopicConfig {
             retention_bytes: None,
             segment_bytes: 256 * 1024 * 1024,
             segment_ms: Some(7 * 24 * 3600 * 1000),
+            forward: TopicForward::default(),
         }
     }
 }

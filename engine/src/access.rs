@@ -97,6 +97,16 @@ impl Engine {
         self.inner_connections().get(id)
     }
 
+    /// Registers an adapter's view of consumer-group membership.
+    pub fn register_group_membership(&self, source: Arc<dyn crate::GroupMembership>) {
+        self.inner.membership.add(source);
+    }
+
+    /// Groups with live membership, from every registered source, by name.
+    pub fn group_memberships(&self) -> Vec<crate::GroupSummary> {
+        self.inner.membership.groups()
+    }
+
     /// Asks a connection to close (the adapter tells its client `reason`, e.g. AMQP
     /// 320 CONNECTION_FORCED). Returns false when no such connection is open.
     pub fn close_connection(&self, id: u64, reason: &str) -> bool {

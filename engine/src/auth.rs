@@ -22,10 +22,39 @@ const SCRAM_ITERATIONS: u32 = 4096;
 /// SCRAM credentials of one mechanism (RFC 5802 §3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScramCredential {
+    #[serde(with = "b64")]
     pub salt: Vec<u8>,
     pub iterations: u32,
+    #[serde(with = "b64")]
     pub stored_key: Vec<u8>,
+    #[serde(with = "b64")]
     pub server_key: Vec<u8>,
+}
+
+/// Byte strings as base64 text in JSON (the metadata store and definitions files);
+/// arrays of numbers, as users were first stored, still read.
+mod b64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(v))
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Text(String),
+        Numbers(Vec<u8>),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        match Stored::deserialize(d)? {
+            Stored::Text(t) => STANDARD.decode(t).map_err(serde::de::Error::custom),
+            Stored::Numbers(b) => Ok(b),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +90,9 @@ macro_rules! scram_derive {
 /// definitions, so that an imported user keeps its password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
+    #[serde(with = "b64")]
     salt: Vec<u8>,
+    #[serde(with = "b64")]
     password_sha256: Vec<u8>,
     scram_sha256: ScramCredential,
     scram_sha512: ScramCredential,
@@ -489,6 +520,41 @@ mod tests {
         assert!(u.may_route("/", "amq.topic", Access::Write, "sensors.t1"));
         assert!(!u.may_route("/", "amq.topic", Access::Write, "admin.x"));
         assert!(u.may_route("/", "other", Access::Write, "admin.x"));
+        Ok(())
+    }
+
+    #[test]
+    fn users_stored_with_byte_arrays_still_load() -> Result<()> {
+        let u = User::new("dave", "pw")?;
+        let mut v = serde_json::to_value(&u).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        // Rewrite every base64 field as the array of numbers the first format used.
+        fn to_numbers(v: &mut serde_json::Value) {
+            use base64::Engine as _;
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, x) in m.iter_mut() {
+                        if ["salt", "password_sha256", "stored_key", "server_key"]
+                            .contains(&k.as_str())
+                            && let Some(text) = x.as_str()
+                            && let Ok(bytes) =
+                                base64::engine::general_purpose::STANDARD.decode(text)
+                        {
+                            *x = serde_json::json!(bytes);
+                        } else {
+                            to_numbers(x);
+                        }
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter_mut().for_each(to_numbers),
+                _ => {}
+            }
+        }
+        to_numbers(&mut v);
+        assert!(v["salt"].is_array());
+        let back: User =
+            serde_json::from_value(v).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        assert!(back.check_password("pw"));
+        assert!(back.credentials().validate().is_ok());
         Ok(())
     }
 

@@ -113,6 +113,13 @@ impl ConnectionHandle {
         }
     }
 
+    /// Records the client's name for itself once it is known.
+    pub fn set_client(&self, client: &str) {
+        if let Some(e) = self.registry.lock().get_mut(&self.id.0) {
+            e.info.client = Some(client.to_string());
+        }
+    }
+
     /// Records the user (after a late authentication, as Kafka SASL is).
     pub fn set_user(&self, user: &str) {
         if let Some(e) = self.registry.lock().get_mut(&self.id.0) {

@@ -19,13 +19,14 @@ use crate::meta_writer::MetaWriter;
 use crate::metrics::Metrics;
 use crate::offsets::GroupOffsets;
 use crate::queue::QueueStats;
+use crate::topic::forward::Forwarders;
 use crate::topic::{PartitionRef, Topic, spawn_partition};
 use crate::vhost::{Vhost, VhostDeps};
 
 /// The engine. Cheap to clone; every clone is the same engine.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    inner: Arc<EngineInner>,
+    pub(crate) inner: Arc<EngineInner>,
 }
 
 #[derive(Debug)]
@@ -37,13 +38,17 @@ pub(crate) struct EngineInner {
     vhosts: RwLock<HashMap<VhostName, Vhost>>,
     /// Read on every produce and fetch; replaced wholesale on the rare topic change so
     /// that those paths never take a lock.
-    topics: ArcSwap<HashMap<TopicName, Arc<Topic>>>,
+    /// Shared with the vhosts, which resolve bindings to topics against it.
+    topics: crate::topic::stream::TopicMap,
     /// Serialises topic creation and deletion.
     topic_lock: tokio::sync::Mutex<()>,
+    /// Tailing tasks of topics that forward into an exchange (`topic::forward`).
+    forwarders: Forwarders,
     offsets: GroupOffsets,
     users: UserStore,
     counters: Counters,
     pub(crate) connections: Arc<ConnectionRegistry>,
+    pub(crate) membership: crate::membership::MembershipSources,
     pub(crate) metrics: Arc<Metrics>,
     alarms: Arc<crate::alarms::ResourceAlarms>,
     next_connection: AtomicU64,
@@ -91,19 +96,22 @@ impl Engine {
         }
         let offsets = GroupOffsets::load(meta.clone())?;
         let users = UserStore::load(meta.clone(), &config.default_user)?;
-        let meta_writer = MetaWriter::start(meta.clone())?;
+        let metrics = Arc::new(Metrics::default());
+        let meta_writer = MetaWriter::start(meta.clone(), metrics.clone())?;
         let inner = Arc::new(EngineInner {
             config: Arc::new(config),
             meta: meta.clone(),
             meta_writer,
             vhosts: RwLock::new(HashMap::new()),
-            topics: ArcSwap::from_pointee(HashMap::new()),
+            topics: Arc::new(ArcSwap::from_pointee(HashMap::new())),
             topic_lock: tokio::sync::Mutex::new(()),
+            forwarders: Forwarders::default(),
             offsets,
             users,
             counters: Counters::new(meta.clone()),
             connections: Arc::new(ConnectionRegistry::default()),
-            metrics: Arc::new(Metrics::default()),
+            membership: crate::membership::MembershipSources::default(),
+            metrics,
             alarms: Arc::default(),
             next_connection: AtomicU64::new(1),
         });
@@ -146,6 +154,10 @@ impl Engine {
             let topic = self.open_topic(&name, config, 0).await?;
             map.insert(name, Arc::new(topic));
         }
+        // Vhosts are recovered first, so forwarding can publish from the start.
+        for topic in map.values() {
+            self.inner.forwarders.restart(self, topic);
+        }
         self.inner.topics.store(Arc::new(map));
         Ok(())
     }
@@ -156,6 +168,7 @@ impl Engine {
             meta: self.inner.meta.clone(),
             meta_writer: self.inner.meta_writer.clone(),
             metrics: self.inner.metrics.clone(),
+            topics: self.inner.topics.clone(),
         }
     }
 
@@ -330,6 +343,7 @@ impl Engine {
         self.swap_topics(|m| {
             m.insert(name.clone(), topic.clone());
         });
+        self.inner.forwarders.restart(self, &topic);
         tracing::info!(topic = %name, partitions = topic.partitions.len(), "created topic");
         Ok(topic)
     }
@@ -359,6 +373,7 @@ impl Engine {
             return Err(Error::not_found("topic", name, "-"));
         };
         self.inner.meta.delete(MetaTable::Topics, name)?;
+        self.inner.forwarders.stop(name);
         self.swap_topics(|m| {
             m.remove(name);
         });
@@ -394,6 +409,7 @@ impl Engine {
         self.swap_topics(|m| {
             m.insert(grown.name.clone(), grown.clone());
         });
+        self.inner.forwarders.restart(self, &grown);
         Ok(())
     }
 
@@ -418,6 +434,11 @@ impl Engine {
         self.swap_topics(|m| {
             m.insert(updated.name.clone(), updated.clone());
         });
+        // Only a forwarding change restarts the tailing tasks (a restart resumes from
+        // the last committed position, but there is no reason to interrupt them).
+        if updated.config.forward != topic.config.forward {
+            self.inner.forwarders.restart(self, &updated);
+        }
         Ok(())
     }
 
@@ -459,6 +480,7 @@ impl Engine {
 
     /// Flushes and stops every queue and partition task. Call once, at exit.
     pub async fn shutdown(&self) {
+        self.inner.forwarders.stop_all();
         let vhosts: Vec<Vhost> = self.read_vhosts().values().cloned().collect();
         for vhost in vhosts {
             vhost.shutdown().await;

@@ -16,6 +16,8 @@ use tokio::sync::oneshot;
 use trident_core::{Error, ErrorKind, Result};
 use trident_storage::{MetaOp, MetaStore};
 
+use crate::metrics::Metrics;
+
 /// At most this many batches share one commit, so that a single huge commit does not
 /// hold every writer waiting.
 const MAX_GROUP: usize = 1024;
@@ -45,11 +47,11 @@ impl std::fmt::Debug for Job {
 }
 
 impl MetaWriter {
-    pub(crate) fn start(meta: Arc<MetaStore>) -> Result<Self> {
+    pub(crate) fn start(meta: Arc<MetaStore>, metrics: Arc<Metrics>) -> Result<Self> {
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("trident-meta-writer".into())
-            .spawn(move || run(&meta, &rx))?;
+            .spawn(move || run(&meta, &metrics, &rx))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 tx: Some(tx),
@@ -94,7 +96,7 @@ impl Drop for Inner {
     }
 }
 
-fn run(meta: &MetaStore, rx: &mpsc::Receiver<Job>) {
+fn run(meta: &MetaStore, metrics: &Metrics, rx: &mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -106,6 +108,8 @@ fn run(meta: &MetaStore, rx: &mpsc::Receiver<Job>) {
         let ops: Vec<MetaOp> = jobs.iter_mut().flat_map(|j| j.ops.drain(..)).collect();
         match meta.write_batch(ops).map_err(Error::from) {
             Ok(()) => {
+                Metrics::add(&metrics.meta_commits, 1);
+                Metrics::add(&metrics.meta_writes, jobs.len() as u64);
                 for j in jobs {
                     let _ = j.done.send(Ok(()));
                 }

@@ -19,6 +19,10 @@ pub struct Metrics {
     pub records_appended: AtomicU64,
     pub bytes_appended: AtomicU64,
     pub records_fetched: AtomicU64,
+    /// Adapter-state and retained-message writes (batches) committed, and the commits
+    /// (fsyncs) they took: their ratio is what group commit saves.
+    pub meta_writes: AtomicU64,
+    pub meta_commits: AtomicU64,
     pub connections_opened: AtomicU64,
     pub connections_closed: AtomicU64,
     unique: AtomicU64,

@@ -43,6 +43,8 @@ pub(crate) struct VhostDeps {
     pub meta: Arc<MetaStore>,
     pub meta_writer: MetaWriter,
     pub metrics: Arc<Metrics>,
+    /// The engine's topics: a binding destination that names no queue may name one.
+    pub topics: crate::topic::stream::TopicMap,
 }
 
 #[derive(Debug)]
@@ -328,6 +330,12 @@ impl Vhost {
 
     fn destination_durable(&self, snap: &Snapshot, dest: &BindingDestination) -> Result<bool> {
         match dest {
+            // A topic is a durable destination (a log).
+            BindingDestination::Queue(q)
+                if !snap.queues.contains_key(q) && self.stream(q).is_some() =>
+            {
+                Ok(true)
+            }
             BindingDestination::Queue(q) => snap
                 .queues
                 .get(q)
@@ -339,6 +347,17 @@ impl Vhost {
                 })
             }
         }
+    }
+
+    /// Whether `name` names a topic that bindings may deliver to (when no queue has
+    /// that name): AMQP `queue.bind` accepts it as a stream destination.
+    pub fn has_stream(&self, name: &QueueName) -> bool {
+        self.stream(name).is_some()
+    }
+
+    /// The topic a binding destination names when no queue has that name.
+    fn stream(&self, name: &QueueName) -> Option<Arc<crate::topic::Topic>> {
+        self.inner.engine.topics.load().get(name.as_str()).cloned()
     }
 
     pub async fn bind(&self, mut binding: Binding, conn: ConnectionId) -> Result<()> {
@@ -574,18 +593,22 @@ impl Vhost {
         metrics.record_publish(message.body.len());
         // Each queue with the bindings of it the message matched: the queue keeps them
         // beside the message and hands them to its consumer with the delivery.
-        let targets: Vec<(&QueueRef, Arrival)> = route
-            .routes()
-            .filter_map(|r| {
-                let q = snap.queues.get(r.queue)?;
-                let arrival = Arrival {
-                    matched: r.matched_bindings(),
-                    replayed: false,
-                };
-                Some((q, arrival))
-            })
-            .collect();
-        if targets.is_empty() {
+        // A routed name that is no queue may be a topic (`topic::stream`).
+        let mut targets: Vec<(&QueueRef, Arrival)> = Vec::new();
+        let mut streams = Vec::new();
+        for r in route.routes() {
+            match snap.queues.get(r.queue) {
+                Some(q) => targets.push((
+                    q,
+                    Arrival {
+                        matched: r.matched_bindings(),
+                        replayed: false,
+                    },
+                )),
+                None => streams.extend(self.stream(r.queue)),
+            }
+        }
+        if targets.is_empty() && streams.is_empty() {
             metrics.record_unroutable();
             return Ok(Published {
                 routed: 0,
@@ -593,13 +616,16 @@ impl Vhost {
             });
         }
         let (ticket, confirm) = if opts.confirm {
-            let (t, c) = ConfirmTicket::new(targets.len());
+            let (t, c) = ConfirmTicket::new(targets.len() + streams.len());
             (Some(t), Some(c))
         } else {
             (None, None)
         };
         let message = Arc::new(message);
-        let routed = targets.len();
+        let routed = targets.len() + streams.len();
+        for topic in &streams {
+            crate::topic::stream::append_message(topic, &message, ticket.clone()).await;
+        }
         for (q, arrival) in targets {
             let cmd = QueueCommand::Publish {
                 message: message.clone(),

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use trident_core::ErrorKind;
-use trident_engine::{Engine, EngineConfig};
+use trident_engine::{Engine, EngineConfig, Metrics};
 
 async fn open(dir: &std::path::Path) -> Engine {
     Engine::open(EngineConfig::new(dir))
@@ -88,6 +88,11 @@ async fn concurrent_writers_are_all_committed() {
     }
     let all = store.scan_prefix("k/").expect("scan");
     assert_eq!(all.len(), 200);
+    let m = engine.metrics();
+    let (writes, commits) = (Metrics::get(&m.meta_writes), Metrics::get(&m.meta_commits));
+    assert_eq!(writes, 200, "every write counted once");
+    assert!((1..=200).contains(&commits), "{commits} commits");
+    println!("200 concurrent writes took {commits} commits");
     for (i, (k, v)) in all.iter().enumerate() {
         assert_eq!(k, &format!("k/{i:03}"));
         assert_eq!(v, &(i as u32).to_le_bytes().to_vec());

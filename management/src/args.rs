@@ -185,3 +185,51 @@ pub fn object(v: Option<&Value>) -> ApiResult<Map<String, Value>> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn queue_arguments_round_trip_and_bad_ones_are_named() {
+        let given = serde_json::json!({
+            "x-message-ttl": 1000, "x-max-length": 5, "x-overflow": "reject-publish",
+            "x-dead-letter-exchange": "dlx", "x-max-priority": 9, "x-unknown": true,
+        });
+        let a = queue_args(&obj(given)).expect("valid");
+        assert_eq!(a.max_length, Some(5));
+        assert_eq!(a.overflow, Overflow::RejectPublish);
+        let back = queue_args_json(&a);
+        assert_eq!(back["x-dead-letter-exchange"], "dlx");
+        assert!(
+            back.get("x-unknown").is_none(),
+            "unknown arguments are ignored"
+        );
+        for bad in [
+            serde_json::json!({"x-max-length": -1}),
+            serde_json::json!({"x-expires": 0}),
+            serde_json::json!({"x-overflow": "explode"}),
+            serde_json::json!({"x-max-priority": 1000}),
+            serde_json::json!({"x-queue-type": "weird"}),
+        ] {
+            let e = queue_args(&obj(bad.clone())).expect_err("refused");
+            let key = bad
+                .as_object()
+                .and_then(|m| m.keys().next().cloned())
+                .unwrap_or_default();
+            assert!(e.reason.contains(&key), "{bad}: {}", e.reason);
+        }
+    }
+
+    #[test]
+    fn field_tables_convert_both_ways() {
+        let v =
+            serde_json::json!({"x-match": "all", "n": 3, "nested": {"ok": true}, "list": [1, "a"]});
+        let t = field_table(&obj(v.clone())).expect("table");
+        assert_eq!(field_table_json(&t), v);
+    }
+}

@@ -19,7 +19,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::queues::{vhost, visible_vhosts};
 
 /// RabbitMQ names the default exchange `amq.default` in URLs.
-fn exchange_name(s: &str) -> ApiResult<ExchangeName> {
+pub(crate) fn exchange_name(s: &str) -> ApiResult<ExchangeName> {
     let s = if s == "amq.default" { "" } else { s };
     Ok(ExchangeName::new(s)?)
 }

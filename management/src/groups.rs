@@ -1,15 +1,15 @@
 //! `/api/consumer-groups`: groups with committed offsets, their lag per partition,
 //! and resetting their offsets (kafka-consumer-groups `--reset-offsets`).
 //!
-//! The engine keeps committed offsets, not group membership (that is the Kafka
-//! adapter's coordinator state), so members are not listed here yet.
+//! Committed offsets come from the engine; members from the membership view the
+//! adapter that coordinates the group registered with the engine.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use trident_engine::{Access, CommittedOffset};
+use trident_engine::{Access, CommittedOffset, GroupSummary};
 
 use crate::Api;
 use crate::body::{self, P};
@@ -38,7 +38,34 @@ fn partition_json(api: &Api, topic: &str, partition: u32, committed: &CommittedO
     })
 }
 
+fn membership(api: &Api, group: &str) -> Option<GroupSummary> {
+    api.engine
+        .group_memberships()
+        .into_iter()
+        .find(|g| g.group == group)
+}
+
 fn group_json(api: &Api, group: &str) -> Value {
+    let live = membership(api, group);
+    let members: Vec<Value> = live
+        .as_ref()
+        .map(|g| {
+            g.members
+                .iter()
+                .map(|m| {
+                    json!({
+                        "member_id": m.member_id,
+                        "client_id": m.client_id,
+                        "host": m.host,
+                        "assignment": m.assignment.iter()
+                            .map(|(t, p)| json!({"topic": t, "partition": p}))
+                            .collect::<Vec<_>>(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let state = live.as_ref().map_or("Empty", |g| g.state.as_str());
     let offsets = api.engine.offsets().group(group);
     let partitions: Vec<Value> = offsets
         .iter()
@@ -54,7 +81,8 @@ fn group_json(api: &Api, group: &str) -> Value {
         "group": group,
         "topics": topics,
         "lag": lag,
-        "members": [],
+        "state": state,
+        "members": members,
         "offsets": partitions,
     })
 }
@@ -72,11 +100,17 @@ fn can_see(api: &Api, caller: &Caller, group: &str) -> bool {
             .all(|(t, _, _)| caller.user.may_log(Access::Read, t))
 }
 
+/// Groups with committed offsets or live members.
+fn group_names(api: &Api) -> Vec<String> {
+    let mut names = api.engine.offsets().groups();
+    names.extend(api.engine.group_memberships().into_iter().map(|g| g.group));
+    names.sort();
+    names.dedup();
+    names
+}
+
 pub async fn list(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
-    let out: Vec<Value> = api
-        .engine
-        .offsets()
-        .groups()
+    let out: Vec<Value> = group_names(&api)
         .iter()
         .filter(|g| can_see(&api, &caller, g))
         .map(|g| group_json(&api, g))
@@ -85,10 +119,9 @@ pub async fn list(State(api): State<Api>, caller: Caller) -> ApiResult<Response>
 }
 
 fn require_group(api: &Api, caller: &Caller, group: &str) -> ApiResult<()> {
-    if api.engine.offsets().group(group).is_empty() || !can_see(api, caller, group) {
-        return Err(ApiError::not_found(format!(
-            "no consumer group '{group}' with committed offsets"
-        )));
+    let known = !api.engine.offsets().group(group).is_empty() || membership(api, group).is_some();
+    if !known || !can_see(api, caller, group) {
+        return Err(ApiError::not_found(format!("no consumer group '{group}'")));
     }
     Ok(())
 }
@@ -124,6 +157,19 @@ pub async fn reset_offsets(
 ) -> ApiResult<Response> {
     caller.require_admin()?;
     let b: ResetBody = body::read_json(req).await?;
+    // As kafka-consumer-groups: members would overwrite the reset with their next commit.
+    if let Some(live) = membership(&api, &group)
+        && !live.members.is_empty()
+    {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            format!(
+                "offsets can only be reset while group '{group}' is inactive; it is {} with {} member(s)",
+                live.state,
+                live.members.len()
+            ),
+        ));
+    }
     let mut targets: Vec<(String, u32)> = api
         .engine
         .offsets()

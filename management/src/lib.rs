@@ -9,13 +9,16 @@
 mod args;
 mod body;
 mod caller;
+mod dashboard;
 mod definitions;
 mod error;
 mod exchanges;
 mod groups;
+mod messages;
 mod objects;
 mod overview;
 mod queues;
+mod rates;
 mod topics;
 mod users;
 mod vhosts;
@@ -26,6 +29,7 @@ use trident_engine::Engine;
 
 pub use body::MAX_BODY_BYTES;
 pub use error::ApiError;
+pub use rates::Rates;
 
 /// A listener the broker serves, as `/api/overview` reports it.
 #[derive(Debug, Clone)]
@@ -41,9 +45,11 @@ pub struct Api {
     pub listeners: Vec<Listener>,
     /// The node's name in listings (RabbitMQ's `node`).
     pub node: String,
+    /// Message rates over time (`Rates::start(engine)` samples the engine).
+    pub rates: Rates,
 }
 
-/// The `/api/` routes. Serve them with `into_make_service_with_connect_info::<SocketAddr>`
+/// The `/api/` routes and the web dashboard (`/`). Serve them with `into_make_service_with_connect_info::<SocketAddr>`
 /// so that loopback-only accounts are recognised; without it every caller counts as
 /// remote.
 pub fn router(api: Api) -> Router {
@@ -59,6 +65,11 @@ pub fn router(api: Api) -> Router {
                 .delete(queues::delete),
         )
         .route("/api/queues/{vhost}/{name}/contents", delete(queues::purge))
+        .route("/api/queues/{vhost}/{name}/get", post(messages::get))
+        .route(
+            "/api/exchanges/{vhost}/{name}/publish",
+            post(messages::publish),
+        )
         .route("/api/exchanges", get(exchanges::list_all))
         .route("/api/exchanges/{vhost}", get(exchanges::list_vhost))
         .route(
@@ -121,8 +132,10 @@ pub fn router(api: Api) -> Router {
             "/api/consumer-groups/{group}/reset-offsets",
             post(groups::reset_offsets),
         )
+        .merge(dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(dashboard::quiet_auth))
         .with_state(api)
 }
 

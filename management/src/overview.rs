@@ -1,6 +1,7 @@
 //! `/api/overview` and `/api/whoami`.
 
 use axum::extract::State;
+use axum::http::Uri;
 use axum::response::Response;
 use serde_json::json;
 use trident_engine::Metrics;
@@ -10,8 +11,9 @@ use crate::body;
 use crate::caller::Caller;
 use crate::error::ApiResult;
 use crate::queues::visible_vhosts;
+use crate::rates::{self, Range};
 
-pub async fn overview(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
+pub async fn overview(State(api): State<Api>, caller: Caller, uri: Uri) -> ApiResult<Response> {
     let m = api.engine.metrics();
     let alarms = api.engine.alarms().status();
     let (mut queues, mut exchanges, mut consumers) = (0u64, 0u64, 0u64);
@@ -55,7 +57,7 @@ pub async fn overview(State(api): State<Api>, caller: Caller) -> ApiResult<Respo
             })
         })
         .collect();
-    body::ok(&json!({
+    let mut out = json!({
         "management_version": env!("CARGO_PKG_VERSION"),
         "product_name": "Trident",
         "product_version": env!("CARGO_PKG_VERSION"),
@@ -92,7 +94,16 @@ pub async fn overview(State(api): State<Api>, caller: Caller) -> ApiResult<Respo
             "records_fetched": Metrics::get(&m.records_fetched),
         },
         "log_bytes": log_bytes,
-    }))
+    });
+    // Rates are broker-wide, as the counters beside them.
+    let details = api.rates.overview(Range::from_query(uri.query()));
+    rates::attach(
+        &mut out,
+        details,
+        rates::OVERVIEW_COUNTER_FIELDS,
+        Some("queue_totals"),
+    );
+    body::ok(&out)
 }
 
 pub async fn whoami(caller: Caller) -> ApiResult<Response> {

@@ -14,6 +14,7 @@ use crate::args;
 use crate::body::{self, P};
 use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::rates::{self, Range};
 
 /// A vhost the caller may see, or a 404.
 pub(crate) fn vhost(api: &Api, caller: &Caller, name: &str) -> ApiResult<Vhost> {
@@ -35,9 +36,14 @@ pub(crate) fn visible_vhosts(api: &Api, caller: &Caller) -> Vec<Vhost> {
 }
 
 pub(crate) fn queue_json(api: &Api, vhost: &str, q: &QueueRef) -> Value {
+    queue_json_in(api, vhost, q, None)
+}
+
+/// A queue with its rates, and their samples over `range` when asked for.
+pub(crate) fn queue_json_in(api: &Api, vhost: &str, q: &QueueRef, range: Option<Range>) -> Value {
     let d = q.def();
     let s = q.stats();
-    json!({
+    let mut out = json!({
         "name": q.name().as_str(),
         "vhost": vhost,
         "durable": d.durable,
@@ -52,7 +58,15 @@ pub(crate) fn queue_json(api: &Api, vhost: &str, q: &QueueRef) -> Value {
         "state": "running",
         "type": if d.args.stream { "stream" } else { "classic" },
         "node": api.node,
-    })
+        "message_stats": {
+            "publish": s.published,
+            "deliver_get": s.delivered,
+            "ack": s.acked,
+        },
+    });
+    let details = api.rates.queue(vhost, q.name().as_str(), range);
+    rates::attach(&mut out, details, rates::QUEUE_COUNTER_FIELDS, None);
+    out
 }
 
 fn sorted(mut qs: Vec<QueueRef>) -> Vec<QueueRef> {
@@ -93,10 +107,12 @@ pub async fn show(
     State(api): State<Api>,
     caller: Caller,
     P((vh, name)): P<(String, String)>,
+    uri: Uri,
 ) -> ApiResult<Response> {
     let v = vhost(&api, &caller, &vh)?;
     let q = queue(&v, &name)?;
-    body::ok(&queue_json(&api, &vh, &q))
+    let range = Range::from_query(uri.query());
+    body::ok(&queue_json_in(&api, &vh, &q, range))
 }
 
 #[derive(Debug, Deserialize)]

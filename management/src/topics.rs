@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
+use axum::http::Uri;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,6 +16,7 @@ use crate::Api;
 use crate::body::{self, P};
 use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::rates::{self, Range};
 
 /// Most partitions one topic may have through this API: past this a typo (an extra
 /// zero) would open thousands of files.
@@ -46,6 +48,19 @@ pub(crate) fn topic_json(t: &Topic) -> Value {
         "config": config_json(&t.config),
         "partition_details": partitions,
     })
+}
+
+/// A topic with `message_stats.publish` (records appended: the sum of end offsets)
+/// and the rates the sampler measured.
+fn topic_json_with_rates(api: &Api, t: &Topic, range: Option<Range>) -> Value {
+    let mut out = topic_json(t);
+    let appended: u64 = t.partitions.iter().map(|p| p.high_watermark()).sum();
+    if let Value::Object(o) = &mut out {
+        o.insert("message_stats".into(), json!({ "publish": appended }));
+    }
+    let details = api.rates.topic(t.name.as_str(), range);
+    rates::attach(&mut out, details, rates::TOPIC_COUNTER_FIELDS, None);
+    out
 }
 
 pub(crate) fn config_json(c: &TopicConfig) -> Value {
@@ -84,7 +99,7 @@ pub async fn list(State(api): State<Api>, caller: Caller) -> ApiResult<Response>
         .topics()
         .iter()
         .filter(|t| can_see(&caller, t.name.as_str()))
-        .map(|t| topic_json(t))
+        .map(|t| topic_json_with_rates(&api, t, None))
         .collect();
     body::ok(&out)
 }
@@ -100,9 +115,11 @@ pub async fn show(
     State(api): State<Api>,
     caller: Caller,
     P(name): P<String>,
+    uri: Uri,
 ) -> ApiResult<Response> {
     let t = topic(&api, &caller, &name)?;
-    body::ok(&topic_json(&t))
+    let range = Range::from_query(uri.query());
+    body::ok(&topic_json_with_rates(&api, &t, range))
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -14,6 +14,9 @@ consumed queue is drained and the unconsumed one read out, and the script prints
                --ack-bound-ms before the kill: the broker promised that ack was kept
   unflagged    a delivery of a message the consumer had already received, arriving with
                redelivered=false (a redelivery without the flag)
+  acks lost    acked messages delivered again after a kill, and how long before the
+               kill the oldest of those acks was sent: the window an ack without a round
+               trip after it has to reach the broker's journal
   restart      the longest time from spawning the broker to a passive declare of both
                queues succeeding (every queue recovered and serving)
 
@@ -151,9 +154,14 @@ class Ledger:
         self.flagged_first = 0
         # id -> monotonic time from which its ack was promised durable
         self.ack_promised_at = {}
-        # id -> cycle in which it was last acked
+        # id -> cycle in which it was last acked, and when that ack was sent
         self.acked_in = {}
+        self.ack_sent_at = {}
         self.ack_violations = []
+        # Acked messages delivered again after a kill, and the oldest such ack's age
+        # at the kill: the window in which a kill can still lose an ack.
+        self.acked_redelivered = 0
+        self.max_lost_ack_age = 0.0
 
 
 class Soak:
@@ -227,11 +235,16 @@ class Soak:
                             killed = self.kill_times.get(led.acked_in.get(mid, -1))
                             if promised is not None and killed is not None and promised <= killed:
                                 led.ack_violations.append(mid)
+                            sent = led.ack_sent_at.get(mid)
+                            if sent is not None and killed is not None:
+                                led.acked_redelivered += 1
+                                led.max_lost_ack_age = max(led.max_lost_ack_age, killed - sent)
                         elif method.redelivered:
                             led.flagged_first += 1
                     ch.basic_ack(method.delivery_tag)
                     with led.lock:
                         led.acked_in[mid] = now_cycle
+                        led.ack_sent_at[mid] = time.monotonic()
                         led.ack_promised_at.pop(mid, None)
                     since_round_trip.append(mid)
                     if len(since_round_trip) >= ROUND_TRIP_EVERY:
@@ -371,6 +384,8 @@ def main():
           f"redelivered after a promised ack {len(led.ack_violations)})")
     print(f"unflagged        {len(led.unflagged)} (of {led.redelivered} redeliveries; "
           f"{led.flagged_first} first deliveries arrived flagged)")
+    print(f"acks lost        {led.acked_redelivered} acked messages delivered again; the oldest of "
+          f"those acks was sent {led.max_lost_ack_age * 1000:.1f} ms before the kill")
     print(f"restart          max {max(restarts):.3f} s, median {sorted(restarts)[len(restarts) // 2]:.3f} s "
           f"(unconsumed queue at the end: {sum(stored.values())} messages)")
     if consumed_ready:

@@ -259,7 +259,7 @@ def main():
     broker = Broker(args.binary, data_dir, args.port, args.set, log_path)
     try:
         broker.spawn()
-        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 2})
         deadline = time.monotonic() + 30
         while True:
             try:

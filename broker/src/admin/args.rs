@@ -220,7 +220,7 @@ pub enum GroupsCmd {
         group: String,
     },
     /// Move a group's committed offsets (kafka-consumer-groups --reset-offsets
-    /// --execute; stop the group's consumers first, as Kafka requires).
+    /// --execute); refused while the group has members, as Kafka does.
     #[command(group = clap::ArgGroup::new("to").required(true).multiple(false))]
     ResetOffsets {
         group: String,

@@ -138,18 +138,29 @@ fn pretty(v: &Value) -> String {
     s
 }
 
-/// The password from the flag or the first line of standard input, checked against
-/// the policy before anything is sent.
+/// The password from the flag, else a prompt with echo off when standard input is a
+/// terminal, else the first line of standard input; checked against the policy before
+/// anything is sent.
 fn new_password(user: &str, given: Option<String>) -> Result<String, AdminError> {
     let password = match given {
         Some(p) => p,
         None => {
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| AdminError::Input(format!("reading the password from stdin: {e}")))?;
-            line.trim_end_matches(['\r', '\n']).to_string()
+            use std::io::IsTerminal;
+            if std::io::stdin().is_terminal() {
+                // At a terminal, prompt and read with echo off (rpassword talks to the
+                // controlling terminal and restores its settings afterwards), as
+                // rabbitmqctl and passwd do.
+                rpassword::prompt_password(format!("Password for '{user}': ")).map_err(|e| {
+                    AdminError::Input(format!("reading the password from the terminal: {e}"))
+                })?
+            } else {
+                // A pipe or a file: the first line, for scripts.
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+                    AdminError::Input(format!("reading the password from stdin: {e}"))
+                })?;
+                line.trim_end_matches(['\r', '\n']).to_string()
+            }
         }
     };
     password::check(user, &password)
@@ -221,6 +232,11 @@ const OFFSET_COLS: &[Column] = &[
     ("LOG-END-OFFSET", "end_offset"),
     ("LAG", "lag"),
 ];
+const MEMBER_COLS: &[Column] = &[
+    ("CONSUMER-ID", "member_id"),
+    ("HOST", "host"),
+    ("CLIENT-ID", "client_id"),
+];
 const CONNECTION_COLS: &[Column] = &[
     ("NAME", "name"),
     ("PROTOCOL", "protocol"),
@@ -228,6 +244,7 @@ const CONNECTION_COLS: &[Column] = &[
     ("PEER_PORT", "peer_port"),
     ("USER", "user"),
     ("VHOST", "vhost"),
+    ("CLIENT", "client"),
 ];
 
 fn execute(conn: &Connection, cmd: AdminCommand) -> Result<String, AdminError> {
@@ -542,12 +559,19 @@ fn group_table(ctx: &Ctx<'_>, g: &Value) -> String {
         Format::Json => pretty(g),
         Format::Table => {
             let rows = g.get("offsets").cloned().unwrap_or(Value::Null);
-            format!(
-                "GROUP {}  total lag {}\n{}",
+            let members = g.get("members").cloned().unwrap_or(Value::Null);
+            let mut out = format!(
+                "GROUP {}  state {}  total lag {}\n{}",
                 g.get("group").and_then(Value::as_str).unwrap_or(""),
+                g.get("state").and_then(Value::as_str).unwrap_or(""),
                 g.get("lag").unwrap_or(&Value::Null),
                 ctx.show_rows(&rows, OFFSET_COLS)
-            )
+            );
+            if members.as_array().is_some_and(|m| !m.is_empty()) {
+                out.push('\n');
+                out.push_str(&ctx.show_rows(&members, MEMBER_COLS));
+            }
+            out
         }
     }
 }

@@ -84,6 +84,7 @@ impl QueueActor {
             let tag = s.delivery.consumer_tag.clone();
             if s.sink.send(ConsumerEvent::Deliver(s.delivery)).is_ok() {
                 Metrics::add(&self.metrics.messages_delivered, 1);
+                Metrics::add(&self.counters.delivered, 1);
                 if let Some(entry) = s.no_ack {
                     self.backlog.disk.remove(entry.seq);
                 }
@@ -110,6 +111,7 @@ impl QueueActor {
         let entry = self.backlog.pop_front()?;
         let id = self.unacked.next_id();
         Metrics::add(&self.metrics.messages_delivered, 1);
+        Metrics::add(&self.counters.delivered, 1);
         if !entry.redelivered {
             self.backlog.disk.mark_delivered(entry.seq);
             // The reply leaves as soon as this returns.

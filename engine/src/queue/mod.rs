@@ -33,6 +33,10 @@ pub(crate) struct QueueCounters {
     pub ready_bytes: AtomicU64,
     pub dropped_overflow: AtomicU64,
     pub rejected_overflow: AtomicU64,
+    /// Cumulative, for rates over time (the management API's sampler differences them).
+    pub published: AtomicU64,
+    pub delivered: AtomicU64,
+    pub acked: AtomicU64,
 }
 
 /// A cheap handle to one queue's owner task.
@@ -98,6 +102,12 @@ pub struct QueueStats {
     /// Publishes the queue refused because it was full (`reject-publish`,
     /// `reject-publish-dlx`); publishers that asked for a confirmation got a nack.
     pub rejected_overflow: u64,
+    /// Messages the queue accepted since it was created (this process).
+    pub published: u64,
+    /// Deliveries to consumers and `get`s, redeliveries included.
+    pub delivered: u64,
+    /// Deliveries acknowledged.
+    pub acked: u64,
 }
 
 impl QueueRef {
@@ -171,6 +181,9 @@ impl QueueRef {
             ready_bytes: c.ready_bytes.load(Ordering::Relaxed),
             dropped_overflow: c.dropped_overflow.load(Ordering::Relaxed),
             rejected_overflow: c.rejected_overflow.load(Ordering::Relaxed),
+            published: c.published.load(Ordering::Relaxed),
+            delivered: c.delivered.load(Ordering::Relaxed),
+            acked: c.acked.load(Ordering::Relaxed),
         }
     }
 

@@ -41,6 +41,7 @@ impl QueueActor {
             }
             return;
         }
+        Metrics::add(&self.counters.published, 1);
         self.backlog.push(message, arrival, ticket, &self.def.args);
         self.enforce_max_length();
     }

@@ -76,6 +76,7 @@ impl QueueActor {
             match outcome {
                 Outcome::Ack => {
                     Metrics::add(&self.metrics.messages_acked, 1);
+                    Metrics::add(&self.counters.acked, 1);
                     self.backlog.disk.remove(entry.seq);
                 }
                 Outcome::Requeue => {

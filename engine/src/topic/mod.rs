@@ -1,9 +1,10 @@
 //! Partitioned logs: a topic is N partitions, each owned by one task (see `partition`).
 
-mod batch_v2;
+pub mod forward;
 mod partition;
 mod producer_snapshot;
 mod producer_state;
+pub(crate) mod stream;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,13 +32,9 @@ pub struct AppendRequest {
     pub wait_durable: bool,
 }
 
-/// An idempotent producer's identity and the sequence number of a batch's first record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProducerSeq {
-    pub producer_id: i64,
-    pub epoch: i16,
-    pub base_sequence: i32,
-}
+/// An idempotent producer's identity and the sequence number of a batch's first record
+/// (read from stored batch headers by the records crate).
+pub use trident_records::ProducerSeq;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendResult {

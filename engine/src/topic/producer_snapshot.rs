@@ -24,8 +24,8 @@ use std::collections::VecDeque;
 use trident_core::{BatchEncoding, Offset};
 use trident_storage::SegmentLog;
 
-use super::batch_v2;
 use super::producer_state::{ProducerEntry, ProducerStates, RECENT, Recent};
+use trident_records::batch;
 
 /// The sidecar's name in the partition directory.
 pub(crate) const SNAPSHOT: &str = "producer-snapshot";
@@ -199,10 +199,10 @@ pub(crate) fn recover(log: &SegmentLog, partition: &str) -> ProducerStates {
     // Replayed producers count as active now: the batches' own timestamps are the
     // clients' and may be arbitrarily old.
     let now = trident_core::message::now_ms();
-    let replayed = log.scan_batch_prefixes(from, batch_v2::HEADER_LEN, |b| {
+    let replayed = log.scan_batch_prefixes(from, batch::HEADER_LEN, |b| {
         if b.base_offset >= from
             && b.encoding == Some(BatchEncoding::RecordBatchV2)
-            && let Some(p) = batch_v2::producer_of(b.prefix)
+            && let Some(p) = batch::producer_of(b.prefix)
         {
             states.record(&p, b.record_count, b.base_offset, now);
         }

@@ -49,6 +49,11 @@ pub async fn serve_with(
     shutdown: watch::Receiver<bool>,
 ) {
     tokio::spawn(broker.coordinator.clone().run_ticker(shutdown.clone()));
+    broker
+        .engine
+        .register_group_membership(Arc::new(crate::coordinator::MembershipView(
+            broker.coordinator.clone(),
+        )));
     serve_more(listener, broker, shutdown).await;
 }
 
@@ -143,7 +148,7 @@ async fn connection(
     });
     let mut input = ReadBuffer::new();
     let max = broker.config.max_frame_bytes;
-    let mut user_recorded = false;
+    let (mut user_recorded, mut client_recorded) = (false, false);
     let result = 'conn: loop {
         loop {
             let frame = match next_frame(&mut input.buf, max) {
@@ -162,6 +167,10 @@ async fn connection(
             {
                 registered.set_user(user);
                 user_recorded = true;
+            }
+            if !client_recorded && !session.client_id.is_empty() {
+                registered.set_client(&session.client_id);
+                client_recorded = true;
             }
             let close = matches!(reply, Reply::FrameThenClose(_));
             if tx.send(reply).await.is_err() || close {

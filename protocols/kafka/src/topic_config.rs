@@ -1,7 +1,7 @@
 //! Kafka topic config names onto the engine's [`TopicConfig`]: which keys exist, how
 //! they are shown by DescribeConfigs, and how CreateTopics/AlterConfigs values apply.
 
-use trident_core::TopicConfig;
+use trident_core::{ForwardKey, TopicConfig, TopicForward};
 
 /// DescribeConfigs config sources.
 pub const SOURCE_DYNAMIC_TOPIC: i8 = 1;
@@ -24,6 +24,19 @@ pub struct Entry {
     pub is_default: bool,
     pub config_type: i8,
     pub doc: &'static str,
+}
+
+/// Forwarding into an exchange (docs/cross-protocol.md): the exchange (unset or empty
+/// = off), its vhost, and where the routing key comes from.
+pub const FORWARD_EXCHANGE: &str = "trident.forward.exchange";
+pub const FORWARD_VHOST: &str = "trident.forward.vhost";
+pub const FORWARD_ROUTING_KEY: &str = "trident.forward.routing.key";
+
+fn forward_key_name(k: ForwardKey) -> &'static str {
+    match k {
+        ForwardKey::RecordKey => "record-key",
+        ForwardKey::Topic => "topic",
+    }
 }
 
 /// `segment.ms` without a time-based roll: Kafka has no "never", so the largest long.
@@ -92,6 +105,27 @@ pub fn describe(cfg: &TopicConfig, defaults: &TopicConfig, max_message_bytes: us
             defaults.segment_ms.unwrap_or(NEVER).to_string(),
             TYPE_LONG,
             "Roll to a new segment file past this age.",
+        ),
+        e(
+            FORWARD_EXCHANGE,
+            cfg.forward.exchange.clone().unwrap_or_default(),
+            String::new(),
+            TYPE_STRING,
+            "Publish every appended record to this exchange (empty: off).",
+        ),
+        e(
+            FORWARD_VHOST,
+            cfg.forward.vhost.clone(),
+            TopicForward::default().vhost,
+            TYPE_STRING,
+            "The vhost of trident.forward.exchange.",
+        ),
+        e(
+            FORWARD_ROUTING_KEY,
+            forward_key_name(cfg.forward.routing_key).to_string(),
+            forward_key_name(ForwardKey::default()).to_string(),
+            TYPE_STRING,
+            "Routing key of forwarded records: 'record-key' (the topic name for null or non-UTF-8 keys) or 'topic'.",
         ),
         fixed(
             "max.message.bytes",
@@ -176,6 +210,9 @@ pub fn apply(
             "retention.bytes" => cfg.retention_bytes = defaults.retention_bytes,
             "segment.bytes" => cfg.segment_bytes = defaults.segment_bytes,
             "segment.ms" => cfg.segment_ms = defaults.segment_ms,
+            FORWARD_EXCHANGE => cfg.forward.exchange = None,
+            FORWARD_VHOST => cfg.forward.vhost = TopicForward::default().vhost,
+            FORWARD_ROUTING_KEY => cfg.forward.routing_key = ForwardKey::default(),
             _ if is_fixed(name) => {}
             _ => return Err(format!("unknown topic config '{name}'")),
         }
@@ -215,6 +252,26 @@ pub fn apply(
                 return Err(format!("segment.ms must be >= 1, got {v}"));
             }
             cfg.segment_ms = if v == NEVER { None } else { Some(v) };
+        }
+        FORWARD_EXCHANGE => {
+            let v = value.trim();
+            cfg.forward.exchange = (!v.is_empty()).then(|| v.to_string());
+        }
+        FORWARD_VHOST => {
+            let v = value.trim();
+            if v.is_empty() {
+                return Err(format!("{name} must name a vhost"));
+            }
+            cfg.forward.vhost = v.to_string();
+        }
+        FORWARD_ROUTING_KEY => {
+            cfg.forward.routing_key = match value.trim() {
+                "record-key" => ForwardKey::RecordKey,
+                "topic" => ForwardKey::Topic,
+                v => {
+                    return Err(format!("{name} must be 'record-key' or 'topic', got '{v}'"));
+                }
+            };
         }
         "cleanup.policy" if value.trim() == "delete" => {}
         "min.insync.replicas" if value.trim() == "1" => {}
@@ -265,5 +322,26 @@ mod tests {
             .find(|e| e.name == "retention.bytes")
             .map(|e| e.value.clone());
         assert_eq!(rb.as_deref(), Some("1048576"));
+    }
+
+    #[test]
+    fn forwarding_settings_apply_and_reset() {
+        let defaults = TopicConfig::default();
+        let mut c = defaults.clone();
+        assert_eq!(
+            apply(&mut c, &defaults, FORWARD_EXCHANGE, Some("amq.topic")),
+            Ok(())
+        );
+        assert_eq!(
+            apply(&mut c, &defaults, FORWARD_ROUTING_KEY, Some("topic")),
+            Ok(())
+        );
+        assert_eq!(c.forward.exchange.as_deref(), Some("amq.topic"));
+        assert_eq!(c.forward.routing_key, ForwardKey::Topic);
+        assert!(apply(&mut c, &defaults, FORWARD_ROUTING_KEY, Some("value")).is_err());
+        assert_eq!(apply(&mut c, &defaults, FORWARD_EXCHANGE, Some("")), Ok(()));
+        assert_eq!(c.forward.exchange, None);
+        assert_eq!(apply(&mut c, &defaults, FORWARD_ROUTING_KEY, None), Ok(()));
+        assert_eq!(c.forward, TopicForward::default());
     }
 }

@@ -19,6 +19,7 @@ use trident_kafka::messages::offsets::*;
 use trident_kafka::messages::produce::*;
 use trident_kafka::messages::producer_id::*;
 use trident_kafka::messages::sasl::*;
+use trident_kafka::messages::topic_partitions::*;
 
 fn encode<T: Wire>(v: &T, version: i16, flexible: bool) -> Bytes {
     let mut w = Writer::new(flexible);
@@ -393,6 +394,22 @@ fn requests_roundtrip_at_every_version() {
             endpoint_type: 1,
         },
     );
+    for cursor in [
+        None,
+        Some(Cursor {
+            topic_name: s("t"),
+            partition_index: 4,
+        }),
+    ] {
+        roundtrip(
+            key::DESCRIBE_TOPIC_PARTITIONS,
+            &DescribeTopicPartitionsRequest {
+                topics: vec![TopicRequest { name: s("t") }],
+                response_partition_limit: 100,
+                cursor: trident_kafka::codec::wire::Nullable(cursor),
+            },
+        );
+    }
 }
 
 #[test]
@@ -530,6 +547,34 @@ fn responses_roundtrip_at_every_version() {
                     documentation: None,
                 }],
             }],
+        },
+    );
+    roundtrip(
+        key::DESCRIBE_TOPIC_PARTITIONS,
+        &DescribeTopicPartitionsResponse {
+            throttle_time_ms: 0,
+            topics: vec![DescribeTopicPartitionsTopic {
+                error_code: 0,
+                name: Some(s("t")),
+                topic_id: [7; 16],
+                is_internal: false,
+                partitions: vec![DescribeTopicPartitionsPartition {
+                    error_code: 0,
+                    partition_index: 3,
+                    leader_id: 0,
+                    leader_epoch: 0,
+                    replica_nodes: vec![0],
+                    isr_nodes: vec![0],
+                    eligible_leader_replicas: None,
+                    last_known_elr: Some(vec![1, 2]),
+                    offline_replicas: vec![],
+                }],
+                topic_authorized_operations: i32::MIN,
+            }],
+            next_cursor: trident_kafka::codec::wire::Nullable(Some(Cursor {
+                topic_name: s("t"),
+                partition_index: 4,
+            })),
         },
     );
     roundtrip(

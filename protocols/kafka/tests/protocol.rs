@@ -449,16 +449,44 @@ async fn scram_sha_256_exchange() {
         r.responses[0].partitions[0].error_code, 29,
         "TOPIC_AUTHORIZATION_FAILED outside the write pattern"
     );
-    // Authenticated: other APIs are open now.
+    // No configure pattern: creating a topic is refused the same way.
+    use trident_kafka::messages::admin::{
+        CreatableTopic, CreateTopicsRequest, CreateTopicsResponse,
+    };
+    let create = CreateTopicsRequest {
+        topics: vec![CreatableTopic {
+            name: unique("scram-made"),
+            num_partitions: 1,
+            replication_factor: -1,
+            assignments: vec![],
+            configs: vec![],
+        }],
+        timeout_ms: 1000,
+        validate_only: false,
+    };
+    let r: CreateTopicsResponse = c.call(key::CREATE_TOPICS, 5, &create).await.unwrap();
+    assert_eq!(r.topics[0].error_code, 29, "{:?}", r.topics[0]);
+    // Write alone does not auto-create a topic (Kafka asks for CREATE): unknown topic.
+    let topic = unique("scram");
+    let batch = || record_batch::build(&[(None, b"x", 1)], None);
     let r: ProduceResponse = c
-        .call(
-            key::PRODUCE,
-            9,
-            &produce_req(
-                &unique("scram"),
-                record_batch::build(&[(None, b"x", 1)], None),
-            ),
-        )
+        .call(key::PRODUCE, 9, &produce_req(&topic, batch()))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.responses[0].partitions[0].error_code,
+        ec::UNKNOWN_TOPIC_OR_PARTITION
+    );
+    assert!(s.engine().topic(&topic).is_none());
+    // Once it exists, bob's write permission is enough.
+    let mut cfg = s.engine().config().default_topic.clone();
+    cfg.partitions = 1;
+    s.engine()
+        .create_topic(trident_core::TopicName::new(&topic).unwrap(), cfg)
+        .await
+        .unwrap();
+    let r: ProduceResponse = c
+        .call(key::PRODUCE, 9, &produce_req(&topic, batch()))
         .await
         .unwrap();
     assert_eq!(r.responses[0].partitions[0].error_code, 0);

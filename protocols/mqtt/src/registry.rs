@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use trident_core::ConnectionId;
 
 /// The QoS 2 state of a session while no connection holds it.
@@ -18,9 +18,10 @@ pub struct Kept {
     /// Incoming QoS 2 packet ids routed and not yet released by PUBREL: a PUBLISH
     /// resent with one of these is acknowledged again, not routed again.
     pub pending_release: HashSet<u16>,
-    /// Outgoing QoS 2 messages the client has acknowledged with PUBREC: we owe them a
-    /// PUBREL on reconnect (the message itself is settled).
-    pub pubrel: Vec<u16>,
+    /// Outgoing QoS 2 messages the client has acknowledged with PUBREC, with their
+    /// store position: we owe them a PUBREL on reconnect, and the message (should its
+    /// settlement not have reached the queue) is not sent again.
+    pub pubrel: Vec<(u16, Option<u64>)>,
     /// Outgoing QoS 2 messages not yet acknowledged with PUBREC, by their position in
     /// the queue's store: resent with the same packet id and DUP, so that the client's
     /// own duplicate detection works ([MQTT-4.3.3]).
@@ -40,8 +41,10 @@ struct Live {
     conn: ConnectionId,
     /// Tells the connection to close (session taken over).
     kick: Option<oneshot::Sender<()>>,
-    /// Turns true once the connection has handed its session back.
-    done: watch::Receiver<bool>,
+    /// Completes (sent or dropped) once the connection has handed its session back. A
+    /// oneshot, not a watch: it costs a fifth of the memory, and every idle connection
+    /// holds one.
+    done: oneshot::Receiver<()>,
 }
 
 #[derive(Debug, Default)]
@@ -58,11 +61,11 @@ struct Entry {
 #[derive(Debug)]
 pub struct Claim {
     /// Resolves when the connection we took the id from has let go of its session.
-    pub previous: Option<watch::Receiver<bool>>,
+    pub previous: Option<oneshot::Receiver<()>>,
     /// Fires when a later connection takes the id from us.
     pub kicked: oneshot::Receiver<()>,
     /// Set to true once our session state is handed back.
-    pub done: watch::Sender<bool>,
+    pub done: oneshot::Sender<()>,
 }
 
 #[derive(Debug, Default)]
@@ -79,7 +82,7 @@ impl Registry {
     /// close, and a delayed will of the session is cancelled.
     pub fn claim(&self, client_id: &str, conn: ConnectionId) -> Claim {
         let (kick_tx, kicked) = oneshot::channel();
-        let (done, done_rx) = watch::channel(false);
+        let (done, done_rx) = oneshot::channel();
         let mut entries = self.lock();
         let e = entries.entry(client_id.to_owned()).or_default();
         e.will_cancel = None;
@@ -174,12 +177,12 @@ mod tests {
             "the first holder is told to go"
         );
         let mut previous = second.previous.unwrap();
-        assert!(!*previous.borrow_and_update());
+        assert!(previous.try_recv().is_err(), "not done yet");
         let mut kept = Kept::default();
         kept.pending_release.insert(7);
         r.release("dev", ConnectionId(1), Some(kept), None);
-        first.done.send_replace(true);
-        assert!(*previous.borrow());
+        first.done.send(()).unwrap();
+        assert!(previous.try_recv().is_ok());
         assert_eq!(r.connected(), 1, "the second still holds the id");
         let kept = r.take_kept("dev").unwrap();
         assert!(kept.pending_release.contains(&7));

@@ -163,3 +163,24 @@ def test_clients_cannot_forge_sys(client, cid, name):
     forger = client(V5, client_id=cid("forge"))
     forger.publish(name, b"forged", qos=1)
     assert all(m.payload != b"forged" for m in watcher.drain(quiet=1.0))
+
+
+def test_unsubscribe_stops_exactly_that_filter(client, version, topic, cid):
+    """[MQTT-3.10.4-1], [MQTT-3.10.4-2]: UNSUBSCRIBE removes the subscription whose filter
+    is the same string (not every filter that matches), later messages on it stop; the
+    other subscription of the session keeps receiving. In 5.0 UNSUBACK says 0x11 for a
+    filter that was not subscribed ([MQTT-3.11.3-1])."""
+    sub = client(version, client_id=cid("sub"))
+    sub.subscribe(topic + "/a", qos=1)
+    sub.subscribe(topic + "/+", qos=1)
+    reasons = sub.unsubscribe(topic + "/a")
+    pub = client(version, client_id=cid("pub"))
+    pub.publish(topic + "/a", b"via the wildcard", qos=1)
+    got = sub.drain(quiet=0.8)
+    assert [m.payload for m in got] == [b"via the wildcard"], "once, via topic/+"
+    sub.unsubscribe(topic + "/+")
+    pub.publish(topic + "/a", b"nobody", qos=1)
+    sub.assert_nothing(0.8)
+    if version == V5:
+        assert list(reasons) == [0], f"UNSUBACK {reasons}"
+        assert list(sub.unsubscribe(topic + "/never")) == [0x11]

@@ -25,6 +25,8 @@ pub(crate) struct Negotiated {
     pub channel_max: u16,
     pub heartbeat: u16,
     pub caps: ClientCaps,
+    /// `connection_name` (or else `product`) from client-properties, for operators.
+    pub client_name: Option<String>,
 }
 
 /// Extensions the client said it understands (`client-properties.capabilities`).
@@ -151,6 +153,13 @@ async fn negotiate(
         other => return Err(unexpected(&other, "connection.start-ok")),
     };
     let caps = client_caps(&client_properties);
+    let client_name =
+        ["connection_name", "product"]
+            .iter()
+            .find_map(|k| match client_properties.get(k) {
+                Some(FieldValue::LongString(s) | FieldValue::ShortString(s)) => Some(s.clone()),
+                _ => None,
+            });
     let user = authenticate(shared, &mechanism, &response, peer)?;
 
     put_method(
@@ -198,6 +207,7 @@ async fn negotiate(
         channel_max,
         heartbeat,
         caps,
+        client_name,
     })
 }
 

@@ -52,7 +52,7 @@ pub(crate) async fn run(incoming: Incoming, peer: SocketAddr, shared: Arc<Shared
                 peer,
                 user: Some(negotiated.user.name.clone()),
                 vhost: Some(negotiated.vhost.name().to_string()),
-                client: None,
+                client: negotiated.client_name.clone(),
                 connected_at_ms: trident_core::message::now_ms(),
             });
             let mut session = session::Session::new(shared.clone(), id, negotiated);

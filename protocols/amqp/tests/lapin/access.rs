@@ -143,3 +143,69 @@ async fn permissions_are_enforced() {
     assert_eq!(code(&e), Some(530));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_permissions_restrict_routing_keys_per_exchange() {
+    let server = Server::start().await;
+    let mut user = trident_engine::User::new("sensor", "pw").unwrap();
+    user.permissions
+        .insert("/".into(), trident_engine::Permission::all());
+    user.topic_permissions
+        .push(trident_engine::TopicPermission {
+            vhost: "/".into(),
+            exchange: "amq.topic".into(),
+            write: "^sensors\\.".into(),
+            read: ".*".into(),
+        });
+    server.engine.users().put(user).unwrap();
+    let uri = format!("amqp://sensor:pw@{}/%2f", server.addr);
+    let conn = Connection::connect(&uri, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let ok = ch
+        .basic_publish(
+            "amq.topic",
+            "sensors.t1",
+            BasicPublishOptions::default(),
+            b"21.5",
+            BasicProperties::default(),
+        )
+        .await
+        .unwrap()
+        .await;
+    assert!(ok.is_ok(), "{ok:?}");
+    // Other exchanges are not restricted by a topic permission for amq.topic.
+    ch.basic_publish(
+        "amq.direct",
+        "admin.reboot",
+        BasicPublishOptions::default(),
+        b"x",
+        BasicProperties::default(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let refused = match ch
+        .basic_publish(
+            "amq.topic",
+            "admin.reboot",
+            BasicPublishOptions::default(),
+            b"x",
+            BasicProperties::default(),
+        )
+        .await
+    {
+        Err(e) => e,
+        Ok(confirm) => tokio::time::timeout(WAIT, confirm)
+            .await
+            .unwrap()
+            .unwrap_err(),
+    };
+    assert_eq!(code(&refused), Some(403), "{refused:?}");
+    server.stop().await;
+}

@@ -8,6 +8,7 @@
 //! reach the engine without a copy.
 
 use bytes::{Buf, BytesMut};
+use trident_records::varint::{self, VarintError};
 
 /// Why a frame could not be decoded. The connection answers or closes; nothing panics.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +30,16 @@ pub enum DecodeError {
 }
 
 pub type DecodeResult<T> = Result<T, DecodeError>;
+
+fn varint_error(e: VarintError) -> DecodeError {
+    match e {
+        VarintError::Truncated(_) => DecodeError::Truncated {
+            needed: 1,
+            remaining: 0,
+        },
+        VarintError::TooLong(n) => DecodeError::VarintTooLong(n),
+    }
+}
 
 /// Reads Kafka primitive types. `flexible` selects the compact encodings (KIP-482).
 #[derive(Debug)]
@@ -110,36 +121,19 @@ impl Reader {
         Ok(id)
     }
 
-    /// Unsigned LEB128 varint of at most 32 bits.
+    /// Unsigned LEB128 varint of at most 32 bits (compact lengths).
     pub fn uvarint(&mut self) -> DecodeResult<u32> {
-        let mut value: u32 = 0;
-        for i in 0..5 {
-            let b = self.i8()? as u8;
-            value |= u32::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(DecodeError::VarintTooLong(5))
+        varint::get_uvarint(&mut self.buf).map_err(varint_error)
     }
 
     /// Zig-zag varint of at most 32 bits (record fields).
     pub fn varint(&mut self) -> DecodeResult<i32> {
-        let v = self.uvarint()?;
-        Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
+        varint::get_varint(&mut self.buf).map_err(varint_error)
     }
 
     /// Zig-zag varlong of at most 64 bits (record timestamps and offsets).
     pub fn varlong(&mut self) -> DecodeResult<i64> {
-        let mut value: u64 = 0;
-        for i in 0..10 {
-            let b = self.i8()? as u8;
-            value |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                return Ok(((value >> 1) as i64) ^ -((value & 1) as i64));
-            }
-        }
-        Err(DecodeError::VarintTooLong(10))
+        varint::get_varlong(&mut self.buf).map_err(varint_error)
     }
 
     /// Advances past `n` bytes.

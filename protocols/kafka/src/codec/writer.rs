@@ -5,6 +5,7 @@
 //! buffers that the connection hands to `writev`.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use trident_records::varint;
 
 /// Shared chunks smaller than this are copied: an extra iovec costs more than a memcpy.
 const SHARE_THRESHOLD: usize = 512;
@@ -116,27 +117,16 @@ impl Writer {
         self.cur().put_slice(v);
     }
 
-    pub fn uvarint(&mut self, mut v: u32) {
-        let b = self.cur();
-        while v >= 0x80 {
-            b.put_u8((v as u8) | 0x80);
-            v >>= 7;
-        }
-        b.put_u8(v as u8);
+    pub fn uvarint(&mut self, v: u32) {
+        varint::put_uvarint(self.cur(), v);
     }
 
     pub fn varint(&mut self, v: i32) {
-        self.uvarint(((v << 1) ^ (v >> 31)) as u32);
+        varint::put_varint(self.cur(), v);
     }
 
     pub fn varlong(&mut self, v: i64) {
-        let mut z = ((v << 1) ^ (v >> 63)) as u64;
-        let b = self.cur();
-        while z >= 0x80 {
-            b.put_u8((z as u8) | 0x80);
-            z >>= 7;
-        }
-        b.put_u8(z as u8);
+        varint::put_varlong(self.cur(), v);
     }
 
     pub fn raw(&mut self, bytes: &[u8]) {

@@ -147,6 +147,46 @@ impl Coordinator {
             .collect()
     }
 
+    /// Every group as the engine's operator view describes it (management API).
+    fn summaries(&self) -> Vec<trident_engine::GroupSummary> {
+        let described: Vec<DescribedGroup> = self.lock().values().map(Group::describe).collect();
+        described
+            .into_iter()
+            .map(|g| {
+                let consumer = g.protocol_type == "consumer";
+                trident_engine::GroupSummary {
+                    group: g.group_id,
+                    state: g.group_state,
+                    protocol: g.protocol_data,
+                    members: g
+                        .members
+                        .into_iter()
+                        .map(|m| trident_engine::GroupMember {
+                            assignment: if consumer && !m.member_assignment.is_empty() {
+                                crate::messages::consumer_protocol::assigned_partitions(
+                                    &m.member_assignment,
+                                )
+                                .unwrap_or_default()
+                                .into_iter()
+                                .flat_map(|(t, ps)| {
+                                    ps.into_iter().filter_map(move |p| {
+                                        u32::try_from(p).ok().map(|p| (t.clone(), p))
+                                    })
+                                })
+                                .collect()
+                            } else {
+                                Vec::new()
+                            },
+                            member_id: m.member_id,
+                            client_id: m.client_id,
+                            host: m.client_host,
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
     /// Forgets a group's membership state; refused while it has members.
     pub fn delete(&self, group_id: &str) -> Result<bool, i16> {
         let mut groups = self.lock();
@@ -210,3 +250,13 @@ impl Coordinator {
 
 #[cfg(test)]
 mod tests;
+
+/// Lets operators (the management API) see members, through the engine.
+#[derive(Debug)]
+pub struct MembershipView(pub Arc<Coordinator>);
+
+impl trident_engine::GroupMembership for MembershipView {
+    fn groups(&self) -> Vec<trident_engine::GroupSummary> {
+        self.0.summaries()
+    }
+}

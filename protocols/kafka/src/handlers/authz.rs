@@ -1,6 +1,13 @@
-//! Topic authorization for connections that authenticated with SASL: produce needs
-//! write permission on the topic, fetch needs read (the engine's `User::may_log`, i.e.
-//! the user's permissions in vhost `/` matched against the topic name).
+//! Topic authorization for connections that authenticated with SASL (the engine's
+//! `User::may_log`, i.e. the user's permissions in vhost `/` matched against the topic
+//! name). Kafka's ACL operations map onto RabbitMQ's three patterns:
+//! - Produce: write. Fetch, OffsetCommit/OffsetFetch/OffsetDelete: read.
+//! - CreateTopics, DeleteTopics, CreatePartitions, DeleteRecords, AlterConfigs,
+//!   IncrementalAlterConfigs, Metadata auto-creation: configure.
+//! - DescribeConfigs: read or configure (Kafka's DESCRIBE_CONFIGS is implied by
+//!   ALTER_CONFIGS, and consumers read a topic's retention).
+//! - Describe (Metadata, DescribeTopicPartitions, ListOffsets, OffsetForLeaderEpoch):
+//!   any of the three, as Kafka's DESCRIBE is implied by READ, WRITE, ALTER and DELETE.
 //!
 //! A connection that never authenticated is served as before (Kafka with no
 //! authorizer); set `kafka.sasl_required` to refuse those.
@@ -40,5 +47,17 @@ impl Authz {
             Authz::User(u) => u.may_log(access, topic),
             Authz::Nobody => false,
         }
+    }
+
+    /// Whether the topic is visible at all: listings leave out what this fails.
+    pub fn may_describe(&self, topic: &str) -> bool {
+        [Access::Configure, Access::Write, Access::Read]
+            .into_iter()
+            .any(|a| self.may(a, topic))
+    }
+
+    /// DescribeConfigs on a topic.
+    pub fn may_describe_configs(&self, topic: &str) -> bool {
+        self.may(Access::Read, topic) || self.may(Access::Configure, topic)
     }
 }

@@ -3,6 +3,9 @@
 
 use trident_core::TopicConfig;
 
+use trident_engine::Access;
+
+use super::authz::Authz;
 use crate::error_code as ec;
 use crate::messages::configs::*;
 use crate::shared::Shared;
@@ -14,6 +17,19 @@ pub async fn describe(
     b: &Shared,
     req: DescribeConfigsRequest,
     version: i16,
+) -> DescribeConfigsResponse {
+    describe_as(b, req, version, &Authz::Anonymous).await
+}
+
+/// DescribeConfigs for a caller: a topic's configs need read or configure on it. The
+/// broker's are open to every caller: they are the static defaults any client can
+/// infer, and the access model has no cluster resource (Kafka asks for DESCRIBE_CONFIGS
+/// on the cluster).
+pub async fn describe_as(
+    b: &Shared,
+    req: DescribeConfigsRequest,
+    version: i16,
+    authz: &Authz,
 ) -> DescribeConfigsResponse {
     let engine_cfg = b.engine.config();
     let max = engine_cfg.max_message_bytes;
@@ -29,6 +45,14 @@ pub async fn describe(
                 configs: Vec::new(),
             };
             let (entries, topic_level) = match r.resource_type {
+                RESOURCE_TOPIC if !authz.may_describe_configs(&r.resource_name) => {
+                    out.error_code = ec::TOPIC_AUTHORIZATION_FAILED;
+                    out.error_message = Some(format!(
+                        "not authorized to describe configs of topic '{}'",
+                        r.resource_name
+                    ));
+                    return out;
+                }
                 RESOURCE_TOPIC => match b.engine.topic(&r.resource_name) {
                     Some(t) => (
                         topic_config::describe(&t.config, &engine_cfg.default_topic, max),
@@ -144,22 +168,39 @@ async fn alter_topic(
     }
 }
 
-fn not_a_topic(resource_type: i8) -> Option<(i16, Option<String>)> {
-    (resource_type != RESOURCE_TOPIC).then(|| {
-        (
+/// Why a resource may not be altered at all: not a topic, or (Kafka: ALTER_CONFIGS) no
+/// configure permission on it.
+fn refusal(resource_type: i8, name: &str, authz: &Authz) -> Option<(i16, Option<String>)> {
+    if resource_type != RESOURCE_TOPIC {
+        return Some((
             ec::INVALID_REQUEST,
             Some(
                 "only topic configs can be altered; broker settings come from the config file"
                     .into(),
             ),
+        ));
+    }
+    (!authz.may(Access::Configure, name)).then(|| {
+        (
+            ec::TOPIC_AUTHORIZATION_FAILED,
+            Some(format!("not authorized to alter configs of topic '{name}'")),
         )
     })
 }
 
-pub async fn alter(b: &Shared, req: AlterConfigsRequest, _version: i16) -> AlterConfigsResponse {
+pub async fn alter(b: &Shared, req: AlterConfigsRequest, version: i16) -> AlterConfigsResponse {
+    alter_as(b, req, version, &Authz::Anonymous).await
+}
+
+pub async fn alter_as(
+    b: &Shared,
+    req: AlterConfigsRequest,
+    _version: i16,
+    authz: &Authz,
+) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(req.resources.len());
     for r in req.resources {
-        let (code, msg) = match not_a_topic(r.resource_type) {
+        let (code, msg) = match refusal(r.resource_type, &r.resource_name, authz) {
             Some(err) => err,
             None => {
                 // AlterConfigs replaces the whole set: what is not named reverts.
@@ -191,11 +232,20 @@ pub async fn alter(b: &Shared, req: AlterConfigsRequest, _version: i16) -> Alter
 pub async fn incremental_alter(
     b: &Shared,
     req: IncrementalAlterConfigsRequest,
+    version: i16,
+) -> AlterConfigsResponse {
+    incremental_alter_as(b, req, version, &Authz::Anonymous).await
+}
+
+pub async fn incremental_alter_as(
+    b: &Shared,
+    req: IncrementalAlterConfigsRequest,
     _version: i16,
+    authz: &Authz,
 ) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(req.resources.len());
     for r in req.resources {
-        let (code, msg) = match not_a_topic(r.resource_type) {
+        let (code, msg) = match refusal(r.resource_type, &r.resource_name, authz) {
             Some(err) => err,
             None => {
                 alter_topic(b, &r.resource_name, req.validate_only, |cfg, defaults| {

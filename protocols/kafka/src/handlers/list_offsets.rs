@@ -2,6 +2,7 @@
 
 use trident_engine::PartitionRef;
 
+use super::authz::Authz;
 use crate::codec::record_batch;
 use crate::error_code as ec;
 use crate::messages::list_offsets::{
@@ -16,9 +17,21 @@ fn as_i64(o: u64) -> i64 {
 }
 
 pub async fn handle(b: &Shared, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    handle_as(b, req, version, &Authz::Anonymous).await
+}
+
+/// ListOffsets for a caller: a topic it may not describe gets TOPIC_AUTHORIZATION_FAILED
+/// on every partition, as from Kafka.
+pub async fn handle_as(
+    b: &Shared,
+    req: ListOffsetsRequest,
+    version: i16,
+    authz: &Authz,
+) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
-        let topic = b.engine.topic(&t.name);
+        let allowed = authz.may_describe(&t.name);
+        let topic = b.engine.topic(&t.name).filter(|_| allowed);
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in t.partitions {
             let part = topic.as_ref().and_then(|topic| {
@@ -31,6 +44,7 @@ pub async fn handle(b: &Shared, req: ListOffsetsRequest, version: i16) -> ListOf
                 ..Default::default()
             };
             match part {
+                None if !allowed => r.error_code = ec::TOPIC_AUTHORIZATION_FAILED,
                 None => r.error_code = ec::UNKNOWN_TOPIC_OR_PARTITION,
                 Some(part) => match lookup(part, p.timestamp).await {
                     Ok(Some((offset, ts))) => {
@@ -102,13 +116,24 @@ async fn lookup(p: &PartitionRef, timestamp: i64) -> Result<Option<(i64, i64)>, 
 pub async fn offset_for_leader_epoch(
     b: &Shared,
     req: OffsetForLeaderEpochRequest,
+    version: i16,
+) -> OffsetForLeaderEpochResponse {
+    offset_for_leader_epoch_as(b, req, version, &Authz::Anonymous).await
+}
+
+/// OffsetForLeaderEpoch for a caller: needs describe on the topic.
+pub async fn offset_for_leader_epoch_as(
+    b: &Shared,
+    req: OffsetForLeaderEpochRequest,
     _version: i16,
+    authz: &Authz,
 ) -> OffsetForLeaderEpochResponse {
     let topics = req
         .topics
         .into_iter()
         .map(|t| {
-            let topic = b.engine.topic(&t.topic);
+            let allowed = authz.may_describe(&t.topic);
+            let topic = b.engine.topic(&t.topic).filter(|_| allowed);
             let partitions = t
                 .partitions
                 .into_iter()
@@ -126,7 +151,11 @@ pub async fn offset_for_leader_epoch(
                             end_offset: as_i64(part.high_watermark()),
                         },
                         None => EpochEndOffset {
-                            error_code: ec::UNKNOWN_TOPIC_OR_PARTITION,
+                            error_code: if allowed {
+                                ec::UNKNOWN_TOPIC_OR_PARTITION
+                            } else {
+                                ec::TOPIC_AUTHORIZATION_FAILED
+                            },
                             partition: p.partition,
                             leader_epoch: -1,
                             end_offset: -1,

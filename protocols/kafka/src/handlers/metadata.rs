@@ -1,8 +1,9 @@
 //! Metadata and DescribeCluster: one broker that leads every partition.
 
 use trident_core::TopicName;
-use trident_engine::Topic;
+use trident_engine::{Access, Topic};
 
+use super::authz::Authz;
 use super::topic_id;
 use crate::error_code as ec;
 use crate::messages::metadata::{
@@ -12,16 +13,22 @@ use crate::messages::metadata::{
 use crate::shared::Shared;
 
 pub async fn handle(b: &Shared, req: MetadataRequest, version: i16) -> MetadataResponse {
-    handle_for(b, req, version, b.port_i32()).await
+    handle_as(b, req, version, b.port_i32(), &Authz::Anonymous).await
 }
 
-/// [`handle`] advertising `port`: each listener (plain or TLS) names itself, as a Kafka
-/// broker answers with the endpoints of the listener the request came in on.
-pub async fn handle_for(
+/// Metadata for a caller on one listener. Each listener (plain or TLS) names itself, as
+/// a Kafka broker answers with the endpoints of the listener the request came in on.
+/// As Kafka's authorizer answers it: a listing of every topic leaves out those the
+/// caller may not describe; a topic named explicitly gets TOPIC_AUTHORIZATION_FAILED
+/// instead (whether it exists or not, so that the answer does not reveal it);
+/// auto-creation needs configure, and without it a missing topic is
+/// UNKNOWN_TOPIC_OR_PARTITION.
+pub async fn handle_as(
     b: &Shared,
     req: MetadataRequest,
     version: i16,
     port: i32,
+    authz: &Authz,
 ) -> MetadataResponse {
     // v0 asks for every topic with an empty list; later versions with null.
     let names: Option<Vec<String>> = match req.topics {
@@ -36,12 +43,18 @@ pub async fn handle_for(
             .engine
             .topics()
             .iter()
+            .filter(|t| authz.may_describe(t.name.as_str()))
             .map(|t| describe_topic(b, t))
             .collect(),
         Some(names) => {
             let mut out = Vec::with_capacity(names.len());
             for name in names {
-                out.push(lookup(b, name, may_create).await);
+                if !authz.may_describe(&name) {
+                    out.push(topic_error(name, ec::TOPIC_AUTHORIZATION_FAILED));
+                    continue;
+                }
+                let create = may_create && authz.may(Access::Configure, &name);
+                out.push(lookup(b, name, create).await);
             }
             out
         }
@@ -114,7 +127,7 @@ pub fn describe_cluster(b: &Shared) -> DescribeClusterResponse {
     describe_cluster_for(b, b.port_i32())
 }
 
-/// [`describe_cluster`] advertising `port` (see [`handle_for`]).
+/// [`describe_cluster`] advertising `port` (see [`handle_as`]).
 pub fn describe_cluster_for(b: &Shared, port: i32) -> DescribeClusterResponse {
     DescribeClusterResponse {
         throttle_time_ms: 0,

@@ -137,6 +137,14 @@ pub async fn dispatch(
             Reply::Frame(req.respond(&$handler(b, r, v).await))
         }};
     }
+    // Handlers that check topic permissions of the connection's SASL user.
+    macro_rules! authorized {
+        ($ty:ty, $handler:expr) => {{
+            let r = decode!($ty);
+            let authz = self::authz::Authz::of(b, session);
+            Reply::Frame(req.respond(&$handler(b, r, v, &authz).await))
+        }};
+    }
 
     use crate::messages::*;
     let reply = match spec.key {
@@ -147,16 +155,17 @@ pub async fn dispatch(
         key::METADATA => {
             let r = decode!(metadata::MetadataRequest);
             let port = b.port_for(session.tls);
-            Reply::Frame(req.respond(&self::metadata::handle_for(b, r, v, port).await))
+            let authz = self::authz::Authz::of(b, session);
+            Reply::Frame(req.respond(&self::metadata::handle_as(b, r, v, port, &authz).await))
         }
         key::DESCRIBE_CLUSTER => {
             let _ = decode!(metadata::DescribeClusterRequest);
             let port = b.port_for(session.tls);
             Reply::Frame(req.respond(&self::metadata::describe_cluster_for(b, port)))
         }
-        key::DESCRIBE_TOPIC_PARTITIONS => simple!(
+        key::DESCRIBE_TOPIC_PARTITIONS => authorized!(
             topic_partitions::DescribeTopicPartitionsRequest,
-            self::topic_partitions::handle
+            self::topic_partitions::handle_as
         ),
         key::PRODUCE => {
             let r = decode!(produce::ProduceRequest);
@@ -172,23 +181,38 @@ pub async fn dispatch(
                 Some(req.respond(&resp))
             }))
         }
-        key::LIST_OFFSETS => simple!(list_offsets::ListOffsetsRequest, self::list_offsets::handle),
-        key::OFFSET_FOR_LEADER_EPOCH => simple!(
+        key::LIST_OFFSETS => authorized!(
+            list_offsets::ListOffsetsRequest,
+            self::list_offsets::handle_as
+        ),
+        key::OFFSET_FOR_LEADER_EPOCH => authorized!(
             list_offsets::OffsetForLeaderEpochRequest,
-            self::list_offsets::offset_for_leader_epoch
+            self::list_offsets::offset_for_leader_epoch_as
         ),
-        key::CREATE_TOPICS => simple!(admin::CreateTopicsRequest, self::topics::create_topics),
-        key::DELETE_TOPICS => simple!(admin::DeleteTopicsRequest, self::topics::delete_topics),
-        key::CREATE_PARTITIONS => simple!(
+        key::CREATE_TOPICS => {
+            let r = decode!(admin::CreateTopicsRequest);
+            let authz = self::authz::Authz::of(b, session);
+            Reply::Frame(req.respond(&self::topics::create_topics_as(b, r, v, &authz).await))
+        }
+        key::DELETE_TOPICS => {
+            let r = decode!(admin::DeleteTopicsRequest);
+            let authz = self::authz::Authz::of(b, session);
+            Reply::Frame(req.respond(&self::topics::delete_topics_as(b, r, v, &authz).await))
+        }
+        key::CREATE_PARTITIONS => authorized!(
             admin::CreatePartitionsRequest,
-            self::topics::create_partitions
+            self::topics::create_partitions_as
         ),
-        key::DELETE_RECORDS => simple!(admin::DeleteRecordsRequest, self::topics::delete_records),
-        key::DESCRIBE_CONFIGS => simple!(configs::DescribeConfigsRequest, self::configs::describe),
-        key::ALTER_CONFIGS => simple!(configs::AlterConfigsRequest, self::configs::alter),
-        key::INCREMENTAL_ALTER_CONFIGS => simple!(
+        key::DELETE_RECORDS => {
+            authorized!(admin::DeleteRecordsRequest, self::topics::delete_records_as)
+        }
+        key::DESCRIBE_CONFIGS => {
+            authorized!(configs::DescribeConfigsRequest, self::configs::describe_as)
+        }
+        key::ALTER_CONFIGS => authorized!(configs::AlterConfigsRequest, self::configs::alter_as),
+        key::INCREMENTAL_ALTER_CONFIGS => authorized!(
             configs::IncrementalAlterConfigsRequest,
-            self::configs::incremental_alter
+            self::configs::incremental_alter_as
         ),
         key::FIND_COORDINATOR => {
             let r = decode!(groups::FindCoordinatorRequest);
@@ -208,9 +232,9 @@ pub async fn dispatch(
         key::DESCRIBE_GROUPS => simple!(groups::DescribeGroupsRequest, self::groups::describe),
         key::LIST_GROUPS => simple!(groups::ListGroupsRequest, self::groups::list),
         key::DELETE_GROUPS => simple!(groups::DeleteGroupsRequest, self::groups::delete),
-        key::OFFSET_COMMIT => simple!(offsets::OffsetCommitRequest, self::offsets::commit),
-        key::OFFSET_FETCH => simple!(offsets::OffsetFetchRequest, self::offsets::fetch),
-        key::OFFSET_DELETE => simple!(offsets::OffsetDeleteRequest, self::offsets::delete),
+        key::OFFSET_COMMIT => authorized!(offsets::OffsetCommitRequest, self::offsets::commit_as),
+        key::OFFSET_FETCH => authorized!(offsets::OffsetFetchRequest, self::offsets::fetch_as),
+        key::OFFSET_DELETE => authorized!(offsets::OffsetDeleteRequest, self::offsets::delete_as),
         key::INIT_PRODUCER_ID => simple!(
             producer_id::InitProducerIdRequest,
             self::producer_id::handle

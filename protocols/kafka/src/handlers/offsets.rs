@@ -2,13 +2,27 @@
 //! (durable in the metadata store before a commit is acknowledged).
 
 use tokio::time::Instant;
-use trident_engine::CommittedOffset;
+use trident_engine::{Access, CommittedOffset};
 
+use super::authz::Authz;
 use crate::error_code as ec;
 use crate::messages::offsets::*;
 use crate::shared::Shared;
 
-pub async fn commit(b: &Shared, req: OffsetCommitRequest, _version: i16) -> OffsetCommitResponse {
+pub async fn commit(b: &Shared, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
+    commit_as(b, req, version, &Authz::Anonymous).await
+}
+
+/// OffsetCommit for a caller: committing a position on a topic needs read on it, as
+/// Kafka's READ on the topic; refused partitions get TOPIC_AUTHORIZATION_FAILED and are
+/// not stored. (Trident's access model has no group resource, so the group itself is
+/// open.)
+pub async fn commit_as(
+    b: &Shared,
+    req: OffsetCommitRequest,
+    _version: i16,
+    authz: &Authz,
+) -> OffsetCommitResponse {
     let group_check = if req.group_id.is_empty() {
         ec::INVALID_GROUP_ID
     } else {
@@ -23,6 +37,7 @@ pub async fn commit(b: &Shared, req: OffsetCommitRequest, _version: i16) -> Offs
     let mut topics = Vec::with_capacity(req.topics.len());
     let mut entries = Vec::new();
     for t in &req.topics {
+        let allowed = authz.may(Access::Read, &t.name);
         let topic = b.engine.topic(&t.name);
         let partitions = t
             .partitions
@@ -34,7 +49,9 @@ pub async fn commit(b: &Shared, req: OffsetCommitRequest, _version: i16) -> Offs
                         .and_then(|i| topic.partition(i))
                         .is_some()
                 });
-                let code = if group_check != ec::NONE {
+                let code = if !allowed {
+                    ec::TOPIC_AUTHORIZATION_FAILED
+                } else if group_check != ec::NONE {
                     group_check
                 } else if !exists {
                     ec::UNKNOWN_TOPIC_OR_PARTITION
@@ -88,13 +105,28 @@ pub async fn commit(b: &Shared, req: OffsetCommitRequest, _version: i16) -> Offs
     }
 }
 
-pub async fn fetch(b: &Shared, req: OffsetFetchRequest, _version: i16) -> OffsetFetchResponse {
+pub async fn fetch(b: &Shared, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+    fetch_as(b, req, version, &Authz::Anonymous).await
+}
+
+/// OffsetFetch for a caller: topics named in the request that it may not read get
+/// TOPIC_AUTHORIZATION_FAILED on each partition; a request for all the group's offsets
+/// leaves those topics out, as Kafka does.
+pub async fn fetch_as(
+    b: &Shared,
+    req: OffsetFetchRequest,
+    _version: i16,
+    authz: &Authz,
+) -> OffsetFetchResponse {
     let offsets = b.engine.offsets();
     let topics = match req.topics {
         // Every partition the group committed, grouped by topic.
         None => {
             let mut out: Vec<OffsetFetchResponseTopic> = Vec::new();
             for (topic, partition, c) in offsets.group(&req.group_id) {
+                if !authz.may(Access::Read, &topic) {
+                    continue;
+                }
                 let p = OffsetFetchResponsePartition {
                     partition_index: i32::try_from(partition).unwrap_or(i32::MAX),
                     committed_offset: c.offset,
@@ -115,10 +147,20 @@ pub async fn fetch(b: &Shared, req: OffsetFetchRequest, _version: i16) -> Offset
         Some(ts) => ts
             .into_iter()
             .map(|t| {
+                let allowed = authz.may(Access::Read, &t.name);
                 let partitions = t
                     .partition_indexes
                     .iter()
                     .map(|&i| {
+                        if !allowed {
+                            return OffsetFetchResponsePartition {
+                                partition_index: i,
+                                committed_offset: -1,
+                                committed_leader_epoch: -1,
+                                metadata: Some(String::new()),
+                                error_code: ec::TOPIC_AUTHORIZATION_FAILED,
+                            };
+                        }
                         let c = u32::try_from(i)
                             .ok()
                             .and_then(|p| offsets.fetch(&req.group_id, &t.name, p));
@@ -145,7 +187,17 @@ pub async fn fetch(b: &Shared, req: OffsetFetchRequest, _version: i16) -> Offset
     }
 }
 
-pub async fn delete(b: &Shared, req: OffsetDeleteRequest, _version: i16) -> OffsetDeleteResponse {
+pub async fn delete(b: &Shared, req: OffsetDeleteRequest, version: i16) -> OffsetDeleteResponse {
+    delete_as(b, req, version, &Authz::Anonymous).await
+}
+
+/// OffsetDelete for a caller: needs read on each topic (Kafka: READ on the topic).
+pub async fn delete_as(
+    b: &Shared,
+    req: OffsetDeleteRequest,
+    _version: i16,
+    authz: &Authz,
+) -> OffsetDeleteResponse {
     let committed = b.engine.offsets().group(&req.group_id);
     if committed.is_empty() && !b.coordinator.has_members(&req.group_id) {
         return OffsetDeleteResponse {
@@ -160,12 +212,15 @@ pub async fn delete(b: &Shared, req: OffsetDeleteRequest, _version: i16) -> Offs
         .topics
         .into_iter()
         .map(|t| {
+            let allowed = authz.may(Access::Read, &t.name);
             let busy = subscribed.contains(&t.name);
             let partitions = t
                 .partitions
                 .into_iter()
                 .map(|p| {
-                    let code = if busy {
+                    let code = if !allowed {
+                        ec::TOPIC_AUTHORIZATION_FAILED
+                    } else if busy {
                         ec::GROUP_SUBSCRIBED_TO_TOPIC
                     } else {
                         doomed.push((t.name.clone(), p.partition_index.unsigned_abs()));

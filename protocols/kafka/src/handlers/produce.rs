@@ -127,6 +127,8 @@ pub async fn handle(
         }
         let found = match broker.engine.topic(name.as_str()) {
             Some(t) => Some(t),
+            // Creating a topic, even implicitly, needs configure (Kafka: CREATE).
+            None if !authz.may(Access::Configure, name.as_str()) => None,
             None => match broker.engine.topic_or_create(&name).await {
                 Ok(t) => t,
                 Err(e) => {

@@ -30,7 +30,8 @@ pub fn authenticate(
     session: &mut Session,
     req: SaslAuthenticateRequest,
 ) -> (SaslAuthenticateResponse, bool) {
-    let loopback = session.peer.ip().is_loopback();
+    // to_canonical: a v4-mapped IPv6 peer (::ffff:127.0.0.1) is loopback too.
+    let loopback = session.peer.ip().to_canonical().is_loopback();
     let users = b.engine.users();
     let state = std::mem::take(&mut session.sasl);
     let step: Result<(SaslState, Bytes), (i16, AuthError)> = match state {

@@ -7,6 +7,7 @@
 use trident_core::TopicName;
 use trident_engine::Topic;
 
+use super::authz::Authz;
 use super::topic_id;
 use crate::error_code as ec;
 use crate::messages::topic_partitions::{
@@ -22,7 +23,18 @@ const MAX_PARTITIONS: i32 = 2000;
 pub async fn handle(
     b: &Shared,
     req: DescribeTopicPartitionsRequest,
+    version: i16,
+) -> DescribeTopicPartitionsResponse {
+    handle_as(b, req, version, &Authz::Anonymous).await
+}
+
+/// As Metadata: listing every topic leaves out those the caller may not describe; a
+/// topic named explicitly gets TOPIC_AUTHORIZATION_FAILED.
+pub async fn handle_as(
+    b: &Shared,
+    req: DescribeTopicPartitionsRequest,
     _version: i16,
+    authz: &Authz,
 ) -> DescribeTopicPartitionsResponse {
     let cursor = req.cursor.0;
     let from_topic = cursor.as_ref().map_or("", |c| c.topic_name.as_str());
@@ -32,6 +44,7 @@ pub async fn handle(
             .topics()
             .iter()
             .map(|t| t.name.to_string())
+            .filter(|n| authz.may_describe(n))
             .collect()
     } else {
         req.topics.iter().map(|t| t.name.clone()).collect()
@@ -66,6 +79,11 @@ pub async fn handle(
             Some(c) if c.topic_name == name => c.partition_index,
             _ => 0,
         };
+        if !authz.may_describe(&name) {
+            // Only named topics get here: the listing of all was filtered above.
+            topics.push(topic_error(name, ec::TOPIC_AUTHORIZATION_FAILED));
+            continue;
+        }
         let Some(t) = b.engine.topic(&name) else {
             if !every_topic {
                 let code = if TopicName::new(&name).is_ok() {

@@ -2,6 +2,9 @@
 
 use trident_core::{Error, TopicName};
 
+use trident_engine::Access;
+
+use super::authz::Authz;
 use super::topic_id;
 use crate::error_code as ec;
 use crate::messages::admin::*;
@@ -15,10 +18,30 @@ fn as_i32(n: usize) -> i32 {
 pub async fn create_topics(
     b: &Shared,
     req: CreateTopicsRequest,
+    version: i16,
+) -> CreateTopicsResponse {
+    create_topics_as(b, req, version, &Authz::Anonymous).await
+}
+
+/// CreateTopics for a caller: topics it may not configure are refused with
+/// TOPIC_AUTHORIZATION_FAILED, as by Kafka's authorizer.
+pub async fn create_topics_as(
+    b: &Shared,
+    req: CreateTopicsRequest,
     _version: i16,
+    authz: &Authz,
 ) -> CreateTopicsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
+        if !authz.may(Access::Configure, &t.name) {
+            topics.push(CreatableTopicResult {
+                error_code: ec::TOPIC_AUTHORIZATION_FAILED,
+                error_message: Some(format!("not authorized to create topic '{}'", t.name)),
+                name: t.name,
+                ..Default::default()
+            });
+            continue;
+        }
         topics.push(create_one(b, t, req.validate_only).await);
     }
     CreateTopicsResponse {
@@ -127,7 +150,18 @@ async fn create_one(b: &Shared, t: CreatableTopic, validate_only: bool) -> Creat
 pub async fn delete_topics(
     b: &Shared,
     req: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
+    delete_topics_as(b, req, version, &Authz::Anonymous).await
+}
+
+/// DeleteTopics for a caller: topics it may not configure are refused with
+/// TOPIC_AUTHORIZATION_FAILED.
+pub async fn delete_topics_as(
+    b: &Shared,
+    req: DeleteTopicsRequest,
     _version: i16,
+    authz: &Authz,
 ) -> DeleteTopicsResponse {
     // v6 names topics by name or id; ids are derived from names, so map them back.
     let mut wanted: Vec<(Option<String>, [u8; 16])> = req
@@ -157,6 +191,15 @@ pub async fn delete_topics(
             continue;
         };
         let id = topic_id(&name);
+        if !authz.may(Access::Configure, &name) {
+            responses.push(DeletableTopicResult {
+                error_message: Some(format!("not authorized to delete topic '{name}'")),
+                name: Some(name),
+                topic_id: id,
+                error_code: ec::TOPIC_AUTHORIZATION_FAILED,
+            });
+            continue;
+        }
         let (code, msg) = match b.engine.delete_topic(&name).await {
             Ok(()) => (ec::NONE, None),
             Err(e) => (ec::from_engine(&e), Some(e.to_string())),
@@ -177,7 +220,17 @@ pub async fn delete_topics(
 pub async fn create_partitions(
     b: &Shared,
     req: CreatePartitionsRequest,
+    version: i16,
+) -> CreatePartitionsResponse {
+    create_partitions_as(b, req, version, &Authz::Anonymous).await
+}
+
+/// CreatePartitions for a caller: growing a topic needs configure on it (Kafka: ALTER).
+pub async fn create_partitions_as(
+    b: &Shared,
+    req: CreatePartitionsRequest,
     _version: i16,
+    authz: &Authz,
 ) -> CreatePartitionsResponse {
     let mut results = Vec::with_capacity(req.topics.len());
     for t in req.topics {
@@ -186,6 +239,13 @@ pub async fn create_partitions(
             error_code: code,
             error_message: msg,
         };
+        if !authz.may(Access::Configure, &t.name) {
+            results.push(result(
+                ec::TOPIC_AUTHORIZATION_FAILED,
+                Some(format!("not authorized to alter topic '{}'", t.name)),
+            ));
+            continue;
+        }
         let Some(topic) = b.engine.topic(&t.name) else {
             results.push(result(
                 ec::UNKNOWN_TOPIC_OR_PARTITION,
@@ -235,11 +295,23 @@ pub async fn create_partitions(
 pub async fn delete_records(
     b: &Shared,
     req: DeleteRecordsRequest,
+    version: i16,
+) -> DeleteRecordsResponse {
+    delete_records_as(b, req, version, &Authz::Anonymous).await
+}
+
+/// DeleteRecords for a caller: needs configure on the topic (Kafka: DELETE); refused
+/// partitions get TOPIC_AUTHORIZATION_FAILED and keep their records.
+pub async fn delete_records_as(
+    b: &Shared,
+    req: DeleteRecordsRequest,
     _version: i16,
+    authz: &Authz,
 ) -> DeleteRecordsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
-        let topic = b.engine.topic(&t.name);
+        let allowed = authz.may(Access::Configure, &t.name);
+        let topic = b.engine.topic(&t.name).filter(|_| allowed);
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in t.partitions {
             let mut r = DeleteRecordsPartitionResult {
@@ -253,6 +325,7 @@ pub async fn delete_records(
                     .and_then(|i| topic.partition(i))
             });
             match part {
+                None if !allowed => r.error_code = ec::TOPIC_AUTHORIZATION_FAILED,
                 None => r.error_code = ec::UNKNOWN_TOPIC_OR_PARTITION,
                 Some(part) => {
                     let hw = part.high_watermark();

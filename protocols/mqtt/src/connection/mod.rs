@@ -65,3 +65,46 @@ pub(crate) async fn run(incoming: Incoming, peer: SocketAddr, shared: Arc<Shared
     io.shutdown().await;
     Metrics::add(&metrics.connections_closed, 1);
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Every open connection keeps this future alive; with tens of thousands of idle
+    /// connections its size is most of their memory (the goal is under 4 KB per idle
+    /// connection in all). Buffers and rarely-live states are boxed to keep it small.
+    #[tokio::test]
+    async fn a_connection_future_stays_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(trident_engine::EngineConfig::new(dir.path()))
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        let shared = Arc::new(Shared {
+            vhost: engine.vhost("/").unwrap(),
+            exchange: ExchangeName::new("amq.topic").unwrap(),
+            engine: engine.clone(),
+            config: MqttConfig::default(),
+            registry: Registry::default(),
+            store: None,
+            stats: Arc::default(),
+            shutdown: watch::channel(false).1,
+        });
+        let fut = run(Incoming::plain(stream), peer, shared);
+        let size = std::mem::size_of_val(&fut);
+        eprintln!(
+            "connection future {size} bytes, session {} bytes",
+            std::mem::size_of::<Session>()
+        );
+        let session = std::mem::size_of::<Session>();
+        assert!(size <= 2048, "connection future is {size} bytes");
+        // Boxed on the heap, but every connection has one.
+        assert!(session <= 1024, "session is {session} bytes");
+        drop(fut);
+        engine.shutdown().await;
+    }
+}

@@ -6,7 +6,8 @@
 use trident_engine::Outcome;
 
 use crate::codec::{Packet, PacketId, PubRel, ReasonCode};
-use crate::session::{OutFlight, Session};
+use crate::session::{Confirmer, OutFlight, Session};
+use crate::session_store;
 
 impl Session {
     pub(crate) fn on_puback(&mut self, id: PacketId) {
@@ -28,19 +29,41 @@ impl Session {
         match self.outbound.remove(id) {
             Some(OutFlight::Rec(h)) => {
                 // From here on the client owns the message: a crash must not bring it
-                // back as a new PUBLISH (we resend PUBREL instead).
-                self.settle_later(&h.queue, h.delivery, Outcome::Ack);
+                // back as a new PUBLISH (we resend PUBREL instead). In a persistent
+                // session the PUBREL owed is recorded first, and the queue hears the
+                // settlement only once that record is durable.
+                // The PUBREL waits for that record too: a client that saw it may
+                // release the id, and must then never get the message again.
+                let mut pubrel_now = true;
+                match self.durable_store() {
+                    Some(store) if !reason.is_error() => {
+                        let write =
+                            session_store::received(store, &self.client_id, id.get(), h.position);
+                        self.engine
+                            .confirms
+                            .get_or_insert_with(|| Box::new(Confirmer::start()))
+                            .received(id, write, h.queue.clone(), h.delivery);
+                        pubrel_now = false;
+                    }
+                    _ => self.settle_later(&h.queue, h.delivery, Outcome::Ack),
+                }
                 if reason.is_error() {
                     // The client refused it ([MQTT-4.3.3-4]): the exchange ends here.
                     self.grant_later(&h.queue, &h.tag, 1);
                 } else {
+                    if let Some(pos) = h.position {
+                        self.released.insert(pos, id.get());
+                    }
                     self.outbound.insert(
                         id,
                         OutFlight::Comp {
                             credit: Some((h.queue, h.tag)),
+                            position: h.position,
                         },
                     );
-                    self.send(&Packet::PubRel(PubRel::new(id)));
+                    if pubrel_now {
+                        self.send(&Packet::PubRel(PubRel::new(id)));
+                    }
                 }
             }
             Some(c @ OutFlight::Comp { .. }) => {
@@ -65,10 +88,19 @@ impl Session {
 
     pub(crate) fn on_pubcomp(&mut self, id: PacketId) {
         match self.outbound.remove(id) {
-            Some(OutFlight::Comp {
-                credit: Some((q, tag)),
-            }) => self.grant_later(&q, &tag, 1),
-            Some(OutFlight::Comp { credit: None }) => {}
+            Some(OutFlight::Comp { credit, position }) => {
+                if let Some((q, tag)) = credit {
+                    self.grant_later(&q, &tag, 1);
+                }
+                if let Some(pos) = position {
+                    self.released.remove(&pos);
+                }
+                if let Some(store) = self.durable_store() {
+                    // Not awaited: a PUBREL resent after a crash that lost this delete
+                    // is answered by the client with PUBCOMP again.
+                    drop(session_store::completed(store, &self.client_id, id.get()));
+                }
+            }
             Some(other) => {
                 self.outbound.insert(id, other);
             }

@@ -16,6 +16,7 @@ use crate::config::MqttConfig;
 use crate::connection::{Io, Shared, refuse};
 use crate::names;
 use crate::packet_ids::PacketIds;
+use crate::registry::Kept;
 use crate::session::{EngineLinks, Inbound, Liveness, OutFlight, Output, PeerLimits, Session};
 use crate::session_store;
 use crate::subscriptions::Subscription;
@@ -112,7 +113,7 @@ impl Session {
         peer: SocketAddr,
         c: Connect,
         io: &mut Io,
-    ) -> Option<Session> {
+    ) -> Option<Box<Session>> {
         let v = c.version;
         let config = &shared.config;
         if let Err(code) = authenticate(&c, config, peer, shared.engine.users()) {
@@ -128,10 +129,10 @@ impl Session {
         let (ka, server_keep_alive) = keep_alive(c.keep_alive, config.max_keep_alive, v);
         let (expiry, announced_expiry) = session_expiry(&c, config.max_session_expiry);
         let claim = shared.registry.claim(&cid, id);
-        if let Some(mut previous) = claim.previous {
+        if let Some(previous) = claim.previous {
             // The old connection is told to close (DISCONNECT 0x8E in 5.0); its
-            // session is ours once it has let go.
-            let _ = tokio::time::timeout(TAKEOVER_WAIT, previous.wait_for(|d| *d)).await;
+            // session is ours once it has let go (sent, or dropped if it died).
+            let _ = tokio::time::timeout(TAKEOVER_WAIT, previous).await;
         }
         let queue_name = names::session_queue(&cid);
         let existing = queue_name
@@ -169,7 +170,8 @@ impl Session {
             max_packet_size: c.properties.maximum_packet_size,
             problem_information: c.properties.request_problem_information.unwrap_or(true),
         };
-        let mut session = Session {
+        // Boxed: the connection's future then holds a pointer, not the whole state.
+        let mut session = Box::new(Session {
             shared: shared.clone(),
             id,
             client_id: cid.as_str().into(),
@@ -188,6 +190,7 @@ impl Session {
             waiting: Default::default(),
             unflushed: Vec::new(),
             unreceived: Default::default(),
+            released: Default::default(),
             inbound: Inbound::default(),
             aliases: Default::default(),
             aliases_out: OutAliases::new(c.properties.topic_alias_maximum.unwrap_or(0))
@@ -197,9 +200,10 @@ impl Session {
             kicked: Some(claim.kicked),
             done: Some(claim.done),
             end: None,
+            input_pending: false,
             shutdown: shared.shutdown.clone(),
             shutdown_live: true,
-        };
+        });
         let mut properties = ConnAckProperties::default();
         if v.is_v5() {
             properties.session_expiry_interval = announced_expiry;
@@ -219,20 +223,40 @@ impl Session {
         ack.properties = properties;
         session.send(&Packet::ConnAck(Box::new(ack)));
         session.inbound.pending_release.extend(stored);
+        let kept = match (kept, &shared.store) {
+            (Some(k), _) => Some(k),
+            // After a restart: the outgoing QoS 2 state the store kept.
+            (None, Some(store)) if !c.clean_start && session.expiry > 0 => {
+                let session_store::Outgoing { sent, released } =
+                    session_store::outgoing(store, &cid);
+                Some(Kept {
+                    unreceived: sent.into_iter().collect(),
+                    pubrel: released
+                        .into_iter()
+                        .map(|(id, pos)| (id, Some(pos)))
+                        .collect(),
+                    ..Kept::default()
+                })
+            }
+            _ => None,
+        };
         if let Some(kept) = kept {
-            session.inbound.pending_release = kept.pending_release;
+            session.inbound.pending_release.extend(kept.pending_release);
             session.unreceived = kept.unreceived;
             // [MQTT-4.4.0-1]: PUBRELs we owe are sent again, before anything new.
-            for id in kept
-                .pubrel
-                .into_iter()
-                .filter_map(crate::codec::PacketId::new)
-            {
-                if session
-                    .outbound
-                    .insert(id, OutFlight::Comp { credit: None })
-                {
+            for (id, position) in kept.pubrel {
+                let Some(id) = crate::codec::PacketId::new(id) else {
+                    continue;
+                };
+                let comp = OutFlight::Comp {
+                    credit: None,
+                    position,
+                };
+                if session.outbound.insert(id, comp) {
                     session.send(&Packet::PubRel(PubRel::new(id)));
+                    if let Some(pos) = position {
+                        session.released.insert(pos, id.get());
+                    }
                 }
             }
         }

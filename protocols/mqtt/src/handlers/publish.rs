@@ -113,11 +113,6 @@ impl Session {
         Ok(())
     }
 
-    /// The adapter store, for a session whose state outlives the connection.
-    fn durable_store(&self) -> Option<&trident_engine::AdapterStore> {
-        self.shared.store.as_ref().filter(|_| self.expiry > 0)
-    }
-
     /// Keeps `message` as its topic's retained message (an empty payload clears it);
     /// durable when this returns.
     pub(crate) async fn retain(&self, message: &trident_core::Message) -> trident_core::Result<()> {

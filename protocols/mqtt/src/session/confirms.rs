@@ -8,7 +8,7 @@
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use trident_engine::{Confirm, Nack};
+use trident_engine::{Confirm, DeliveryId, Nack, Outcome, QueueRef};
 
 use crate::codec::{PacketId, QoS};
 
@@ -27,6 +27,7 @@ pub(crate) type StoreWrite = JoinHandle<trident_core::Result<()>>;
 enum Job {
     Confirm(Confirm, PendingAck, Option<StoreWrite>),
     Release(PacketId, StoreWrite),
+    Received(PacketId, StoreWrite, QueueRef, DeliveryId),
 }
 
 /// What comes back to the session.
@@ -34,6 +35,9 @@ pub(crate) enum Done {
     Ack(PendingAck, Result<(), Nack>),
     /// The release of a QoS 2 id is recorded: send PUBCOMP.
     Released(PacketId),
+    /// The PUBREC of an outgoing QoS 2 message is recorded and its delivery settled:
+    /// send PUBREL.
+    Received(PacketId),
 }
 
 pub(crate) struct Confirmer {
@@ -73,6 +77,17 @@ impl Confirmer {
                         }
                         Done::Released(id)
                     }
+                    Job::Received(id, write, queue, delivery) => {
+                        match written(write).await {
+                            Ok(()) => {
+                                let _ = queue.settle(vec![delivery], Outcome::Ack).await;
+                            }
+                            // Unsettled, the delivery comes back on the next
+                            // connection: at least once rather than lost.
+                            Err(e) => tracing::warn!(error = %e, "MQTT QoS 2 PUBREC not recorded"),
+                        }
+                        Done::Received(id)
+                    }
                 };
                 if done.send(out).is_err() {
                     return;
@@ -91,5 +106,9 @@ impl Confirmer {
 
     pub fn release(&self, id: PacketId, write: StoreWrite) {
         let _ = self.tx.send(Job::Release(id, write));
+    }
+
+    pub fn received(&self, id: PacketId, write: StoreWrite, queue: QueueRef, delivery: DeliveryId) {
+        let _ = self.tx.send(Job::Received(id, write, queue, delivery));
     }
 }

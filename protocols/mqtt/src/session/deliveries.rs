@@ -13,6 +13,7 @@ use super::{EVENT_BATCH, Held, OutFlight, Session};
 use crate::codec::{Packet, PacketId, Publish, PublishProperties, QoS};
 use crate::message::{outbound_properties, published_qos, published_retained};
 use crate::names::topic_of;
+use crate::session_store;
 use crate::stats::MqttStats;
 use crate::subscriptions::{Matched, matched, matched_from_tables};
 use crate::topic_alias::Naming;
@@ -112,6 +113,13 @@ impl Session {
     }
 
     fn deliver(&mut self, d: Delivery) {
+        if let Some(pos) = d.position
+            && self.released.contains_key(&pos)
+        {
+            // The client PUBREC'd it already; only the settlement was lost.
+            self.drop_delivery(&d);
+            return;
+        }
         let m = self.matched_for(&d);
         let Some(granted) = m.qos else {
             // Unsubscribed while it was on its way.
@@ -184,6 +192,7 @@ impl Session {
         } else {
             OutFlight::Ack(held)
         };
+        let restored = d.position.is_some_and(|p| self.unreceived.contains_key(&p));
         let Some(id) = self.packet_id_for(&d, qos, entry) else {
             // All 65535 identifiers in use: cannot happen within a window, but never
             // lose the message over it.
@@ -197,6 +206,14 @@ impl Session {
         {
             MqttStats::add(&self.shared.stats.messages_sent, 1);
             self.learned(naming, &full_topic);
+            if qos == QoS::ExactlyOnce
+                && !restored
+                && let (Some(pos), Some(store)) = (d.position, self.durable_store())
+            {
+                // Not awaited (it would hold every QoS 2 delivery for an fsync): the
+                // record lands within one metadata commit.
+                drop(session_store::sent(store, &self.client_id, pos, id.get()));
+            }
         } else {
             // Larger than the client accepts: dropped as if sent ([MQTT-3.1.2-25]).
             MqttStats::add(&self.shared.stats.deliveries_dropped, 1);

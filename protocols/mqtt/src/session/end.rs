@@ -30,7 +30,7 @@ impl Session {
     }
 
     /// Runs after the loop, whatever ended it.
-    pub async fn end(mut self) {
+    pub async fn end(mut self: Box<Self>) {
         let end = self.end.clone().unwrap_or(End::Closed);
         if end == End::TakenOver {
             MqttStats::add(&self.shared.stats.sessions_taken_over, 1);
@@ -82,7 +82,7 @@ impl Session {
             .registry
             .release(&self.client_id, self.id, kept, will_cancel);
         if let Some(done) = self.done.take() {
-            done.send_replace(true);
+            let _ = done.send(());
         }
     }
 
@@ -100,7 +100,7 @@ impl Session {
         };
         for (id, flight) in self.outbound.drain() {
             match flight {
-                OutFlight::Comp { .. } => kept.pubrel.push(id.get()),
+                OutFlight::Comp { position, .. } => kept.pubrel.push((id.get(), position)),
                 OutFlight::Rec(h) => {
                     if let Some(pos) = h.position {
                         kept.unreceived.insert(pos, id.get());

@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::{Done, End, Session};
-use crate::codec::{Packet, PubComp};
+use crate::codec::{Packet, PubComp, PubRel};
 use crate::connection::Io;
 use crate::stats::MqttStats;
 
@@ -54,6 +54,10 @@ impl Session {
             if self.finished() {
                 break;
             }
+            if self.input_pending && !self.out.is_full() && !self.inbound_full() {
+                Box::pin(self.process_input(&mut io.inbuf)).await;
+                continue;
+            }
             let reading = !self.out.is_full() && !self.inbound_full();
             let taking = !self.out.is_full();
             let deadline = self.liveness.deadline();
@@ -94,6 +98,11 @@ impl Session {
                         Done::Released(id) => {
                             self.send(&Packet::PubComp(PubComp::new(id)));
                         }
+                        Done::Received(id) => {
+                            if matches!(self.outbound.get_mut(id), Some(super::OutFlight::Comp { .. })) {
+                                self.send(&Packet::PubRel(PubRel::new(id)));
+                            }
+                        }
                     }
                 },
                 () = sleep_until_opt(deadline), if deadline.is_some() => {
@@ -116,7 +125,12 @@ impl Session {
         self.say_goodbye();
         if !self.out.is_empty() {
             let mut out = std::mem::take(&mut self.out.buf);
-            let _ = tokio::time::timeout(Duration::from_secs(1), io.write_all(&mut out)).await;
+            // Boxed: a timer is large, and this runs once per connection.
+            let _ = Box::pin(tokio::time::timeout(
+                Duration::from_secs(1),
+                io.write_all(&mut out),
+            ))
+            .await;
         }
     }
 

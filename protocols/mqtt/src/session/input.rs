@@ -10,10 +10,15 @@ use crate::stats::MqttStats;
 
 impl Session {
     pub(super) async fn process_input(&mut self, inbuf: &mut BytesMut) {
+        self.input_pending = false;
         loop {
-            if self.finished() || self.out.is_full() || self.inbound_full_now() {
+            if self.finished() {
+                return;
+            }
+            if self.out.is_full() || self.inbound_full_now() {
                 // The rest waits in the buffer; the loop comes back once the output
                 // (or the confirmations) drained.
+                self.input_pending = !inbuf.is_empty();
                 return;
             }
             match self.decoder.decode(inbuf) {

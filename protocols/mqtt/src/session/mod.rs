@@ -73,6 +73,7 @@ pub(crate) enum OutFlight {
     /// QoS 2, PUBREL sent, waiting for PUBCOMP (the engine delivery is settled).
     Comp {
         credit: Option<(QueueRef, Arc<str>)>,
+        position: Option<u64>,
     },
 }
 
@@ -155,6 +156,10 @@ pub(crate) struct Session {
     pub unflushed: Vec<(QueueRef, Arc<str>)>,
     /// Outgoing QoS 2 packet ids by store position, from an earlier connection.
     pub unreceived: HashMap<u64, u16>,
+    /// Store positions of outgoing QoS 2 messages the client has PUBREC'd: one that
+    /// comes again (its settlement was lost with a connection or a crash) is settled,
+    /// not sent.
+    pub released: HashMap<u64, u16>,
     pub inbound: Inbound,
     /// Topic aliases the client set (client to server).
     pub aliases: HashMap<u16, String>,
@@ -163,8 +168,12 @@ pub(crate) struct Session {
     pub will: Option<Box<Will>>,
     pub engine: EngineLinks,
     pub kicked: Option<oneshot::Receiver<()>>,
-    pub done: Option<watch::Sender<bool>>,
+    pub done: Option<oneshot::Sender<()>>,
     pub end: Option<End>,
+    /// Packets are waiting in the read buffer while input is paused (output full, or
+    /// too many publishes unconfirmed): the loop takes them up once it may, without
+    /// waiting for the socket (the client may be waiting for our answers first).
+    pub input_pending: bool,
     pub shutdown: watch::Receiver<bool>,
     pub shutdown_live: bool,
 }
@@ -220,6 +229,11 @@ impl Session {
 
     pub fn has_engine_ops(&self) -> bool {
         !self.engine.settles.is_empty() || !self.engine.grants.is_empty()
+    }
+
+    /// The adapter store, for a session whose state outlives the connection.
+    pub fn durable_store(&self) -> Option<&trident_engine::AdapterStore> {
+        self.shared.store.as_ref().filter(|_| self.expiry > 0)
     }
 
     /// The window of outgoing QoS 1/2 messages.

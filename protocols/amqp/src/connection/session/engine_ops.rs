@@ -17,6 +17,12 @@ pub(super) struct EngineOps {
     settles: Vec<(QueueRef, Outcome, Vec<DeliveryId>)>,
     /// Credit to hand back to consumers, batched the same way.
     grants: Vec<(QueueRef, Arc<str>, u32)>,
+    /// Queues handed settlements without waiting for them to be written: the next
+    /// written flush must wait for those too. Acks and the synchronous method after them
+    /// often arrive in different reads, so the acks were flushed (not waited for) a turn
+    /// before the method; answering it at once let a `kill -9` lose acks the client
+    /// had seen a round trip complete after (found by tools/soak/amqp_soak.py).
+    unwritten: Vec<QueueRef>,
     /// Reused by every acknowledgement (see `settle.rs`).
     pub scratch: Vec<(u64, Pending)>,
     /// Created with the first consumer: an idle connection should not pay for it.
@@ -32,6 +38,11 @@ pub(super) struct EngineOps {
 impl EngineOps {
     pub fn is_empty(&self) -> bool {
         self.settles.is_empty() && self.grants.is_empty()
+    }
+
+    /// Whether a written flush has anything to wait for.
+    pub fn has_unwritten(&self) -> bool {
+        !self.settles.is_empty() || !self.unwritten.is_empty()
     }
 
     /// Adds a settlement to the batch for its queue and outcome.
@@ -75,11 +86,24 @@ impl EngineOps {
                     if let Ok(w) = q.settle_written(ids, outcome).await {
                         pending.push(w);
                     }
+                    self.unwritten.retain(|u| !same_queue(u, &q));
                 } else {
                     let _ = q.settle(ids, outcome).await;
+                    if !self.unwritten.iter().any(|u| same_queue(u, &q)) {
+                        self.unwritten.push(q);
+                    }
                 }
             }
             self.settles = settles;
+        }
+        if written {
+            // An empty settlement is a barrier: the queue answers it after the earlier
+            // ones (same channel, in order) are applied and written.
+            for q in self.unwritten.drain(..) {
+                if let Ok(w) = q.settle_written(Vec::new(), Outcome::Ack).await {
+                    pending.push(w);
+                }
+            }
         }
         if !self.grants.is_empty() {
             let mut grants = std::mem::take(&mut self.grants);
@@ -105,6 +129,10 @@ impl Session {
 
     pub(super) fn has_engine_ops(&self) -> bool {
         !self.engine.is_empty()
+    }
+
+    pub(super) fn has_unwritten_settles(&self) -> bool {
+        self.engine.has_unwritten()
     }
 
     /// Hands batched settlements and credit to the queues.

@@ -47,14 +47,15 @@ impl Session {
         // perhaps tens of thousands of connections keeps, stays small.
         io.release_if_empty();
         loop {
-            if self.has_engine_ops() {
-                if self.phase.finished {
-                    // close-ok goes out after the loop: acks before connection.close
-                    // must be written first, as for any synchronous method.
+            if self.phase.finished {
+                // close-ok goes out after the loop: acks before connection.close must be
+                // written first, as for any synchronous method (also those flushed on an
+                // earlier turn).
+                if self.has_unwritten_settles() || self.has_engine_ops() {
                     Box::pin(self.flush_engine_ops_written()).await;
-                } else {
-                    Box::pin(self.flush_engine_ops()).await;
                 }
+            } else if self.has_engine_ops() {
+                Box::pin(self.flush_engine_ops()).await;
             }
             if self.phase.finished {
                 break;

@@ -53,6 +53,23 @@ impl Permissions {
         ok
     }
 
+    /// Topic permissions (RabbitMQ's, per exchange): 403 unless the user may publish
+    /// `routing_key` through `exchange`. Users without topic permissions (most) pay one
+    /// emptiness check per publish; routing keys vary too much to cache.
+    pub fn check_route(&self, exchange: &str, routing_key: &str) -> AmqpResult<()> {
+        if self.user.topic_permissions.is_empty()
+            || self
+                .user
+                .may_route(&self.vhost, exchange, Access::Write, routing_key)
+        {
+            return Ok(());
+        }
+        Err(AmqpError::access_refused(format!(
+            "write access to topic '{routing_key}' in exchange '{exchange}' in vhost '{}' refused for user '{}'",
+            self.vhost, self.user.name
+        )))
+    }
+
     /// 403 ACCESS_REFUSED unless permitted; `kind` is "queue" or "exchange".
     pub fn check(&mut self, access: Access, kind: &str, name: &str) -> AmqpResult<()> {
         if self.may(access, name) {

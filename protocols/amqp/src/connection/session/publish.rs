@@ -34,6 +34,8 @@ impl Session {
         }
         self.note_publish();
         let exchange_name = self.publish_exchange(ch, exchange)?;
+        self.perms
+            .check_route(exchange_name.as_str(), &routing_key)?;
         let delivery_mode = header.delivery_mode();
         let mut props = header.properties;
         if props.expiration_ms().is_err() {

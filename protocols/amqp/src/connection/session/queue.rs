@@ -160,7 +160,8 @@ impl Session {
             if self.vhost.exchange(&binding.source).is_none() {
                 return Err(self.no_exchange(&exchange));
             }
-            if self.vhost.queue(&qname).is_none() {
+            // A topic is a binding destination too (docs/cross-protocol.md).
+            if self.vhost.queue(&qname).is_none() && !self.vhost.has_stream(&qname) {
                 return Err(self.no_queue(qname.as_str()));
             }
             self.vhost.bind(binding, self.id).await?;

@@ -1,7 +1,7 @@
 //! The record batch v2 header (KIP-98): what a produce needs to know about a batch
 //! without touching its records — record count, max timestamp, producer identity — and
-//! the CRC check that decides CORRUPT_MESSAGE. Records are never decoded or re-encoded;
-//! the batch is stored as the producer sent it.
+//! the CRC check that decides CORRUPT_MESSAGE. Produce stores the batch as the producer
+//! sent it; the records themselves are read only by [`crate::record`].
 //!
 //! Layout (big-endian):
 //! ```text
@@ -12,14 +12,14 @@
 //! 53 baseSequence i32     57 recordCount i32      61 records...
 //! ```
 
-use bytes::BytesMut;
-
-use super::reader::Reader;
-
 pub const HEADER_LEN: usize = 61;
 /// Bytes before `batchLength` counts (baseOffset + batchLength).
 pub const LOG_OVERHEAD: usize = 12;
-const CRC_START: usize = 21;
+pub(crate) const CRC_START: usize = 21;
+const MAGIC_AT: usize = 16;
+const PRODUCER_ID_AT: usize = 43;
+const EPOCH_AT: usize = 51;
+const BASE_SEQUENCE_AT: usize = 53;
 
 /// Compression codec in attribute bits 0-2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,16 +46,32 @@ pub struct BatchHeader {
     pub record_count: i32,
 }
 
-impl BatchHeader {
-    pub fn compression(&self) -> Option<Compression> {
-        match self.attributes & 0x07 {
-            0 => Some(Compression::None),
-            1 => Some(Compression::Gzip),
-            2 => Some(Compression::Snappy),
-            3 => Some(Compression::Lz4),
-            4 => Some(Compression::Zstd),
+impl Compression {
+    /// The codec of attribute bits 0-2, `None` for the unassigned values 5-7.
+    pub fn from_attributes(attributes: i16) -> Option<Self> {
+        match attributes & 0x07 {
+            0 => Some(Self::None),
+            1 => Some(Self::Gzip),
+            2 => Some(Self::Snappy),
+            3 => Some(Self::Lz4),
+            4 => Some(Self::Zstd),
             _ => None,
         }
+    }
+}
+
+/// The idempotent producer identity a batch carries (KIP-98): the engine's producer
+/// state is rebuilt from these after a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerSeq {
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub base_sequence: i32,
+}
+
+impl BatchHeader {
+    pub fn compression(&self) -> Option<Compression> {
+        Compression::from_attributes(self.attributes)
     }
 
     pub fn is_transactional(&self) -> bool {
@@ -96,6 +112,51 @@ pub enum BatchError {
     Control,
 }
 
+/// The producer identity of a stored batch, or `None` when the batch was not written
+/// by an idempotent producer (producer id -1) or the bytes are not a v2 header. Reads
+/// fixed offsets of a header prefix only (recovery scans stored prefixes, not batches).
+pub fn producer_of(header: &[u8]) -> Option<ProducerSeq> {
+    let h = header.get(..HEADER_LEN)?;
+    if h[MAGIC_AT] != 2 {
+        return None;
+    }
+    let producer_id = be_i64(h, PRODUCER_ID_AT);
+    if producer_id < 0 {
+        return None;
+    }
+    Some(ProducerSeq {
+        producer_id,
+        epoch: be_i16(h, EPOCH_AT),
+        base_sequence: be_i32(h, BASE_SEQUENCE_AT),
+    })
+}
+
+/// Reads the header fields of a stored batch without checking the CRC (the log
+/// checked it on append and checksums its own segments).
+pub fn read_header(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
+    if bytes.len() < HEADER_LEN {
+        return Err(BatchError::TooShort(bytes.len()));
+    }
+    let magic = bytes[MAGIC_AT] as i8;
+    if magic != 2 {
+        return Err(BatchError::BadMagic(magic));
+    }
+    Ok(BatchHeader {
+        batch_length: be_i32(bytes, 8),
+        magic,
+        crc: u32::from_be_bytes([bytes[17], bytes[18], bytes[19], bytes[20]]),
+        attributes: be_i16(bytes, 21),
+        last_offset_delta: be_i32(bytes, 23),
+        base_timestamp: be_i64(bytes, 27),
+        max_timestamp: be_i64(bytes, 35),
+        producer_id: be_i64(bytes, PRODUCER_ID_AT),
+        producer_epoch: be_i16(bytes, EPOCH_AT),
+        base_sequence: be_i32(bytes, BASE_SEQUENCE_AT),
+        record_count: be_i32(bytes, 57),
+    })
+}
+
+// Callers check `HEADER_LEN` first; these read fixed positions inside it.
 fn be_i16(b: &[u8], at: usize) -> i16 {
     i16::from_be_bytes([b[at], b[at + 1]])
 }
@@ -122,31 +183,14 @@ pub fn validate(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
             actual: bytes.len(),
         });
     }
-    let magic = bytes[16] as i8;
-    if magic != 2 {
-        return Err(BatchError::BadMagic(magic));
-    }
-    let crc = u32::from_be_bytes([bytes[17], bytes[18], bytes[19], bytes[20]]);
+    let header = read_header(bytes)?;
     let computed = crc32c::crc32c(&bytes[CRC_START..]);
-    if crc != computed {
+    if header.crc != computed {
         return Err(BatchError::CrcMismatch {
-            expected: crc,
+            expected: header.crc,
             computed,
         });
     }
-    let header = BatchHeader {
-        batch_length,
-        magic,
-        crc,
-        attributes: be_i16(bytes, 21),
-        last_offset_delta: be_i32(bytes, 23),
-        base_timestamp: be_i64(bytes, 27),
-        max_timestamp: be_i64(bytes, 35),
-        producer_id: be_i64(bytes, 43),
-        producer_epoch: be_i16(bytes, 51),
-        base_sequence: be_i32(bytes, 53),
-        record_count: be_i32(bytes, 57),
-    };
     if header.last_offset_delta < 0 || header.record_count < 0 {
         return Err(BatchError::BadCount(header.last_offset_delta));
     }
@@ -159,101 +203,12 @@ pub fn validate(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
     Ok(header)
 }
 
-/// The offset delta and timestamp of the first record whose timestamp is at or after
-/// `ts` (ListOffsets by time is per record, the engine's time index per batch).
-/// Compressed batches are decompressed for this, within a size cap. `None` when no
-/// record qualifies or the batch cannot be read.
-pub fn first_record_at_or_after(batch: &[u8], ts: i64) -> Option<(i32, i64)> {
-    if batch.len() < HEADER_LEN {
-        return None;
-    }
-    let codec = match be_i16(batch, 21) & 0x07 {
-        0 => Compression::None,
-        1 => Compression::Gzip,
-        2 => Compression::Snappy,
-        3 => Compression::Lz4,
-        4 => Compression::Zstd,
-        _ => return None,
-    };
-    let base_ts = be_i64(batch, 27);
-    let count = be_i32(batch, 57);
-    let records = match codec {
-        Compression::None => BytesMut::from(&batch[HEADER_LEN..]),
-        c => BytesMut::from(&super::compression::decompress(c, &batch[HEADER_LEN..]).ok()?[..]),
-    };
-    let mut r = Reader::new(records, true);
-    for _ in 0..count {
-        let len = usize::try_from(r.varint().ok()?).ok()?;
-        let before = r.remaining();
-        let _attributes = r.i8().ok()?;
-        let ts_delta = r.varlong().ok()?;
-        let offset_delta = r.varint().ok()?;
-        let record_ts = base_ts.checked_add(ts_delta)?;
-        if record_ts >= ts {
-            return Some((offset_delta, record_ts));
-        }
-        let used = before - r.remaining();
-        r.skip(len.checked_sub(used)?).ok()?;
-    }
-    None
-}
-
-/// A record for [`build`]: key, value, timestamp.
-pub type TestRecord<'a> = (Option<&'a [u8]>, &'a [u8], i64);
-
-/// Builds an uncompressed batch (tests, benches, the fuzz corpus); `producer` is
-/// (producer id, epoch, base sequence).
-pub fn build(records: &[TestRecord<'_>], producer: Option<(i64, i16, i32)>) -> BytesMut {
-    use super::writer::Writer;
-    let base_ts = records.first().map_or(0, |r| r.2);
-    let max_ts = records.iter().map(|r| r.2).max().unwrap_or(base_ts);
-    let mut body = Writer::new(true);
-    for (i, (key, value, ts)) in records.iter().enumerate() {
-        let mut rec = Writer::new(true);
-        rec.i8(0);
-        rec.varlong(ts - base_ts);
-        rec.varint(i as i32);
-        match key {
-            Some(k) => {
-                rec.varint(k.len() as i32);
-                rec.raw(k);
-            }
-            None => rec.varint(-1),
-        }
-        rec.varint(value.len() as i32);
-        rec.raw(value);
-        rec.varint(0);
-        let rec = rec.finish().to_bytes();
-        body.varint(rec.len() as i32);
-        body.raw(&rec);
-    }
-    let body = body.finish().to_bytes();
-    let (pid, epoch, seq) = producer.unwrap_or((-1, -1, -1));
-    let mut tail = Writer::new(false);
-    tail.i16(0);
-    tail.i32(records.len() as i32 - 1);
-    tail.i64(base_ts);
-    tail.i64(max_ts);
-    tail.i64(pid);
-    tail.i16(epoch);
-    tail.i32(seq);
-    tail.i32(records.len() as i32);
-    tail.raw(&body);
-    let tail = tail.finish().to_bytes();
-    let crc = crc32c::crc32c(&tail);
-    let mut out = Writer::new(false);
-    out.i64(0);
-    out.i32((tail.len() + 9) as i32);
-    out.i32(0);
-    out.i8(2);
-    out.u32(crc);
-    out.raw(&tail);
-    BytesMut::from(&out.finish().to_bytes()[..])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BytesMut;
+
+    use crate::record::build;
 
     fn sample() -> BytesMut {
         build(
@@ -304,12 +259,43 @@ mod tests {
         assert!(matches!(validate(&b[..20]), Err(BatchError::TooShort(20))));
     }
 
+    fn header(producer_id: i64, epoch: i16, seq: i32) -> Vec<u8> {
+        let mut h = vec![0u8; HEADER_LEN + 3];
+        h[MAGIC_AT] = 2;
+        h[PRODUCER_ID_AT..EPOCH_AT].copy_from_slice(&producer_id.to_be_bytes());
+        h[EPOCH_AT..BASE_SEQUENCE_AT].copy_from_slice(&epoch.to_be_bytes());
+        h[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&seq.to_be_bytes());
+        h
+    }
+
     #[test]
-    fn record_timestamps() {
-        let b = sample();
-        assert_eq!(first_record_at_or_after(&b, 0), Some((0, 1000)));
-        assert_eq!(first_record_at_or_after(&b, 1001), Some((1, 1005)));
-        assert_eq!(first_record_at_or_after(&b, 1010), Some((2, 1010)));
-        assert_eq!(first_record_at_or_after(&b, 1011), None);
+    fn reads_the_producer_fields() {
+        let got = producer_of(&header(0x0102_0304_0506, 7, 1_000_000));
+        assert_eq!(
+            got,
+            Some(ProducerSeq {
+                producer_id: 0x0102_0304_0506,
+                epoch: 7,
+                base_sequence: 1_000_000
+            })
+        );
+        let built = build(&[(None, b"a", 1)], Some((9, 2, 40)));
+        assert_eq!(
+            producer_of(&built),
+            Some(ProducerSeq {
+                producer_id: 9,
+                epoch: 2,
+                base_sequence: 40
+            })
+        );
+    }
+
+    #[test]
+    fn not_idempotent_short_or_old_magic_is_none() {
+        assert_eq!(producer_of(&header(-1, -1, -1)), None);
+        assert_eq!(producer_of(&header(5, 0, 0)[..HEADER_LEN - 1]), None);
+        let mut old = header(5, 0, 0);
+        old[MAGIC_AT] = 1;
+        assert_eq!(producer_of(&old), None);
     }
 }

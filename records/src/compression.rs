@@ -1,11 +1,11 @@
 //! Decompression of a record batch's records section, used off the hot path only: to
-//! find the first record at or after a timestamp inside a compressed batch (ListOffsets).
-//! Produce and Fetch never decompress. Output is capped so that a small stored batch
+//! read the records of a compressed batch (ListOffsets by time, stream-queue consumers,
+//! forwarding). Produce and Fetch never decompress. Output is capped so that a small stored batch
 //! cannot inflate into gigabytes.
 
 use std::io::Read;
 
-use super::record_batch::Compression;
+use crate::batch::Compression;
 
 /// Largest decompressed records section we are willing to look at.
 pub const MAX_DECOMPRESSED: usize = 64 * 1024 * 1024;

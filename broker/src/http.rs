@@ -274,6 +274,42 @@ pub fn render_metrics(engine: &Engine) -> String {
         out,
         "# HELP trident_log_bytes_on_disk bytes of partition logs on disk\n# TYPE trident_log_bytes_on_disk gauge\ntrident_log_bytes_on_disk {disk}"
     );
+    // Names as RabbitMQ's Prometheus plugin (rabbitmq_alarms_*), under our prefix.
+    let a = engine.alarms().status();
+    for (name, help, v) in [
+        (
+            "trident_alarms_memory_used_watermark",
+            "1 while the memory alarm is raised",
+            u64::from(a.mem_alarm),
+        ),
+        (
+            "trident_alarms_free_disk_space_watermark",
+            "1 while the disk free alarm is raised",
+            u64::from(a.disk_free_alarm),
+        ),
+        (
+            "trident_process_resident_memory_bytes",
+            "resident memory the alarm compares",
+            a.mem_used,
+        ),
+        (
+            "trident_resident_memory_limit_bytes",
+            "memory high watermark in bytes (0 = off)",
+            a.mem_limit,
+        ),
+        (
+            "trident_disk_space_available_bytes",
+            "free disk under the data directory",
+            a.disk_free,
+        ),
+        (
+            "trident_disk_space_available_limit_bytes",
+            "disk free low watermark in bytes (0 = off)",
+            a.disk_free_limit,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+    }
     let name = "trident_retained_messages";
     let _ = writeln!(
         out,

@@ -1,6 +1,7 @@
 //! `trident`: one binary serving AMQP 0-9-1, MQTT and the Kafka protocol over one engine.
 
 mod admin;
+mod alarms;
 mod cli;
 mod http;
 mod server;

@@ -70,6 +70,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let ready = Arc::new(AtomicBool::new(false));
     let mut tasks: JoinSet<()> = JoinSet::new();
+    tasks.spawn(crate::alarms::monitor(
+        engine.clone(),
+        config.alarms.clone(),
+        config.data_dir.clone(),
+        shutdown_rx.clone(),
+    ));
     // What /api/overview lists.
     let mut listeners: Vec<trident_management::Listener> = Vec::new();
     // Read before any port opens, so that a bad certificate stops the start cleanly.

@@ -237,6 +237,26 @@ keys![
         "PEM private key for every TLS listener"
     ),
     (
+        "alarms.memory_high_watermark",
+        Str,
+        "fraction of RAM (or the cgroup limit) past which publishers wait (0 = off)"
+    ),
+    (
+        "alarms.memory_high_watermark_bytes",
+        Int,
+        "absolute memory watermark in bytes (wins over the fraction)"
+    ),
+    (
+        "alarms.disk_free_limit_bytes",
+        Int,
+        "free disk below which publishers wait (0 = off)"
+    ),
+    (
+        "alarms.check_interval_ms",
+        Int,
+        "how often memory and disk are measured"
+    ),
+    (
         "tls.ca_file",
         Str,
         "PEM CA certificates; when set, client certificates are verified"

@@ -13,8 +13,8 @@ mod settings;
 pub use error::ConfigError;
 pub use keys::{CLIENT_ENV, KEYS, Key, env_var_name};
 pub use settings::{
-    AmqpSettings, AuthSettings, Config, DurabilitySetting, HttpSettings, KafkaSettings,
-    LimitSettings, MqttSettings, TlsSettings, TopicSettings,
+    AlarmSettings, AmqpSettings, AuthSettings, Config, DurabilitySetting, HttpSettings,
+    KafkaSettings, LimitSettings, MqttSettings, TlsSettings, TopicSettings,
 };
 
 use std::path::Path;

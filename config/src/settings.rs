@@ -36,6 +36,7 @@ pub struct Config {
     pub limits: LimitSettings,
     pub topics: TopicSettings,
     pub tls: TlsSettings,
+    pub alarms: AlarmSettings,
 }
 
 impl Default for Config {
@@ -53,6 +54,7 @@ impl Default for Config {
             limits: LimitSettings::default(),
             topics: TopicSettings::default(),
             tls: TlsSettings::default(),
+            alarms: AlarmSettings::default(),
         }
     }
 }
@@ -239,6 +241,41 @@ impl Default for HttpSettings {
     }
 }
 
+/// Resource alarms (RabbitMQ's vm_memory_high_watermark and disk_free_limit).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlarmSettings {
+    /// Fraction of the memory available to the broker (RAM, or the cgroup limit in a
+    /// container) past which publishers are held back. A string so that the
+    /// environment and `--set` can give it like any other setting: "0.4".
+    pub memory_high_watermark: String,
+    /// An absolute watermark in bytes; wins over the fraction when set.
+    pub memory_high_watermark_bytes: Option<u64>,
+    /// Free disk space under the data directory below which publishers are held back
+    /// (0 = no disk alarm).
+    pub disk_free_limit_bytes: u64,
+    /// How often the broker measures.
+    pub check_interval_ms: u64,
+}
+
+impl Default for AlarmSettings {
+    fn default() -> Self {
+        Self {
+            memory_high_watermark: "0.4".into(),
+            memory_high_watermark_bytes: None,
+            disk_free_limit_bytes: 50_000_000,
+            check_interval_ms: 1000,
+        }
+    }
+}
+
+impl AlarmSettings {
+    /// The relative watermark as a number (validated in `Config::validate`).
+    pub fn memory_fraction(&self) -> f64 {
+        self.memory_high_watermark.trim().parse().unwrap_or(0.4)
+    }
+}
+
 /// Certificates for every TLS listener (`*.tls_listen`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -380,6 +417,16 @@ impl Config {
                 "a TLS listener (*.tls_listen) needs 'tls.cert_file' and 'tls.key_file'".into(),
             ));
         }
+        match self.alarms.memory_high_watermark.trim().parse::<f64>() {
+            Ok(f) if (0.0..=1.0).contains(&f) => {}
+            _ => {
+                return Err(ConfigError::Invalid(format!(
+                    "setting 'alarms.memory_high_watermark' = {:?} must be a fraction between 0 and 1 (0 = no memory alarm)",
+                    self.alarms.memory_high_watermark
+                )));
+            }
+        }
+        positive("alarms.check_interval_ms", self.alarms.check_interval_ms)?;
         if self.tls.require_client_cert && self.tls.ca_file.is_none() {
             return Err(ConfigError::Invalid(
                 "setting 'tls.require_client_cert' needs 'tls.ca_file' (the CA client certificates are checked against)".into(),

@@ -50,6 +50,7 @@ pub(crate) struct EngineInner {
     pub(crate) connections: Arc<ConnectionRegistry>,
     pub(crate) membership: crate::membership::MembershipSources,
     pub(crate) metrics: Arc<Metrics>,
+    alarms: Arc<crate::alarms::ResourceAlarms>,
     next_connection: AtomicU64,
 }
 
@@ -111,6 +112,7 @@ impl Engine {
             connections: Arc::new(ConnectionRegistry::default()),
             membership: crate::membership::MembershipSources::default(),
             metrics,
+            alarms: Arc::default(),
             next_connection: AtomicU64::new(1),
         });
         let engine = Engine { inner };
@@ -188,6 +190,11 @@ impl Engine {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics
+    }
+
+    /// The memory and disk alarms (measured by the broker, obeyed by the adapters).
+    pub fn alarms(&self) -> &Arc<crate::alarms::ResourceAlarms> {
+        &self.inner.alarms
     }
 
     pub fn users(&self) -> &UserStore {

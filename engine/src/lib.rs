@@ -8,6 +8,7 @@
 
 mod access;
 mod adapter_store;
+pub mod alarms;
 pub mod auth;
 mod config;
 pub mod connections;
@@ -26,6 +27,7 @@ pub mod topic;
 mod vhost;
 
 pub use adapter_store::{AdapterBatch, AdapterStore};
+pub use alarms::{AlarmStatus, ResourceAlarms};
 pub use auth::{Credentials, DefaultUser, Permission, TopicPermission, User, UserStore};
 pub use config::EngineConfig;
 pub use connections::{ConnectionHandle, ConnectionInfo};

@@ -15,6 +15,7 @@ use crate::rates::{self, Range};
 
 pub async fn overview(State(api): State<Api>, caller: Caller, uri: Uri) -> ApiResult<Response> {
     let m = api.engine.metrics();
+    let alarms = api.engine.alarms().status();
     let (mut queues, mut exchanges, mut consumers) = (0u64, 0u64, 0u64);
     let (mut ready, mut unacked) = (0u64, 0u64);
     for v in visible_vhosts(&api, &caller) {
@@ -64,6 +65,13 @@ pub async fn overview(State(api): State<Api>, caller: Caller, uri: Uri) -> ApiRe
         "cluster_name": api.node,
         "node": api.node,
         "listeners": listeners,
+        // RabbitMQ reports these per node (/api/nodes); also here for scripts.
+        "mem_alarm": alarms.mem_alarm,
+        "disk_free_alarm": alarms.disk_free_alarm,
+        "mem_used": alarms.mem_used,
+        "mem_limit": alarms.mem_limit,
+        "disk_free": alarms.disk_free,
+        "disk_free_limit": alarms.disk_free_limit,
         "object_totals": {
             "connections": connections,
             "exchanges": exchanges,

@@ -42,11 +42,11 @@ impl AmqpServer {
     /// in each connection's task.
     pub async fn serve(self, listener: impl Into<Listener>, mut shutdown: watch::Receiver<bool>) {
         let listener: Listener = listener.into();
-        let alarm = self.alarm.unwrap_or_else(|| {
-            // A sender that is dropped at once: the receiver keeps its initial value
-            // (no alarm) forever.
-            watch::channel(None).1
-        });
+        // By default the engine's resource alarms (memory, disk) that the broker's
+        // monitor raises.
+        let alarm = self
+            .alarm
+            .unwrap_or_else(|| self.engine.alarms().subscribe());
         let shared = Arc::new(Shared {
             engine: self.engine,
             config: self.config,

@@ -34,12 +34,12 @@ import collections
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+from broker_process import BrokerProcess, repo_root
 
 try:
     from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
@@ -51,57 +51,16 @@ except ImportError:  # pragma: no cover - environment problem, not a soak result
 TOPIC = "soak.idempotent"
 
 
-def repo_root():
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-class Broker:
-    """One broker process at a time on a fixed data directory and fixed ports."""
+class Broker(BrokerProcess):
+    """The broker under test, kafka on the given port."""
 
     def __init__(self, binary, data_dir, port, settings, log_path):
-        self.binary = binary
-        self.data_dir = data_dir
+        super().__init__("kafka", binary, data_dir, port, settings, log_path)
         self.kafka_port = port
-        self.ports = {"kafka": port, "http": port + 1, "amqp": port + 2, "mqtt": port + 3}
-        self.settings = settings
-        self.log_path = log_path
-        self.proc = None
 
     @property
     def bootstrap(self):
         return f"127.0.0.1:{self.kafka_port}"
-
-    def spawn(self):
-        cmd = [
-            self.binary, "serve", "--data-dir", self.data_dir,
-            "--kafka-listen", f"127.0.0.1:{self.ports['kafka']}",
-            "--http-listen", f"127.0.0.1:{self.ports['http']}",
-            "--amqp-listen", f"127.0.0.1:{self.ports['amqp']}",
-            "--mqtt-listen", f"127.0.0.1:{self.ports['mqtt']}",
-        ]
-        for s in self.settings:
-            cmd += ["--set", s]
-        env = dict(os.environ)
-        env.pop("RUST_LOG", None)
-        env.setdefault("TRIDENT_LOG", "warn")
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
-        log.close()
-
-    def kill9(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-        self.proc = None
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-        self.proc = None
 
 
 def wait_serving(broker, partitions, timeout=60.0):

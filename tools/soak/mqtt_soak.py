@@ -30,14 +30,14 @@ import collections
 import os
 import random
 import shutil
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+from broker_process import BrokerProcess, repo_root
 
 try:
     import paho.mqtt.client as mqtt
@@ -48,53 +48,11 @@ except ImportError:  # pragma: no cover - environment problem, not a soak result
              "(or use /tmp/mqtt-venv/bin/python)")
 
 
-def repo_root():
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-class Broker:
-    """One broker process at a time on a fixed data directory and fixed ports."""
+class Broker(BrokerProcess):
+    """The broker under test, mqtt on the given port."""
 
     def __init__(self, binary, data_dir, port, settings, log_path):
-        self.binary = binary
-        self.data_dir = data_dir
-        self.port = port
-        self.ports = {"mqtt": port, "http": port + 1, "amqp": port + 2, "kafka": port + 3}
-        self.settings = settings
-        self.log_path = log_path
-        self.proc = None
-
-    def spawn(self):
-        cmd = [
-            self.binary, "serve", "--data-dir", self.data_dir,
-            "--mqtt-listen", f"127.0.0.1:{self.ports['mqtt']}",
-            "--http-listen", f"127.0.0.1:{self.ports['http']}",
-            "--amqp-listen", f"127.0.0.1:{self.ports['amqp']}",
-            "--kafka-listen", f"127.0.0.1:{self.ports['kafka']}",
-        ]
-        for s in self.settings:
-            cmd += ["--set", s]
-        env = dict(os.environ)
-        env.pop("RUST_LOG", None)
-        env.setdefault("TRIDENT_LOG", "warn")
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
-        log.close()
-
-    def kill9(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-        self.proc = None
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-        self.proc = None
+        super().__init__("mqtt", binary, data_dir, port, settings, log_path)
 
 
 def probe_connack(port, timeout=0.5):

@@ -1,5 +1,5 @@
 //! Resource alarms with a real client: a broker with a 1-byte memory watermark blocks
-//! publishers (connection.blocked to pika), keeps consumers going, and shows the alarm
+//! publishers (connection.blocked to pika, MQTT publishers not read), keeps consumers going, and shows the alarm
 //! in /metrics and /api/overview (tests/python_alarms under pytest).
 
 mod support;
@@ -27,6 +27,7 @@ fn a_tiny_memory_watermark_blocks_publishers() {
         .current_dir(repo_root())
         .env("TRIDENT_AMQP", broker.amqp.to_string())
         .env("TRIDENT_HTTP", broker.http.to_string())
+        .env("TRIDENT_MQTT", broker.mqtt.to_string())
         .output()
         .expect("run pytest");
     let stdout = String::from_utf8_lossy(&out.stdout);

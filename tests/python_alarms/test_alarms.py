@@ -65,3 +65,43 @@ def test_a_publisher_is_blocked_and_a_consumer_is_not():
     # pub is left open, not closed: like RabbitMQ, the broker does not read a blocked
     # publisher's socket, so connection.close would wait for the alarm to clear. The
     # socket goes with the pytest process.
+
+
+def test_an_mqtt_publisher_is_held_back_and_a_subscriber_is_not():
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    host, port = _addr("TRIDENT_MQTT")
+    topic = "alarm/" + os.urandom(4).hex()
+    got, subscribed = [], threading.Event()
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="alarm-sub")
+    sub.on_subscribe = lambda *_a: subscribed.set()
+    sub.on_message = lambda _c, _u, m: got.append(m.payload)
+    sub.connect(host, port)
+    sub.loop_start()
+    sub.subscribe(topic, qos=1)
+    assert subscribed.wait(10)
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="alarm-pub")
+    pub.connect(host, port)
+    pub.loop_start()
+    # The first PUBLISH is read and routed, and makes this a publishing connection,
+    # which the alarm then holds back: its second publish is not read, so it is
+    # neither routed nor acknowledged while the alarm lasts (as RabbitMQ's MQTT
+    # plugin blocks publishers).
+    first = pub.publish(topic, b"m0", qos=1)
+    first.wait_for_publish(10)
+    assert first.is_published()
+    second = pub.publish(topic, b"m1", qos=1)
+    for _ in range(30):
+        if got:
+            break
+        threading.Event().wait(0.1)
+    assert got == [b"m0"], "the subscriber keeps getting what was accepted"
+    threading.Event().wait(1.0)
+    assert not second.is_published(), "a held-back publish must not be acknowledged"
+    assert got == [b"m0"]
+    sub.loop_stop()
+    sub.disconnect()
+    # pub is left running (paho's network thread is a daemon): the broker does not
+    # read a held-back publisher, so stopping its loop would wait on its keep alive.

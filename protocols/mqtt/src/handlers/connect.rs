@@ -203,6 +203,9 @@ impl Session {
             input_pending: false,
             shutdown: shared.shutdown.clone(),
             shutdown_live: true,
+            alarm: shared.engine.alarms().subscribe(),
+            alarm_live: true,
+            published: false,
         });
         let mut properties = ConnAckProperties::default();
         if v.is_v5() {

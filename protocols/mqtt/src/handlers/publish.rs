@@ -17,6 +17,7 @@ use crate::stats::MqttStats;
 impl Session {
     pub(crate) async fn on_publish(&mut self, p: Publish) -> MqttResult<()> {
         self.count_received();
+        self.published = true;
         let topic = self.resolve_alias(&p)?;
         if let (QoS::ExactlyOnce, Some(id)) = (p.qos, p.packet_id)
             && self.inbound.pending_release.contains(&id.get())

@@ -54,11 +54,12 @@ impl Session {
             if self.finished() {
                 break;
             }
-            if self.input_pending && !self.out.is_full() && !self.inbound_full() {
+            let held_back = self.held_back();
+            if self.input_pending && !self.out.is_full() && !self.inbound_full() && !held_back {
                 Box::pin(self.process_input(&mut io.inbuf)).await;
                 continue;
             }
-            let reading = !self.out.is_full() && !self.inbound_full();
+            let reading = !self.out.is_full() && !self.inbound_full() && !held_back;
             let taking = !self.out.is_full();
             let deadline = self.liveness.deadline();
             let confirms = self.engine.confirms.as_mut().map(|c| &mut c.rx);
@@ -105,11 +106,21 @@ impl Session {
                         }
                     }
                 },
-                () = sleep_until_opt(deadline), if deadline.is_some() => {
+                // Not read while held back, so its keep alive cannot be judged then.
+                () = sleep_until_opt(deadline), if deadline.is_some() && !held_back => {
                     tracing::debug!(client = %self.client_id, "MQTT keep alive expired");
                     self.finish(End::KeepAlive);
                 },
                 () = kicked(&mut self.kicked) => self.finish(End::TakenOver),
+                r = self.alarm.changed(), if self.alarm_live => {
+                    if r.is_err() {
+                        self.alarm_live = false;
+                    } else if self.alarm.borrow().is_none() {
+                        // Released: the time it was not read does not count against
+                        // its keep alive.
+                        self.liveness.read_activity();
+                    }
+                },
                 r = self.shutdown.changed(), if self.shutdown_live => {
                     if r.is_err() {
                         self.shutdown_live = false;

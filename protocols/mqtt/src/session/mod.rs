@@ -176,6 +176,14 @@ pub(crate) struct Session {
     pub input_pending: bool,
     pub shutdown: watch::Receiver<bool>,
     pub shutdown_live: bool,
+    /// The engine's resource alarm (`Some(reason)` while memory or disk is short).
+    /// While it is raised, a connection that has published is not read, as RabbitMQ
+    /// blocks publishing connections: publishers slow down, nothing is refused or lost.
+    pub alarm: watch::Receiver<Option<String>>,
+    pub alarm_live: bool,
+    /// This connection has sent a PUBLISH: it is held back while an alarm is raised
+    /// (subscribers that only consume keep being read, so they keep draining).
+    pub published: bool,
 }
 
 impl Session {
@@ -234,6 +242,11 @@ impl Session {
     /// The adapter store, for a session whose state outlives the connection.
     pub fn durable_store(&self) -> Option<&trident_engine::AdapterStore> {
         self.shared.store.as_ref().filter(|_| self.expiry > 0)
+    }
+
+    /// A publisher waits while a resource alarm is raised.
+    pub fn held_back(&self) -> bool {
+        self.published && self.alarm.borrow().is_some()
     }
 
     /// The window of outgoing QoS 1/2 messages.

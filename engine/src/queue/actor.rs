@@ -242,12 +242,15 @@ impl QueueActor {
                 ticket,
             } => self.publish(message, arrival, ticket),
             QueueCommand::Consume { opts, sink, reply } => {
-                let _ = reply.send(self.consume(opts, sink));
+                let added = self.consume(opts, sink);
+                self.publish_counters();
+                let _ = reply.send(added);
             }
             QueueCommand::Cancel { tag, reply } => {
                 if self.consumers.cancel(&tag) {
                     self.after_consumer_left();
                 }
+                self.publish_counters();
                 if let Some(r) = reply {
                     let _ = r.send(());
                 }
@@ -268,10 +271,16 @@ impl QueueActor {
                 reply,
             } => {
                 self.idle.touch();
-                let _ = reply.send(Ok(self.get(no_ack, owner)));
+                let got = self.get(no_ack, owner);
+                // As for confirms in after_batch: a client told get-ok (or get-empty)
+                // and then reading the queue's depth must see the message gone.
+                self.publish_counters();
+                let _ = reply.send(Ok(got));
             }
             QueueCommand::Purge { reply } => {
-                let _ = reply.send(Ok(self.backlog.purge()));
+                let purged = self.backlog.purge();
+                self.publish_counters();
+                let _ = reply.send(Ok(purged));
             }
             QueueCommand::Delete {
                 if_unused,

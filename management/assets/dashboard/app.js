@@ -187,9 +187,16 @@
     ]);
     const depth = chartBox("chart-depth", "Queued messages", ["ready", "unacknowledged"]);
     const listeners = h("div");
+    // Raised resource alarms mean publishers are being held back (AMQP connection.blocked,
+    // MQTT and Kafka producers not read): the first thing an operator must see.
+    const alarms = h("div", { id: "alarms", role: "alert", hidden: "" });
+    const resources = h("div", { id: "resources" });
     main.append(
       h("h1", { text: "Overview" }),
+      alarms,
       totals,
+      h("h2", { text: "Resources" }),
+      resources,
       h("h2", { text: "Last ten minutes" }),
       h("div", { class: "charts" }, rates.el, depth.el),
       h("h2", { text: "Listeners" }),
@@ -215,6 +222,7 @@
         totals.replaceChildren(
           ...cells.map(([k, v]) => h("div", { class: "total" }, h("b", { text: typeof v === "number" ? fmt(v) : v }), k))
         );
+        showAlarms(alarms, resources, o);
         const m = o.message_stats || {};
         window.TridentChart.draw(rates.canvas, [
           { name: "publish", points: ratePoints(m.publish_details) },
@@ -237,6 +245,47 @@
       },
     };
   };
+
+  // The memory and disk watermarks from /api/overview: a banner when an alarm is raised,
+  // and a table of what is measured against which limit.
+  function showAlarms(banner, resources, o) {
+    const raised = [];
+    if (o.mem_alarm) {
+      raised.push("Memory alarm: " + fmtBytes(o.mem_used) + " used, the watermark is " + fmtBytes(o.mem_limit));
+    }
+    if (o.disk_free_alarm) {
+      raised.push("Disk alarm: " + fmtBytes(o.disk_free) + " free, the limit is " + fmtBytes(o.disk_free_limit));
+    }
+    if (raised.length) {
+      banner.replaceChildren(
+        ...raised.map((t) => h("p", { text: t })),
+        h("p", { class: "muted", text: "Publishers are blocked until the alarm clears; consumers keep going." })
+      );
+      banner.hidden = false;
+    } else {
+      banner.replaceChildren();
+      banner.hidden = true;
+    }
+    const row = (name, value, limit, alarm, limitLabel) =>
+      h(
+        "tr",
+        { "data-resource": name },
+        h("td", { text: name }),
+        h("td", { class: "num", text: fmtBytes(value) }),
+        h("td", { class: "num", text: limitLabel + " " + fmtBytes(limit) }),
+        h("td", { class: alarm ? "alarm" : "ok", text: alarm ? "alarm" : "ok" })
+      );
+    replace(
+      resources,
+      table(
+        ["Resource", "Measured", "Watermark", "State"],
+        [
+          row("Memory used", o.mem_used, o.mem_limit, o.mem_alarm, "at most"),
+          row("Disk free", o.disk_free, o.disk_free_limit, o.disk_free_alarm, "at least"),
+        ]
+      )
+    );
+  }
 
   views.connections = function (main) {
     const list = h("div");

@@ -73,6 +73,19 @@ def test_overview_shows_totals_and_rate_charts(page, http_base, amqp_addr, uniqu
         conn.close()
 
 
+def test_overview_shows_resources_against_their_watermarks(page, http_base):
+    log_in(page, http_base)
+    memory = page.locator('#resources tr[data-resource="Memory used"]')
+    disk = page.locator('#resources tr[data-resource="Disk free"]')
+    # The broker under test runs with default watermarks: nothing is raised, and the
+    # figures are the ones /api/overview reports (non-zero, in bytes units).
+    expect(memory).to_contain_text(re.compile(r"\d(\.\d)? (KiB|MiB|GiB)"))
+    expect(memory.locator("td").nth(3)).to_have_text("ok")
+    expect(disk.locator("td").nth(3)).to_have_text("ok")
+    expect(disk).to_contain_text("at least")
+    expect(page.locator("#alarms")).to_be_hidden()
+
+
 def test_queue_from_amqp_publish_get_and_purge_with_confirmation(page, http_base, amqp_addr, unique):
     conn = amqp_queue_with(amqp_addr, unique, [b"first", b"second", b"third"])
     try:

@@ -14,9 +14,10 @@ use clap::Parser;
 /// (a connection or a queue reading its pages back) and freed on another, a pattern
 /// that leaves glibc's per-thread arenas fragmented. Under a deep backlog the engine
 /// benchmark measured peak RSS 1.7 GiB with glibc and 0.3 GiB with mimalloc, and about
-/// twice the throughput (docs/benchmarks.md).
+/// twice the throughput (docs/benchmarks.md). Its workers give freed memory back when
+/// they go idle (`trident_allocator::on_worker_idle`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: trident_allocator::MiMalloc = trident_allocator::MiMalloc;
 
 fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = cli::Cli::parse();
@@ -34,6 +35,9 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .thread_name("trident")
+                // Without this, memory a burst freed (10k connections closing) stays
+                // resident on workers that go quiet.
+                .on_thread_park(trident_allocator::on_worker_idle)
                 .build()
                 .context("starting the async runtime")?;
             runtime.block_on(server::run(config))?;

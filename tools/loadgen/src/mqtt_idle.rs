@@ -161,6 +161,15 @@ pub async fn run(a: MqttIdleArgs) -> Result<()> {
     tokio::time::sleep(meter::secs(a.settle)).await;
     let alive = idlers.iter().filter(|h| !h.is_finished()).count();
     let rss1 = a.broker_pid.map(rss_kib).transpose()?;
+    tokio::time::sleep(meter::secs(a.hold)).await;
+    for h in &idlers {
+        h.abort();
+    }
+    for h in idlers {
+        let _ = h.await;
+    }
+    tokio::time::sleep(meter::secs(a.settle)).await;
+    let rss2 = a.broker_pid.map(rss_kib).transpose()?;
     let per_conn = crate::idle_open::per_connection_bytes(rss0, rss1, opened);
     let v = json!({
         "scenario": "mqtt-idle",
@@ -178,22 +187,20 @@ pub async fn run(a: MqttIdleArgs) -> Result<()> {
         "broker_pid": a.broker_pid,
         "rss_before_kib": rss0,
         "rss_after_kib": rss1,
+        "rss_after_close_kib": rss2,
         "per_connection_bytes": per_conn,
     });
     let human = format!(
-        "mqtt-idle {}: {opened}/{} open from {} sources ({alive} alive after {:.0}s) in {open_secs:.1}s; broker RSS {} -> {} KiB, {} bytes per connection",
+        "mqtt-idle {}: {opened}/{} open from {} sources ({alive} alive after {:.0}s) in {open_secs:.1}s; broker RSS {} -> {} KiB, {} KiB after close; {} bytes per connection",
         meter::broker_name(&a.label, &a.addr),
         a.connections,
         a.sources,
         a.settle,
         rss0.map_or("?".into(), |r| r.to_string()),
         rss1.map_or("?".into(), |r| r.to_string()),
+        rss2.map_or("?".into(), |r| r.to_string()),
         per_conn.map_or("?".into(), |r| format!("{r:.0}")),
     );
     meter::report(&v, &human);
-    tokio::time::sleep(meter::secs(a.hold)).await;
-    for h in idlers {
-        h.abort();
-    }
     Ok(())
 }

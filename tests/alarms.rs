@@ -1,6 +1,8 @@
 //! Resource alarms with a real client: a broker with a 1-byte memory watermark blocks
 //! publishers (connection.blocked to pika, MQTT publishers not read), keeps consumers going, and shows the alarm
-//! in /metrics and /api/overview (tests/python_alarms under pytest).
+//! in /metrics and /api/overview (tests/python_alarms under pytest); and a broker whose
+//! watermark a backlog crosses releases its publishers when consumers drain it
+//! (tests/python_alarm_release).
 
 mod support;
 
@@ -14,16 +16,31 @@ fn a_tiny_memory_watermark_blocks_publishers() {
         ("alarms.memory_high_watermark_bytes", "1"),
         ("alarms.check_interval_ms", "50"),
     ]);
+    run_pytest(&broker, "tests/python_alarms");
+}
+
+#[test]
+fn publishers_are_released_when_consumers_drain() {
+    // Idle, the broker's RSS is 25-40 MiB; 120 MB leaves room for that and is crossed
+    // by a few of the test's 20 MiB messages.
+    let broker = Broker::start_with(&[
+        ("alarms.memory_high_watermark_bytes", "120000000"),
+        ("alarms.check_interval_ms", "50"),
+    ]);
+    run_pytest(&broker, "tests/python_alarm_release");
+}
+
+/// One suite at a time: the release test pushes hundreds of MiB through its broker, and
+/// the timing-sensitive checks of the other suite were seen failing beside it.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn run_pytest(broker: &Broker, suite: &str) {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let python = venv();
     let out = Command::new(&python)
-        .args([
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "tests/python_alarms",
-        ])
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", suite])
         .current_dir(repo_root())
         .env("TRIDENT_AMQP", broker.amqp.to_string())
         .env("TRIDENT_HTTP", broker.http.to_string())

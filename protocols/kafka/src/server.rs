@@ -9,13 +9,15 @@
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, watch};
-use trident_engine::{ConnectionInfo, Engine, Metrics};
+use trident_engine::{ConnectionHandle, ConnectionInfo, Engine, Metrics};
 use trident_transport::{Incoming, Listener, WriteHalf};
 
+use crate::codec::api::key;
 use crate::codec::frame::next_frame;
 use crate::config::KafkaConfig;
 use crate::handlers::{self, Reply};
@@ -156,6 +158,17 @@ async fn connection(
                 Ok(None) => break,
                 Err(e) => break 'conn Err(e.into()),
             };
+            if is_produce(&frame) {
+                // Boxed: only a producer during an alarm needs the waiting state.
+                match Box::pin(hold_while_alarmed(&broker, &mut shutdown, &mut registered)).await {
+                    Held::No => {}
+                    Held::For(ms) => {
+                        tracing::debug!(%peer, held_ms = ms, "kafka producer released after a resource alarm");
+                        session.held_ms = ms;
+                    }
+                    Held::Closing => break 'conn Ok(()),
+                }
+            }
             // Boxed: a handler's state lives only while it runs, and an idle
             // connection's future should not carry room for the largest one.
             let reply = match Box::pin(handlers::dispatch(&broker, &mut session, frame)).await {
@@ -206,6 +219,52 @@ async fn connection(
     drop(tx);
     let _ = writer.await;
     result
+}
+
+/// Whether a request frame (API key first) is a Produce request.
+fn is_produce(frame: &[u8]) -> bool {
+    frame.len() >= 2 && i16::from_be_bytes([frame[0], frame[1]]) == key::PRODUCE
+}
+
+enum Held {
+    /// No alarm: go on.
+    No,
+    /// An alarm held the request back this many milliseconds; it has cleared.
+    For(i32),
+    /// The broker shuts down or an operator closed the connection meanwhile.
+    Closing,
+}
+
+/// While a memory or disk alarm is raised, a produce request waits here before it is
+/// served, and nothing after it is read: the connection is muted, as a Kafka broker mutes
+/// a throttled client's channel, so TCP backpressure holds the producer. Requests on
+/// connections that do not produce (fetches, metadata, group traffic) never come here.
+async fn hold_while_alarmed(
+    broker: &Shared,
+    shutdown: &mut watch::Receiver<bool>,
+    registered: &mut ConnectionHandle,
+) -> Held {
+    let mut alarm = broker.engine.alarms().subscribe();
+    if alarm.borrow().is_none() {
+        return Held::No;
+    }
+    let since = Instant::now();
+    loop {
+        tokio::select! {
+            // An error means the alarms are gone with the engine: nothing to wait for.
+            _ = alarm.wait_for(Option::is_none) => break,
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    return Held::Closing;
+                }
+            }
+            reason = registered.closed() => {
+                tracing::info!(%reason, "kafka connection closed by an operator");
+                return Held::Closing;
+            }
+        }
+    }
+    Held::For(i32::try_from(since.elapsed().as_millis()).unwrap_or(i32::MAX))
 }
 
 async fn write_loop(mut wr: WriteHalf, mut rx: mpsc::Receiver<Reply>) -> std::io::Result<()> {

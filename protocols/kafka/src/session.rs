@@ -13,6 +13,9 @@ pub struct Session {
     pub sasl: SaslState,
     /// Came in on the TLS listener (Metadata then advertises that listener).
     pub tls: bool,
+    /// How long a resource alarm held back the produce request being dispatched, in
+    /// milliseconds (reported to old clients as its throttle time).
+    pub held_ms: i32,
 }
 
 impl Session {
@@ -22,6 +25,7 @@ impl Session {
             client_id: String::new(),
             sasl: SaslState::Idle,
             tls: false,
+            held_ms: 0,
         }
     }
 

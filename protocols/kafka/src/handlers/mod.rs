@@ -170,7 +170,8 @@ pub async fn dispatch(
         key::PRODUCE => {
             let r = decode!(produce::ProduceRequest);
             let authz = self::authz::Authz::of(b, session);
-            self::produce::handle(broker, req, r, &authz).await
+            let throttle = self::produce::throttle_time_ms(v, std::mem::take(&mut session.held_ms));
+            self::produce::handle(broker, req, r, &authz, throttle).await
         }
         key::FETCH => {
             let r = decode!(fetch::FetchRequest);

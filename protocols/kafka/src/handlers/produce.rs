@@ -82,11 +82,29 @@ fn append_outcome(
     }
 }
 
+/// Produce v6 (KIP-219): from this version on, a client that reads a throttle time
+/// itself waits that long before sending again, because a Kafka broker answers first
+/// and mutes the connection afterwards.
+const CLIENT_SIDE_THROTTLE_VERSION: i16 = 6;
+
+/// The throttle time to report for a produce request that a resource alarm held back
+/// for `held_ms` before it was read. Older clients are told how long the answer was
+/// delayed, as a throttling Kafka broker tells them; newer ones would wait that long a
+/// second time, so they are told 0: the wait is over when the answer arrives.
+pub fn throttle_time_ms(version: i16, held_ms: i32) -> i32 {
+    if version < CLIENT_SIDE_THROTTLE_VERSION {
+        held_ms
+    } else {
+        0
+    }
+}
+
 pub async fn handle(
     broker: &Arc<Shared>,
     req: Request,
     produce: ProduceRequest,
     authz: &Authz,
+    throttle_time_ms: i32,
 ) -> Reply {
     let acks = produce.acks;
     let mut topics: Vec<(String, Vec<Slot>)> = Vec::with_capacity(produce.topics.len());
@@ -223,15 +241,15 @@ pub async fn handle(
         return Reply::Nothing;
     }
     if !pending {
-        return Reply::Frame(req.respond(&finish(topics).await));
+        return Reply::Frame(req.respond(&finish(topics, throttle_time_ms).await));
     }
     Reply::Later(tokio::spawn(async move {
-        let resp = finish(topics).await;
+        let resp = finish(topics, throttle_time_ms).await;
         Some(req.respond(&resp))
     }))
 }
 
-async fn finish(topics: Vec<(String, Vec<Slot>)>) -> ProduceResponse {
+async fn finish(topics: Vec<(String, Vec<Slot>)>, throttle_time_ms: i32) -> ProduceResponse {
     let mut responses = Vec::with_capacity(topics.len());
     for (name, slots) in topics {
         let mut partitions = Vec::with_capacity(slots.len());
@@ -245,6 +263,6 @@ async fn finish(topics: Vec<(String, Vec<Slot>)>) -> ProduceResponse {
     }
     ProduceResponse {
         responses,
-        throttle_time_ms: 0,
+        throttle_time_ms,
     }
 }

@@ -240,7 +240,8 @@ impl QueueActor {
                 message,
                 arrival,
                 ticket,
-            } => self.publish(message, arrival, ticket),
+                key,
+            } => self.publish(message, arrival, ticket, key),
             QueueCommand::Consume { opts, sink, reply } => {
                 let _ = reply.send(self.consume(opts, sink));
             }

@@ -43,13 +43,27 @@ const FLUSH_AT: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AckRecord {
-    Remove { from: u64, to: u64 },
-    Base { below: u64 },
-    Delivered { from: u64, to: u64 },
+    Remove {
+        from: u64,
+        to: u64,
+    },
+    Base {
+        below: u64,
+    },
+    Delivered {
+        from: u64,
+        to: u64,
+    },
     /// Half of a publisher key: the message at `at` came from `publisher`.
-    PubId { at: u64, publisher: u64 },
+    PubId {
+        at: u64,
+        publisher: u64,
+    },
     /// The other half: with publisher sequence number `seq`.
-    PubSeq { at: u64, seq: u64 },
+    PubSeq {
+        at: u64,
+        seq: u64,
+    },
 }
 
 impl AckRecord {

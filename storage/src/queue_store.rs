@@ -176,7 +176,9 @@ impl QueueStore {
                 AckRecord::Delivered { from, to } => {
                     delivered.insert(from, to);
                 }
-                AckRecord::PubId { at, publisher } => halves.entry(at).or_default().0 = Some(publisher),
+                AckRecord::PubId { at, publisher } => {
+                    halves.entry(at).or_default().0 = Some(publisher)
+                }
                 AckRecord::PubSeq { at, seq } => halves.entry(at).or_default().1 = Some(seq),
             }
         }

@@ -15,7 +15,9 @@ fn msg(n: u64) -> Message {
 }
 
 fn open(dir: &Path) -> QueueStore {
-    QueueStore::open(dir, QueueStoreConfig::default()).unwrap().0
+    QueueStore::open(dir, QueueStoreConfig::default())
+        .unwrap()
+        .0
 }
 
 fn key(seq: u64) -> PublisherSeq {
@@ -76,7 +78,10 @@ fn keys_of_lost_messages_are_not_trusted_and_do_not_come_back() {
     let mut q = open(dir.path());
     assert_eq!(q.next_seq(), 2);
     assert!(q.has_key(&key(0)) && q.has_key(&key(1)));
-    assert!(!q.has_key(&key(2)) && !q.has_key(&key(3)), "their messages were lost");
+    assert!(
+        !q.has_key(&key(2)) && !q.has_key(&key(3)),
+        "their messages were lost"
+    );
     // New messages reuse seqs 2 and 3; the old keys must not claim them after another
     // reopen, or the resends of keys 2 and 3 would be swallowed.
     q.append(&msg(20)).unwrap();

@@ -2,7 +2,11 @@
 //! (the client side of it), so that the test controls every packet: a QoS 2 PUBLISH
 //! acknowledged with PUBREC before the kill and sent again (DUP) after the restart is
 //! released with PUBCOMP and delivered exactly once; a PUBREL the broker owed a
-//! subscriber before the kill is sent again after it, and the message is not. (Also one
+//! subscriber before the kill is sent again after it, and the message is not; a QoS 2
+//! PUBLISH routed but not yet acknowledged when the broker is killed, resent (DUP)
+//! after the restart, reaches a persistent subscriber once, also when that subscriber
+//! had consumed it before the kill; an outgoing QoS 2 PUBLISH the subscriber did not
+//! answer before the kill comes again with the same packet id and DUP. (Also one
 //! flow-control case that needs raw packets: publishes pipelined beyond the Receive
 //! Maximum.)
 
@@ -32,6 +36,15 @@ struct Raw {
 impl Raw {
     /// Connects with a persistent session; returns it and CONNACK's session present.
     async fn connect(addr: SocketAddr, v: ProtocolVersion, id: &str) -> (Raw, bool) {
+        Self::connect_as(addr, v, id, false).await
+    }
+
+    async fn connect_as(
+        addr: SocketAddr,
+        v: ProtocolVersion,
+        id: &str,
+        clean: bool,
+    ) -> (Raw, bool) {
         let stream = TcpStream::connect(addr).await.expect("connect");
         let mut raw = Raw {
             stream,
@@ -40,9 +53,9 @@ impl Raw {
             version: v,
         };
         let mut c = Connect::new(v, id);
-        c.clean_start = false;
+        c.clean_start = clean;
         c.keep_alive = 60;
-        if v.is_v5() {
+        if v.is_v5() && !clean {
             c.properties.session_expiry_interval = Some(3600);
         }
         raw.send(&Packet::Connect(Box::new(c))).await;
@@ -269,4 +282,193 @@ fn qos2_release_survives_kill9_v311() {
 #[test]
 fn qos2_release_survives_kill9_v5() {
     run(qos2_release_survives_kill9(ProtocolVersion::V5));
+}
+
+async fn subscribe(c: &mut Raw, filter: &str) {
+    let s = Subscribe {
+        packet_id: pid(1),
+        subscriptions: vec![Subscription {
+            filter: filter.to_string(),
+            options: SubscriptionOptions::new(QoS::ExactlyOnce),
+        }],
+        properties: Default::default(),
+    };
+    c.send(&Packet::Subscribe(s)).await;
+    assert!(matches!(c.recv().await, Packet::SubAck(_)));
+}
+
+/// Waits for the next PUBLISH, answering nothing.
+async fn next_publish(c: &mut Raw) -> Publish {
+    loop {
+        if let Packet::Publish(m) = c.recv().await {
+            return m;
+        }
+    }
+}
+
+/// Takes what a QoS 2 subscriber is sent until it goes quiet, completing every
+/// exchange; returns the payloads.
+async fn drain_qos2(c: &mut Raw) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    while let Some(p) = c.try_recv(Duration::from_millis(1500)).await {
+        match p {
+            Packet::Publish(m) => {
+                got.push(m.payload.to_vec());
+                let id = m.packet_id.expect("QoS 2");
+                c.send(&Packet::PubRec(PubRec::new(id))).await;
+            }
+            Packet::PubRel(r) => c.send(&Packet::PubComp(PubComp::new(r.packet_id))).await,
+            _ => {}
+        }
+    }
+    got
+}
+
+/// The publisher resends its unacknowledged QoS 2 PUBLISH after the restart, and
+/// completes the exchange.
+async fn resend_after_restart(addr: SocketAddr, v: ProtocolVersion, client: &str, topic: &str) {
+    let (mut publisher, present) = Raw::connect(addr, v, client).await;
+    assert!(present, "the publisher's session survived");
+    publisher.send(&qos2(topic, 9, true)).await;
+    assert_eq!(publisher.recv().await, Packet::PubRec(PubRec::new(pid(9))));
+    publisher.send(&Packet::PubRel(PubRel::new(pid(9)))).await;
+    assert_eq!(
+        publisher.recv().await,
+        Packet::PubComp(PubComp::new(pid(9)))
+    );
+}
+
+/// The broker is killed once the message is routed (an online watcher got it) and
+/// before the publisher reads any answer; the persistent subscriber, offline all along,
+/// gets it once after the publisher resends it.
+async fn routed_not_acknowledged_qos2_is_stored_once(v: ProtocolVersion) {
+    let mut broker = Broker::start();
+    let addr = broker.mqtt;
+    let topic = format!("d/once/{}", v.level());
+    let (mut sub, _) = Raw::connect(addr, v, "once-sub").await;
+    subscribe(&mut sub, &topic).await;
+    drop(sub);
+    let (mut watcher, _) = Raw::connect_as(addr, v, "once-watch", true).await;
+    subscribe(&mut watcher, &topic).await;
+    let (mut publisher, _) = Raw::connect(addr, v, "once-pub").await;
+    publisher.send(&qos2(&topic, 9, false)).await;
+    let seen = next_publish(&mut watcher).await;
+    assert_eq!(&seen.payload[..], b"exactly once");
+    broker.kill9();
+    drop((publisher, watcher));
+    broker.restart();
+
+    resend_after_restart(addr, v, "once-pub", &topic).await;
+    let (mut sub, present) = Raw::connect(addr, v, "once-sub").await;
+    assert!(present);
+    assert_eq!(
+        drain_qos2(&mut sub).await,
+        vec![b"exactly once".to_vec()],
+        "one copy across the kill and the resend"
+    );
+}
+
+#[test]
+fn routed_not_acknowledged_qos2_is_stored_once_v311() {
+    run(routed_not_acknowledged_qos2_is_stored_once(
+        ProtocolVersion::V3_1_1,
+    ));
+}
+
+#[test]
+fn routed_not_acknowledged_qos2_is_stored_once_v5() {
+    run(routed_not_acknowledged_qos2_is_stored_once(
+        ProtocolVersion::V5,
+    ));
+}
+
+/// As above, but the persistent subscriber is online and completes the whole exchange
+/// (its queue acknowledges and removes the message) before the kill: the resend after
+/// the restart must not bring the message back.
+async fn qos2_consumed_before_the_kill_is_not_stored_again(v: ProtocolVersion) {
+    let mut broker = Broker::start();
+    let addr = broker.mqtt;
+    let topic = format!("d/consumed/{}", v.level());
+    let (mut sub, _) = Raw::connect(addr, v, "consumed-sub").await;
+    subscribe(&mut sub, &topic).await;
+    let (mut publisher, _) = Raw::connect(addr, v, "consumed-pub").await;
+    publisher.send(&qos2(&topic, 9, false)).await;
+    let m = next_publish(&mut sub).await;
+    let id = m.packet_id.expect("QoS 2");
+    sub.send(&Packet::PubRec(PubRec::new(id))).await;
+    assert_eq!(sub.recv().await, Packet::PubRel(PubRel::new(id)));
+    sub.send(&Packet::PubComp(PubComp::new(id))).await;
+    // The PUBCOMP on its way in: give the broker a moment to settle the delivery.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    broker.kill9();
+    drop((publisher, sub));
+    broker.restart();
+
+    resend_after_restart(addr, v, "consumed-pub", &topic).await;
+    let (mut sub, present) = Raw::connect(addr, v, "consumed-sub").await;
+    assert!(present);
+    let again = drain_qos2(&mut sub).await;
+    assert!(
+        again.is_empty(),
+        "consumed before the kill, delivered again: {again:?}"
+    );
+}
+
+#[test]
+fn qos2_consumed_before_the_kill_is_not_stored_again_v311() {
+    run(qos2_consumed_before_the_kill_is_not_stored_again(
+        ProtocolVersion::V3_1_1,
+    ));
+}
+
+#[test]
+fn qos2_consumed_before_the_kill_is_not_stored_again_v5() {
+    run(qos2_consumed_before_the_kill_is_not_stored_again(
+        ProtocolVersion::V5,
+    ));
+}
+
+/// Outgoing: the subscriber got a QoS 2 PUBLISH and did not answer before the kill.
+/// After the restart the broker sends it again with the same packet id and DUP, once
+/// (under `durability = fsync` the id was recorded before the PUBLISH went out).
+async fn unanswered_outgoing_qos2_keeps_its_packet_id(v: ProtocolVersion) {
+    let mut broker = Broker::start();
+    let addr = broker.mqtt;
+    let topic = format!("d/outid/{}", v.level());
+    let (mut sub, _) = Raw::connect(addr, v, "outid-sub").await;
+    subscribe(&mut sub, &topic).await;
+    let (mut publisher, _) = Raw::connect(addr, v, "outid-pub").await;
+    publisher.send(&qos2(&topic, 3, false)).await;
+    assert!(matches!(publisher.recv().await, Packet::PubRec(_)));
+    let first = next_publish(&mut sub).await;
+    assert!(!first.dup);
+    broker.kill9();
+    drop((publisher, sub));
+    broker.restart();
+
+    let (mut sub, present) = Raw::connect(addr, v, "outid-sub").await;
+    assert!(present);
+    let again = next_publish(&mut sub).await;
+    assert_eq!(again.packet_id, first.packet_id, "the same packet id");
+    assert!(again.dup, "marked DUP");
+    let id = again.packet_id.expect("QoS 2");
+    sub.send(&Packet::PubRec(PubRec::new(id))).await;
+    assert!(
+        drain_qos2(&mut sub).await.is_empty(),
+        "sent once after the restart"
+    );
+}
+
+#[test]
+fn unanswered_outgoing_qos2_keeps_its_packet_id_v311() {
+    run(unanswered_outgoing_qos2_keeps_its_packet_id(
+        ProtocolVersion::V3_1_1,
+    ));
+}
+
+#[test]
+fn unanswered_outgoing_qos2_keeps_its_packet_id_v5() {
+    run(unanswered_outgoing_qos2_keeps_its_packet_id(
+        ProtocolVersion::V5,
+    ));
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod log;
 pub mod message;
 pub mod names;
+pub mod publisher;
 pub mod topic_words;
 pub mod topology;
 pub mod value;
@@ -18,6 +19,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use log::{BatchEncoding, LogBatch, Offset};
 pub use message::{DeliveryMode, Message, MqttProperties, Properties};
 pub use names::{ExchangeName, NameError, QueueName, TopicName, VhostName};
+pub use publisher::{PUBLISHER_WINDOW, PublisherSeq, PublisherWindow};
 pub use topic_words::{PatternError, PatternWord, TopicPattern, to_routing_key};
 pub use topology::{
     Binding, BindingDestination, Durability, ExchangeDef, ExchangeKind, ForwardKey,

@@ -15,7 +15,7 @@ use std::sync::{Arc, Weak};
 use arc_swap::ArcSwap;
 use trident_core::{
     Arrival, Binding, BindingDestination, ConnectionId, Error, ExchangeDef, ExchangeName, Message,
-    QueueDef, QueueName, Result, VhostName,
+    PublisherSeq, QueueDef, QueueName, Result, VhostName,
 };
 use trident_routing::{Effects, Routable, RouteResult, RoutingError, RoutingTable};
 use trident_storage::{MetaOp, MetaStore, MetaTable};
@@ -546,9 +546,26 @@ impl Vhost {
     /// every matching queue. Fails for an unknown or internal exchange.
     pub async fn publish(
         &self,
+        message: Message,
+        exchange: &ExchangeName,
+        opts: PublishOptions,
+    ) -> Result<Published> {
+        self.publish_keyed(message, exchange, opts, None).await
+    }
+
+    /// [`Self::publish`] with an idempotency key: every queue the message reaches that
+    /// stored a publish with this key already (within its window of the last
+    /// [`trident_core::PUBLISHER_WINDOW`] keyed publishes, across restarts and
+    /// `kill -9` for durable queues) confirms it without storing it again. A publisher
+    /// that does not know whether an earlier attempt was stored sends it again with the
+    /// same key. Topic destinations (Kafka topics bound to the exchange) do not check
+    /// keys: they store a resend again.
+    pub async fn publish_keyed(
+        &self,
         mut message: Message,
         exchange: &ExchangeName,
         opts: PublishOptions,
+        key: Option<PublisherSeq>,
     ) -> Result<Published> {
         let max = self.inner.engine.config.max_message_bytes;
         if message.body.len() > max {
@@ -563,7 +580,7 @@ impl Vhost {
             .route_publish(exchange, Routable::of(&message), &mut route)
             .map_err(Error::from)?;
         message.exchange = exchange.as_str().to_string();
-        self.deliver_routed(&snap, route, message, opts).await
+        self.deliver_routed(&snap, route, message, opts, key).await
     }
 
     /// Like `publish`, for messages the engine itself republishes (dead-lettering):
@@ -578,7 +595,7 @@ impl Vhost {
         snap.routing
             .route(exchange, Routable::of(&message), &mut route)
             .map_err(Error::from)?;
-        self.deliver_routed(&snap, route, message, PublishOptions::default())
+        self.deliver_routed(&snap, route, message, PublishOptions::default(), None)
             .await
     }
 
@@ -588,6 +605,7 @@ impl Vhost {
         route: RouteResult,
         message: Message,
         opts: PublishOptions,
+        key: Option<PublisherSeq>,
     ) -> Result<Published> {
         let metrics = &self.inner.engine.metrics;
         metrics.record_publish(message.body.len());
@@ -631,6 +649,7 @@ impl Vhost {
                 message: message.clone(),
                 arrival,
                 ticket: ticket.clone(),
+                key,
             };
             // A queue deleted between routing and now: the message is simply not
             // delivered there, exactly as if routing had happened a moment later.

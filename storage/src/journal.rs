@@ -8,6 +8,10 @@
 //!                     compaction
 //!   kind 3 DELIVERED: sequence numbers a..b were delivered to a consumer at least once
 //!                     (so a redelivery after a restart carries the redelivered flag)
+//!   kind 4 PUB_ID:    the message at seq a was published by publisher b (idempotency key)
+//!   kind 5 PUB_SEQ:   ... with publisher sequence number b; a key is the pair of a kind 4
+//!                     and a kind 5 record with the same a (see `QueueStore`'s publisher
+//!                     window); either one alone is ignored
 //! ```
 //!
 //! Fixed-size records make damage easy to contain. A torn tail (a short record, or
@@ -16,8 +20,9 @@
 //! skipped and the records after it are kept: they sit on 24-byte boundaries whatever
 //! the bad one holds. Skipping can only lose removals and marks, so the worst it does is
 //! bring an acknowledged message back (at-least-once) or deliver one again without the
-//! redelivered flag; it never removes a message. A journal written before kind 3
-//! existed reads unchanged.
+//! redelivered flag; it never removes a message. Skipping half of a publisher key loses
+//! the key, which can only let a resend be stored twice. A journal written before kinds
+//! 3-5 existed reads unchanged.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, ErrorKind, Read, Write};
@@ -31,14 +36,34 @@ const RECORD_LEN: usize = 24;
 const KIND_REMOVE: u8 = 1;
 const KIND_BASE: u8 = 2;
 const KIND_DELIVERED: u8 = 3;
+const KIND_PUB_ID: u8 = 4;
+const KIND_PUB_SEQ: u8 = 5;
 /// Buffered records are written out once this many bytes accumulate.
 const FLUSH_AT: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AckRecord {
-    Remove { from: u64, to: u64 },
-    Base { below: u64 },
-    Delivered { from: u64, to: u64 },
+    Remove {
+        from: u64,
+        to: u64,
+    },
+    Base {
+        below: u64,
+    },
+    Delivered {
+        from: u64,
+        to: u64,
+    },
+    /// Half of a publisher key: the message at `at` came from `publisher`.
+    PubId {
+        at: u64,
+        publisher: u64,
+    },
+    /// The other half: with publisher sequence number `seq`.
+    PubSeq {
+        at: u64,
+        seq: u64,
+    },
 }
 
 impl AckRecord {
@@ -47,6 +72,8 @@ impl AckRecord {
             AckRecord::Remove { from, to } => (KIND_REMOVE, from, to),
             AckRecord::Base { below } => (KIND_BASE, below, 0),
             AckRecord::Delivered { from, to } => (KIND_DELIVERED, from, to),
+            AckRecord::PubId { at, publisher } => (KIND_PUB_ID, at, publisher),
+            AckRecord::PubSeq { at, seq } => (KIND_PUB_SEQ, at, seq),
         };
         let mut r = [0u8; RECORD_LEN];
         r[0] = kind;
@@ -71,6 +98,11 @@ impl AckRecord {
             KIND_REMOVE if a < b => Some(AckRecord::Remove { from: a, to: b }),
             KIND_BASE if b == 0 => Some(AckRecord::Base { below: a }),
             KIND_DELIVERED if a < b => Some(AckRecord::Delivered { from: a, to: b }),
+            KIND_PUB_ID => Some(AckRecord::PubId {
+                at: a,
+                publisher: b,
+            }),
+            KIND_PUB_SEQ => Some(AckRecord::PubSeq { at: a, seq: b }),
             _ => None,
         }
     }
@@ -185,7 +217,7 @@ impl AckFile {
         let (open, from, to) = match rec {
             AckRecord::Remove { from, to } => (&mut self.open_remove, from, to),
             AckRecord::Delivered { from, to } => (&mut self.open_delivered, from, to),
-            AckRecord::Base { .. } => {
+            AckRecord::Base { .. } | AckRecord::PubId { .. } | AckRecord::PubSeq { .. } => {
                 self.emit(rec);
                 return Ok(());
             }
@@ -308,6 +340,11 @@ mod tests {
             AckRecord::Remove { from: 3, to: 9 },
             AckRecord::Base { below: 77 },
             AckRecord::Delivered { from: 4, to: 5 },
+            AckRecord::PubId {
+                at: 6,
+                publisher: 1 << 40,
+            },
+            AckRecord::PubSeq { at: 6, seq: 0 },
         ] {
             let e = r.encode();
             assert_eq!(AckRecord::decode(&e), Some(r));

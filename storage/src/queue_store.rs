@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use trident_core::{Arrival, Message};
+use trident_core::{Arrival, Message, PublisherSeq, PublisherWindow};
 
 use crate::entry::{ENCODING_QUEUE_ARRIVAL, ENCODING_QUEUE_MESSAGE};
 use crate::error::{Result, StorageError};
@@ -95,6 +95,18 @@ pub struct StoredMessage {
 ///   has, so neither can outlive (and later hit a new message reusing) the seq of a lost
 ///   message.
 /// - Removed messages are never returned by [`read`](Self::read), synced or not.
+/// - A message appended with a publisher key ([`append_keyed`](Self::append_keyed)) has
+///   the key written to the journal first (its own write, before the message's), and
+///   [`sync`](Self::sync) fsyncs the journal before the messages when keys were written:
+///   whenever the message survives, so does its key. The keys outlive the messages (the
+///   publisher's resend may come after the message was consumed): the last
+///   [`trident_core::PUBLISHER_WINDOW`] of them are kept through compaction. Recovery
+///   trusts a key only if its message's seq is below the recovered next seq (the message
+///   was stored); the others are dropped from the journal at once, so that they cannot
+///   claim a new message that reuses the seq. So after a crash a resend is stored again
+///   exactly when its first copy was lost. (Power loss: the kernel may write a message
+///   back before the journal fsync of its batch; its key can then be lost and a resend
+///   stored twice. The publisher was not confirmed in that case.)
 ///
 /// # Recovery cost
 /// [`open`](Self::open) validates the active segment (as [`SegmentLog::open`] does) and
@@ -118,6 +130,10 @@ pub struct QueueStore {
     active_lengths: Vec<u32>,
     /// Bases of the sealed segments whose index file exists, oldest first.
     indexed: VecDeque<u64>,
+    /// The publisher keys of the latest keyed appends, with their messages' seqs.
+    publishers: PublisherWindow<u64>,
+    /// Keys were written since the last sync (it must fsync the journal first).
+    keys_unsynced: bool,
 }
 
 impl QueueStore {
@@ -148,6 +164,9 @@ impl QueueStore {
         create_dir_durable(&dir.join(queue_index::DIR))?;
         let mut removed = SeqSet::new(log.start_offset());
         let mut delivered = SeqSet::new(0);
+        // Publisher keys by message seq: (publisher, seq) halves, paired up below.
+        let mut halves: std::collections::BTreeMap<u64, (Option<u64>, Option<u64>)> =
+            Default::default();
         for r in opened.records {
             match r {
                 AckRecord::Remove { from, to } => {
@@ -157,9 +176,26 @@ impl QueueStore {
                 AckRecord::Delivered { from, to } => {
                     delivered.insert(from, to);
                 }
+                AckRecord::PubId { at, publisher } => {
+                    halves.entry(at).or_default().0 = Some(publisher)
+                }
+                AckRecord::PubSeq { at, seq } => halves.entry(at).or_default().1 = Some(seq),
             }
         }
         let next_seq = log.next_offset();
+        let mut publishers = PublisherWindow::default();
+        let mut untrusted = false;
+        for (at, half) in halves {
+            match half {
+                // The message is stored: a resend is a duplicate.
+                (Some(p), Some(s)) if at < next_seq => {
+                    publishers.insert(PublisherSeq::new(p, s), at);
+                }
+                // Its message was lost in the crash (the resend must be stored), or half
+                // a key: gone from the journal with the compaction below.
+                _ => untrusted = true,
+            }
+        }
         let clamped = removed.clamp(next_seq);
         if clamped {
             tracing::warn!(dir = %dir.display(), next_seq,
@@ -181,10 +217,12 @@ impl QueueStore {
             active_base,
             active_lengths: Vec::new(),
             indexed: VecDeque::new(),
+            publishers,
+            keys_unsynced: false,
         };
         // A journal with bad records inside is rewritten from what was read, so the
         // damage is reported once and the next open reads a clean file.
-        if clamped || opened.skipped > 0 || store.needs_compaction() {
+        if clamped || untrusted || opened.skipped > 0 || store.needs_compaction() {
             store.compact()?;
         }
         let (messages, bytes) = store.recover_index()?;
@@ -393,6 +431,82 @@ impl QueueStore {
 
     /// Appends a message with what the queue keeps beside it; returns its seq.
     pub fn append_with_arrival(&mut self, msg: &Message, arrival: &Arrival) -> Result<u64> {
+        self.append_keyed(msg, arrival, None)
+    }
+
+    /// Whether a message with this publisher key is stored (or was, and was removed).
+    pub fn has_key(&self, key: &PublisherSeq) -> bool {
+        self.publishers.contains(key)
+    }
+
+    /// The publisher keys the store remembers, oldest first.
+    pub fn keys(&self) -> impl Iterator<Item = PublisherSeq> + '_ {
+        self.publishers.iter().map(|(k, _)| k)
+    }
+
+    /// Writes the keys of messages about to be appended from `next_seq()` on, before
+    /// the messages (see the durability contract).
+    fn write_keys(&mut self, keys: &[Option<PublisherSeq>]) -> Result<bool> {
+        let first = self.next_seq();
+        let mut any = false;
+        for (i, key) in keys.iter().enumerate() {
+            let Some(k) = key else { continue };
+            let at = first + i as u64;
+            self.acks.push(AckRecord::PubId {
+                at,
+                publisher: k.publisher,
+            })?;
+            self.acks.push(AckRecord::PubSeq { at, seq: k.seq })?;
+            self.publishers.insert(*k, at);
+            any = true;
+        }
+        if any {
+            self.keys_unsynced = true;
+            self.acks.flush()?;
+        }
+        Ok(any)
+    }
+
+    /// The append after [`Self::write_keys`] failed: its keys name no message. They go
+    /// from memory and, by a compaction, from the journal (the next message reuses
+    /// the seq).
+    fn unwrite_keys(&mut self, keys: &[Option<PublisherSeq>]) {
+        if keys.iter().all(Option::is_none) {
+            return;
+        }
+        for k in keys.iter().flatten() {
+            self.publishers.remove(k);
+        }
+        if let Err(e) = self.compact() {
+            tracing::warn!(dir = %self.dir.display(), error = %e,
+                "cannot drop the publisher keys of a failed append from the journal");
+        }
+    }
+
+    /// [`Self::append_with_arrival`] with the publisher key of the message, if it has
+    /// one: written to the journal before the message.
+    pub fn append_keyed(
+        &mut self,
+        msg: &Message,
+        arrival: &Arrival,
+        key: Option<PublisherSeq>,
+    ) -> Result<u64> {
+        let keys = [key];
+        let keyed = match self.write_keys(&keys) {
+            Ok(k) => k,
+            Err(e) => {
+                self.unwrite_keys(&keys);
+                return Err(e);
+            }
+        };
+        let res = self.append_one(msg, arrival);
+        if keyed && res.is_err() {
+            self.unwrite_keys(&keys);
+        }
+        res
+    }
+
+    fn append_one(&mut self, msg: &Message, arrival: &Arrival) -> Result<u64> {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         let encoding = encode_entry(msg, arrival, &mut buf);
@@ -419,6 +533,33 @@ impl QueueStore {
 
     /// [`Self::append_many`] with what the queue keeps beside each message.
     pub fn append_many_with_arrival(&mut self, msgs: &[(&Message, &Arrival)]) -> Result<u64> {
+        self.append_many_keyed(msgs, &[])
+    }
+
+    /// [`Self::append_many_with_arrival`] with the publisher keys of the messages
+    /// (`keys[i]` for `msgs[i]`; missing ones are none): one journal write for the
+    /// keys, then one for the messages.
+    pub fn append_many_keyed(
+        &mut self,
+        msgs: &[(&Message, &Arrival)],
+        keys: &[Option<PublisherSeq>],
+    ) -> Result<u64> {
+        let keys = &keys[..keys.len().min(msgs.len())];
+        let keyed = match self.write_keys(keys) {
+            Ok(k) => k,
+            Err(e) => {
+                self.unwrite_keys(keys);
+                return Err(e);
+            }
+        };
+        let res = self.append_batch(msgs);
+        if keyed && res.is_err() {
+            self.unwrite_keys(keys);
+        }
+        res
+    }
+
+    fn append_batch(&mut self, msgs: &[(&Message, &Arrival)]) -> Result<u64> {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         let mut spans = Vec::with_capacity(msgs.len());
@@ -476,6 +617,11 @@ impl QueueStore {
     /// then of the journal. Afterwards reclaims message segments below the low-water
     /// mark (with their index) and compacts the journal when due.
     pub fn sync(&mut self) -> Result<()> {
+        if self.keys_unsynced {
+            // Keys before their messages (see the durability contract).
+            self.acks.sync()?;
+            self.keys_unsynced = false;
+        }
         self.log.sync()?;
         self.acks.sync()?;
         let lwm = self.removed.lwm();
@@ -507,12 +653,15 @@ impl QueueStore {
     }
 
     fn needs_compaction(&self) -> bool {
-        let needed = self.removed.range_count() + self.delivered.range_count() + 2;
+        let needed = self.removed.range_count()
+            + self.delivered.range_count()
+            + 2 * self.publishers.len()
+            + 2;
         self.acks.records() > 2 * needed as u64 + COMPACT_SLACK
     }
 
-    /// Rewrites the journal as BASE(lwm), one REMOVE per range and the delivery marks
-    /// of messages not removed, durably.
+    /// Rewrites the journal as BASE(lwm), one REMOVE per range, the delivery marks
+    /// of messages not removed and the publisher keys remembered, durably.
     fn compact(&mut self) -> Result<()> {
         let lwm = self.removed.lwm();
         self.delivered.set_base(lwm);
@@ -529,8 +678,24 @@ impl QueueStore {
             .delivered
             .ranges()
             .map(|(from, to)| AckRecord::Delivered { from, to });
-        self.acks
-            .rewrite(base.chain(ranges).chain(marked_prefix).chain(marks))
+        let keys = self.publishers.iter().flat_map(|(k, &at)| {
+            [
+                AckRecord::PubId {
+                    at,
+                    publisher: k.publisher,
+                },
+                AckRecord::PubSeq { at, seq: k.seq },
+            ]
+        });
+        self.acks.rewrite(
+            base.chain(ranges)
+                .chain(marked_prefix)
+                .chain(marks)
+                .chain(keys),
+        )?;
+        // The rewrite is fsynced: the keys in it are durable.
+        self.keys_unsynced = false;
+        Ok(())
     }
 
     /// Up to `max_count` messages from `from_seq` on, in seq order, skipping removed

@@ -240,7 +240,8 @@ impl QueueActor {
                 message,
                 arrival,
                 ticket,
-            } => self.publish(message, arrival, ticket),
+                key,
+            } => self.publish(message, arrival, ticket, key),
             QueueCommand::Consume { opts, sink, reply } => {
                 let added = self.consume(opts, sink);
                 self.publish_counters();

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use trident_core::message::now_ms;
-use trident_core::{Arrival, Message, QueueArgs, Result};
+use trident_core::{Arrival, Message, PublisherSeq, PublisherWindow, QueueArgs, Result};
 
 use super::expiry::expires_at;
 use super::ready::{Entry, Ready, boxed_arrival};
@@ -31,6 +31,7 @@ struct PendingPage {
     message: Arc<Message>,
     arrival: Arrival,
     ticket: Option<ConfirmTicket>,
+    key: Option<PublisherSeq>,
     persistent: bool,
 }
 
@@ -57,6 +58,10 @@ pub(super) struct Backlog {
     /// The last store read failed: the queue does not retry on its own (it would spin
     /// on the error), only when the next command comes.
     read_failed: bool,
+    /// Publisher keys of messages kept in memory only (transient queues, transient
+    /// messages); those of stored persistent messages are the store's (they must
+    /// survive a restart).
+    keys: PublisherWindow,
     pub disk: Disk,
 }
 
@@ -78,6 +83,7 @@ impl Backlog {
             stores_persistent,
             next_pos: 0,
             read_failed: false,
+            keys: PublisherWindow::default(),
             disk,
         }
     }
@@ -95,6 +101,23 @@ impl Backlog {
             };
         }
         Ok(())
+    }
+
+    /// Whether a publish with `key` was taken already (in memory, in the store, or
+    /// among the pages still being collected).
+    pub fn has_key(&self, key: &PublisherSeq) -> bool {
+        self.keys.contains(key)
+            || self.disk.store_ref().is_some_and(|s| s.has_key(key))
+            || self
+                .pending_pages
+                .iter()
+                .any(|p| p.key.as_ref() == Some(key))
+    }
+
+    /// The confirmation of a resend: as safe as its original (see `Disk`).
+    pub fn confirm_duplicate(&mut self, ticket: ConfirmTicket, persistent: bool) {
+        self.disk
+            .confirm_when_safe(ticket, self.stores_persistent && persistent);
     }
 
     fn storage_nack(&self, e: &trident_core::Error) -> Nack {
@@ -152,6 +175,7 @@ impl Backlog {
         message: Arc<Message>,
         arrival: Arrival,
         ticket: Option<ConfirmTicket>,
+        key: Option<PublisherSeq>,
         args: &QueueArgs,
     ) {
         let expires_at = expires_at(args, &message, now_ms());
@@ -167,6 +191,7 @@ impl Backlog {
                 message,
                 arrival,
                 ticket,
+                key,
                 persistent,
             });
             if self.pending_pages.len() >= PAGE_FLUSH_MESSAGES
@@ -180,7 +205,7 @@ impl Backlog {
         if persistent {
             match self
                 .open_store()
-                .and_then(|()| self.disk.append(&message, &arrival))
+                .and_then(|()| self.disk.append(&message, &arrival, key))
             {
                 Ok(s) => seq = Some(s),
                 Err(e) => {
@@ -191,6 +216,8 @@ impl Backlog {
                     return;
                 }
             }
+        } else if let Some(k) = key {
+            self.keys.insert(k, ());
         }
         let pos = self.next_pos();
         self.ready.push_back(Entry {
@@ -217,7 +244,13 @@ impl Backlog {
         let result = self.open_store().and_then(|()| {
             let msgs: Vec<(&Message, &Arrival)> =
                 pending.iter().map(|p| (&*p.message, &p.arrival)).collect();
-            self.disk.append_many(&msgs)
+            // Only a persistent message's key goes to the store: a transient one does
+            // not survive a restart, so neither may its key.
+            let keys: Vec<Option<PublisherSeq>> = pending
+                .iter()
+                .map(|p| p.key.filter(|_| p.persistent))
+                .collect();
+            self.disk.append_many(&msgs, &keys)
         });
         match result {
             Ok(first) => {
@@ -227,6 +260,9 @@ impl Backlog {
                 self.paged.count += pending.len() as u64;
                 self.paged.bytes += bytes;
                 for p in pending {
+                    if let (Some(k), false) = (p.key, p.persistent) {
+                        self.keys.insert(k, ());
+                    }
                     if let Some(t) = p.ticket {
                         self.disk.confirm_when_safe(t, p.persistent);
                     }

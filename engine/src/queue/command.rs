@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
-use trident_core::{Arrival, ConnectionId, Message, Result};
+use trident_core::{Arrival, ConnectionId, Message, PublisherSeq, Result};
 
 use crate::delivery::{ConsumerOptions, ConsumerSink, Delivery, DeliveryId, Outcome};
 use crate::publish::ConfirmTicket;
@@ -15,6 +15,9 @@ pub(crate) enum QueueCommand {
         /// The bindings of this queue it matched (or how it was put in directly).
         arrival: Arrival,
         ticket: Option<ConfirmTicket>,
+        /// The publish's idempotency key: a queue that stored this key already
+        /// confirms it without storing it again.
+        key: Option<PublisherSeq>,
     },
     Consume {
         opts: ConsumerOptions,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use trident_core::message::now_ms;
-use trident_core::{Arrival, ExchangeName, Message, Overflow};
+use trident_core::{Arrival, ExchangeName, Message, Overflow, PublisherSeq};
 
 use super::actor::QueueActor;
 use super::dead_letter::{Reason, dead_letter};
@@ -21,7 +21,21 @@ impl QueueActor {
         message: Arc<Message>,
         arrival: Arrival,
         ticket: Option<ConfirmTicket>,
+        key: Option<PublisherSeq>,
     ) {
+        if let Some(k) = key
+            && self.backlog.has_key(&k)
+        {
+            // A resend of a publish this queue stored: confirmed as the original was
+            // (under `fsync` after the next sync, which covers the original too, should
+            // it still be waiting for one), not stored again.
+            tracing::debug!(queue = %self.def.name, publisher = k.publisher, seq = k.seq, "duplicate publish dropped");
+            if let Some(t) = ticket {
+                let persistent = message.is_persistent();
+                self.backlog.confirm_duplicate(t, persistent);
+            }
+            return;
+        }
         let args = &self.def.args;
         let over_length = |len: u64, bytes: u64, add: u64| {
             args.max_length.is_some_and(|m| len + 1 > m)
@@ -42,7 +56,8 @@ impl QueueActor {
             return;
         }
         Metrics::add(&self.counters.published, 1);
-        self.backlog.push(message, arrival, ticket, &self.def.args);
+        self.backlog
+            .push(message, arrival, ticket, key, &self.def.args);
         self.enforce_max_length();
     }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use trident_core::{Arrival, Durability, Error, Message, QueueName, Result};
+use trident_core::{Arrival, Durability, Error, Message, PublisherSeq, QueueName, Result};
 use trident_storage::{QueueStore, QueueStoreConfig, Recovered};
 
 use crate::publish::{ConfirmTicket, Nack};
@@ -212,16 +212,25 @@ impl Disk {
 
     /// Appends one message (write only; the sync comes with the batch). The caller
     /// opened the store (see `Backlog::open_store`, which also takes what it recovered).
-    pub fn append(&mut self, message: &Message, arrival: &Arrival) -> Result<u64> {
-        let seq = self.store()?.append_with_arrival(message, arrival)?;
+    pub fn append(
+        &mut self,
+        message: &Message,
+        arrival: &Arrival,
+        key: Option<PublisherSeq>,
+    ) -> Result<u64> {
+        let seq = self.store()?.append_keyed(message, arrival, key)?;
         self.dirty = true;
         Ok(seq)
     }
 
     /// Appends several messages with one write; returns the first seq.
-    pub fn append_many(&mut self, messages: &[(&Message, &Arrival)]) -> Result<u64> {
+    pub fn append_many(
+        &mut self,
+        messages: &[(&Message, &Arrival)],
+        keys: &[Option<PublisherSeq>],
+    ) -> Result<u64> {
         let store = self.store()?;
-        let first = tokio::task::block_in_place(|| store.append_many_with_arrival(messages))?;
+        let first = tokio::task::block_in_place(|| store.append_many_keyed(messages, keys))?;
         self.dirty = true;
         Ok(first)
     }

@@ -287,6 +287,7 @@ impl Vhost {
             message: Arc::new(message),
             arrival,
             ticket,
+            key: None,
         })
         .await
         .map_err(|_| Error::not_found("queue", queue.as_str(), self.inner.name.as_str()))?;

@@ -19,6 +19,7 @@ mod handlers;
 pub mod message;
 pub mod names;
 pub mod packet_ids;
+mod publish_keys;
 pub mod registry;
 mod server;
 mod session;

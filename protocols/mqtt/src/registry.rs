@@ -6,18 +6,41 @@
 //! bindings); what is here is the little protocol state the engine has no word for.
 //! It is kept in memory: it survives reconnects, not a broker restart.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use tokio::sync::oneshot;
-use trident_core::ConnectionId;
+use trident_core::{ConnectionId, PublisherSeq};
+
+/// An incoming QoS 2 packet id routed and not yet released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qos2In {
+    /// Routed by this connection, which knows the outcome: a resent PUBLISH is
+    /// acknowledged, not routed again. The key (persistent sessions) for the next
+    /// connection.
+    Routed(Option<PublisherSeq>),
+    /// Routed by an earlier connection or broker run with this key, which may have
+    /// ended before every queue stored it: a resent PUBLISH is routed again with the
+    /// same key (queues that have it drop it).
+    Unsure(PublisherSeq),
+}
+
+impl Qos2In {
+    /// What a later connection makes of it.
+    pub fn handed_over(self) -> Self {
+        match self {
+            Qos2In::Routed(Some(k)) | Qos2In::Unsure(k) => Qos2In::Unsure(k),
+            Qos2In::Routed(None) => Qos2In::Routed(None),
+        }
+    }
+}
 
 /// The QoS 2 state of a session while no connection holds it.
 #[derive(Debug, Default)]
 pub struct Kept {
     /// Incoming QoS 2 packet ids routed and not yet released by PUBREL: a PUBLISH
     /// resent with one of these is acknowledged again, not routed again.
-    pub pending_release: HashSet<u16>,
+    pub pending_release: HashMap<u16, Qos2In>,
     /// Outgoing QoS 2 messages the client has acknowledged with PUBREC, with their
     /// store position: we owe them a PUBREL on reconnect, and the message (should its
     /// settlement not have reached the queue) is not sent again.
@@ -184,13 +207,13 @@ mod tests {
         let mut previous = second.previous.unwrap();
         assert!(previous.try_recv().is_err(), "not done yet");
         let mut kept = Kept::default();
-        kept.pending_release.insert(7);
+        kept.pending_release.insert(7, Qos2In::Routed(None));
         r.release("dev", ConnectionId(1), Some(kept), None);
         first.done.send(()).unwrap();
         assert!(previous.try_recv().is_ok());
         assert_eq!(r.connected(), 1, "the second still holds the id");
         let kept = r.take_kept("dev").unwrap();
-        assert!(kept.pending_release.contains(&7));
+        assert!(kept.pending_release.contains_key(&7));
     }
 
     /// Every connected client id has an entry; the map's buckets (up to twice the

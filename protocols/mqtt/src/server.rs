@@ -88,6 +88,7 @@ impl MqttServer {
             vhost,
             exchange,
             registry: Registry::default(),
+            keys: Default::default(),
             stats: self.stats,
             shutdown: shutdown.clone(),
         });

@@ -2,8 +2,12 @@
 //! so that QoS 2 stays exactly once across a broker restart (or `kill -9`). Every
 //! write is fsynced (group committed) before it returns.
 //!
-//! - `qos2in/<len>:<client id>/<packet id>`: an incoming QoS 2 message routed and not
-//!   yet released; a PUBLISH resent with that id is acknowledged, not routed again.
+//! - `qos2in/<len>:<client id>/<packet id>` = `<publisher>:<seq>`: an incoming QoS 2
+//!   message about to be routed, or routed and not yet released, with the idempotency
+//!   key it is routed with. Written before the message is routed: after a restart a
+//!   PUBLISH resent with that id is routed again with the same key, and the queues that
+//!   stored the first copy drop it (an empty value, from before keys: acknowledged,
+//!   not routed again).
 //! - `qos2out/<len>:<client id>/pos/<store position>` = packet id: an outgoing QoS 2
 //!   message sent and not yet PUBREC'd; resent after a restart with the same id.
 //! - `qos2out/<len>:<client id>/rel/<packet id>` = store position: PUBREC received, a
@@ -13,6 +17,7 @@
 //! The length prefix keeps one client's prefix from matching another id that extends
 //! it (`a` and `a/b`).
 
+use trident_core::PublisherSeq;
 use trident_engine::AdapterStore;
 
 use crate::session::StoreWrite;
@@ -68,11 +73,20 @@ pub fn outgoing(store: &AdapterStore, client_id: &str) -> Outgoing {
     Outgoing { sent, released }
 }
 
+/// The record of an outgoing QoS 2 message at `position` sent as `packet_id`, for a
+/// batch of the caller's.
+pub fn sent_record(client_id: &str, position: u64, packet_id: u16) -> (String, String) {
+    (
+        format!("{}pos/{position}", out_prefix(client_id)),
+        packet_id.to_string(),
+    )
+}
+
 /// An outgoing QoS 2 message at `position` went out as `packet_id`.
 pub fn sent(store: &AdapterStore, client_id: &str, position: u64, packet_id: u16) -> StoreWrite {
     let store = store.clone();
-    let key = format!("{}pos/{position}", out_prefix(client_id));
-    tokio::spawn(async move { store.put(&key, packet_id.to_string()).await })
+    let (key, value) = sent_record(client_id, position, packet_id);
+    tokio::spawn(async move { store.put(&key, value).await })
 }
 
 /// PUBREC for `packet_id` (the message at `position`): a PUBREL is owed.
@@ -101,13 +115,18 @@ pub fn completed(store: &AdapterStore, client_id: &str, packet_id: u16) -> Store
     tokio::spawn(async move { store.delete(&key).await })
 }
 
-/// The ids recorded for `client_id`.
-pub fn pending_release(store: &AdapterStore, client_id: &str) -> Vec<u16> {
+fn parse_key(value: &[u8]) -> Option<PublisherSeq> {
+    let (p, s) = std::str::from_utf8(value).ok()?.split_once(':')?;
+    Some(PublisherSeq::new(p.parse().ok()?, s.parse().ok()?))
+}
+
+/// The ids recorded for `client_id`, with the keys they were routed with.
+pub fn pending_release(store: &AdapterStore, client_id: &str) -> Vec<(u16, Option<PublisherSeq>)> {
     let p = prefix(client_id);
     match store.scan_prefix(&p) {
         Ok(rows) => rows
             .iter()
-            .filter_map(|(k, _)| k.strip_prefix(&p)?.parse().ok())
+            .filter_map(|(k, v)| Some((k.strip_prefix(&p)?.parse().ok()?, parse_key(v))))
             .collect(),
         Err(e) => {
             tracing::warn!(client = client_id, error = %e, "MQTT session state unreadable");
@@ -116,9 +135,16 @@ pub fn pending_release(store: &AdapterStore, client_id: &str) -> Vec<u16> {
     }
 }
 
-pub fn record(store: &AdapterStore, client_id: &str, packet_id: u16) -> StoreWrite {
+/// An incoming QoS 2 message with `packet_id` is about to be routed with `with`.
+pub fn record(
+    store: &AdapterStore,
+    client_id: &str,
+    packet_id: u16,
+    with: PublisherSeq,
+) -> StoreWrite {
     let (store, key) = (store.clone(), key(client_id, packet_id));
-    tokio::spawn(async move { store.put(&key, Vec::new()).await })
+    let value = format!("{}:{}", with.publisher, with.seq);
+    tokio::spawn(async move { store.put(&key, value).await })
 }
 
 pub fn release(store: &AdapterStore, client_id: &str, packet_id: u16) -> StoreWrite {
@@ -149,9 +175,12 @@ mod tests {
             .await
             .unwrap();
         let store = engine.adapter_store(NAMESPACE).unwrap();
-        record(&store, "a", 7).await.unwrap().unwrap();
-        record(&store, "a/b", 8).await.unwrap().unwrap();
-        assert_eq!(pending_release(&store, "a"), vec![7]);
+        let k = PublisherSeq::new(3, 1 << 40);
+        record(&store, "a", 7, k).await.unwrap().unwrap();
+        record(&store, "a/b", 8, k).await.unwrap().unwrap();
+        assert_eq!(pending_release(&store, "a"), vec![(7, Some(k))]);
+        store.put(&key("old", 9), Vec::new()).await.unwrap();
+        assert_eq!(pending_release(&store, "old"), vec![(9, None)]);
         release(&store, "a", 7).await.unwrap().unwrap();
         assert!(pending_release(&store, "a").is_empty());
         forget(&store, "a/b").await;

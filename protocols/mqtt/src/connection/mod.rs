@@ -28,6 +28,8 @@ pub(crate) struct Shared {
     pub registry: Registry,
     /// Durable session state (`session_store`); `None` if the engine could not open it.
     pub store: Option<AdapterStore>,
+    /// Idempotency keys for incoming QoS 2 publishes of persistent sessions.
+    pub keys: crate::publish_keys::PublishKeys,
     pub stats: Arc<MqttStats>,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -91,6 +93,7 @@ mod tests {
             config: MqttConfig::default(),
             registry: Registry::default(),
             store: None,
+            keys: Default::default(),
             stats: Arc::default(),
             shutdown: watch::channel(false).1,
         });

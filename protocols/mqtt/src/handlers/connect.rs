@@ -156,10 +156,11 @@ impl Session {
         };
         // After a restart the registry is empty; the adapter store still has the QoS 2
         // ids a persistent session had routed and not released.
-        let stored: Vec<u16> = match (&shared.store, c.clean_start || kept.is_some()) {
-            (Some(store), false) => session_store::pending_release(store, &cid),
-            _ => Vec::new(),
-        };
+        let stored: Vec<(u16, Option<trident_core::PublisherSeq>)> =
+            match (&shared.store, c.clean_start || kept.is_some()) {
+                (Some(store), false) => session_store::pending_release(store, &cid),
+                _ => Vec::new(),
+            };
         let session_present = existing.is_some() || kept.is_some() || !stored.is_empty();
         let peer_limits = PeerLimits {
             receive_maximum: c
@@ -206,6 +207,7 @@ impl Session {
             alarm: shared.engine.alarms().subscribe(),
             alarm_live: true,
             published: false,
+            held_out: None,
         });
         let mut properties = ConnAckProperties::default();
         if v.is_v5() {
@@ -225,7 +227,18 @@ impl Session {
         let mut ack = ConnAck::new(ReasonCode::Success, session_present);
         ack.properties = properties;
         session.send(&Packet::ConnAck(Box::new(ack)));
-        session.inbound.pending_release.extend(stored);
+        // Routed by the run before: whether every queue stored it is unknown, so a
+        // resend is routed again with its key (ids recorded without one: acknowledged).
+        session
+            .inbound
+            .pending_release
+            .extend(stored.into_iter().map(|(id, k)| {
+                let state = k.map_or(
+                    crate::registry::Qos2In::Routed(None),
+                    crate::registry::Qos2In::Unsure,
+                );
+                (id, state)
+            }));
         let kept = match (kept, &shared.store) {
             (Some(k), _) => Some(k),
             // After a restart: the outgoing QoS 2 state the store kept.
@@ -244,7 +257,11 @@ impl Session {
             _ => None,
         };
         if let Some(kept) = kept {
-            session.inbound.pending_release.extend(kept.pending_release);
+            session.inbound.pending_release.extend(
+                kept.pending_release
+                    .into_iter()
+                    .map(|(id, q)| (id, q.handed_over())),
+            );
             session.unreceived = kept.unreceived;
             // [MQTT-4.4.0-1]: PUBRELs we owe are sent again, before anything new.
             for (id, position) in kept.pubrel {

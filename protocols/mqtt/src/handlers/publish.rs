@@ -2,6 +2,13 @@
 //! exchange; QoS 1 is answered with PUBACK and QoS 2 with PUBREC once the engine has
 //! stored it (`session/confirms.rs`); a QoS 2 packet id stays pending until PUBREL, so
 //! a resent PUBLISH is not routed twice ([MQTT-4.3.3-10] method B's counterpart).
+//!
+//! A persistent session's QoS 2 publish is exactly once across `kill -9` too: it gets
+//! an idempotency key (`publish_keys`), the packet id and key are recorded in the
+//! adapter store, and only then is it routed with the key (`session/router.rs`). After
+//! a restart the recorded id's outcome is unknown, so a resent PUBLISH (DUP) is routed
+//! again with the same key: queues that stored the first copy drop it, the others
+//! (the first copy was lost with the crash) store it.
 
 use trident_engine::{Nack, PublishOptions};
 
@@ -10,7 +17,8 @@ use crate::codec::{
 };
 use crate::error::{MqttError, MqttResult, engine_code};
 use crate::message::inbound;
-use crate::session::{Confirmer, PendingAck, Session};
+use crate::registry::Qos2In;
+use crate::session::{Confirmer, PendingAck, Route, Router, Session};
 use crate::session_store;
 use crate::stats::MqttStats;
 
@@ -19,12 +27,21 @@ impl Session {
         self.count_received();
         self.published = true;
         let topic = self.resolve_alias(&p)?;
-        if let (QoS::ExactlyOnce, Some(id)) = (p.qos, p.packet_id)
-            && self.inbound.pending_release.contains(&id.get())
-        {
-            // A resend of a QoS 2 publish we already routed: acknowledge, do not route.
-            self.send(&Packet::PubRec(PubRec::new(id)));
-            return Ok(());
+        // The key to route with: the recorded one for a resend whose first routing may
+        // not have completed (earlier connection or run), else a new one below.
+        let mut key = None;
+        if let (QoS::ExactlyOnce, Some(id)) = (p.qos, p.packet_id) {
+            match self.inbound.pending_release.get(&id.get()) {
+                Some(Qos2In::Routed(_)) => {
+                    // A resend of a QoS 2 publish we routed: acknowledge, do not route.
+                    self.send(&Packet::PubRec(PubRec::new(id)));
+                    return Ok(());
+                }
+                // Without DUP it is a new message reusing an id we never heard the end
+                // of (the client saw the exchange end): a new key.
+                Some(Qos2In::Unsure(k)) if p.dup => key = Some(*k),
+                _ => {}
+            }
         }
         if topic.starts_with("$SYS") {
             // The broker's own statistics cannot be forged; the publish is accepted
@@ -54,6 +71,28 @@ impl Session {
                     None => Ok(()),
                 };
             }
+        }
+        let mut write = None;
+        if let (QoS::ExactlyOnce, Some(id), None) = (p.qos, p.packet_id, key)
+            && let Some(store) = self.durable_store()
+        {
+            match self.shared.keys.next(&self.shared.engine) {
+                Ok(k) => {
+                    write = Some(session_store::record(store, &self.client_id, id.get(), k));
+                    key = Some(k);
+                }
+                Err(e) => {
+                    tracing::warn!(client = %self.client_id, error = %e, "MQTT QoS 2 key unavailable");
+                    if !self.version.is_v5() {
+                        return Err(MqttError::new(engine_code(&e), e.to_string()));
+                    }
+                    return self.refuse_publish(&p_ref(p.qos, id), engine_code(&e));
+                }
+            }
+        }
+        if key.is_some() || self.router_busy() {
+            self.route_later(p.qos, p.packet_id, message, key, write);
+            return Ok(());
         }
         let confirm = p.qos != QoS::AtMostOnce;
         let published = self
@@ -87,16 +126,12 @@ impl Session {
         let Some(c) = published.confirm else {
             return Ok(());
         };
-        let mut write = None;
         if p.qos == QoS::ExactlyOnce {
-            self.inbound.pending_release.insert(packet_id.get());
-            if let Some(store) = self.durable_store() {
-                write = Some(session_store::record(
-                    store,
-                    &self.client_id,
-                    packet_id.get(),
-                ));
-            }
+            // Only sessions without a durable store get here (the others route QoS 2
+            // through `route_later`): nothing to record.
+            self.inbound
+                .pending_release
+                .insert(packet_id.get(), Qos2In::Routed(None));
         }
         self.inbound.awaiting += 1;
         self.engine
@@ -109,9 +144,88 @@ impl Session {
                     qos: p.qos,
                     unrouted: published.routed == 0,
                 },
-                write,
+                None,
             );
         Ok(())
+    }
+
+    fn router_busy(&self) -> bool {
+        self.engine
+            .confirms
+            .as_ref()
+            .and_then(|c| c.router.as_ref())
+            .is_some_and(Router::busy)
+    }
+
+    /// Hands a publish to the router (see `session/router.rs`): routed once `write`
+    /// (its record) is durable, in order with the other publishes there.
+    fn route_later(
+        &mut self,
+        qos: QoS,
+        packet_id: Option<PacketId>,
+        message: trident_core::Message,
+        key: Option<trident_core::PublisherSeq>,
+        write: Option<crate::session::StoreWrite>,
+    ) {
+        let ack = match (qos, packet_id) {
+            (QoS::AtMostOnce, _) | (_, None) => None,
+            (qos, Some(packet_id)) => Some(PendingAck {
+                packet_id,
+                qos,
+                unrouted: false,
+            }),
+        };
+        if let (QoS::ExactlyOnce, Some(id)) = (qos, packet_id) {
+            self.inbound
+                .pending_release
+                .insert(id.get(), Qos2In::Routed(key));
+        }
+        if ack.is_some() {
+            self.inbound.awaiting += 1;
+        }
+        let (vhost, exchange) = (&self.shared.vhost, &self.shared.exchange);
+        let confirmer = self
+            .engine
+            .confirms
+            .get_or_insert_with(|| Box::new(Confirmer::start()));
+        let jobs = confirmer.jobs();
+        confirmer
+            .router
+            .get_or_insert_with(|| Router::start(vhost.clone(), exchange.clone(), jobs))
+            .send(Route {
+                write,
+                message,
+                key,
+                ack,
+            });
+    }
+
+    /// A publish the router could not route (its record failed, or routing did).
+    pub(crate) fn on_refused(&mut self, ack: PendingAck, code: ReasonCode, text: String) {
+        self.inbound.awaiting = self.inbound.awaiting.saturating_sub(1);
+        MqttStats::add(&self.shared.stats.publishes_refused, 1);
+        if ack.qos == QoS::ExactlyOnce {
+            self.forget_qos2(ack.packet_id);
+        }
+        if !self.version.is_v5() {
+            self.fail(MqttError::new(code, text));
+            return;
+        }
+        let id = ack.packet_id;
+        match ack.qos {
+            QoS::AtLeastOnce => self.send(&Packet::PubAck(PubAck::with_reason(id, code))),
+            _ => self.send(&Packet::PubRec(PubRec::with_reason(id, code))),
+        }
+    }
+
+    /// A QoS 2 publish was refused: its id is free again, here and in the store (a
+    /// record left behind would make a later message reusing the id a resend).
+    fn forget_qos2(&mut self, id: PacketId) {
+        if self.inbound.pending_release.remove(&id.get()).is_some()
+            && let Some(store) = self.durable_store()
+        {
+            drop(session_store::release(store, &self.client_id, id.get()));
+        }
     }
 
     /// Keeps `message` as its topic's retained message (an empty payload clears it);
@@ -181,7 +295,7 @@ impl Session {
             Err(nack) => {
                 MqttStats::add(&self.shared.stats.publishes_refused, 1);
                 if ack.qos == QoS::ExactlyOnce {
-                    self.inbound.pending_release.remove(&ack.packet_id.get());
+                    self.forget_qos2(ack.packet_id);
                 }
                 let code = match nack {
                     Nack::QueueFull(_) => ReasonCode::QuotaExceeded,
@@ -206,7 +320,7 @@ impl Session {
     /// PUBREL: the client releases a QoS 2 packet id; PUBCOMP ends the exchange
     /// (0x92 in 5.0 for an id we hold nothing for, §4.3.3).
     pub(crate) fn on_pubrel(&mut self, id: PacketId) {
-        let known = self.inbound.pending_release.remove(&id.get());
+        let known = self.inbound.pending_release.remove(&id.get()).is_some();
         if known && let Some(store) = self.durable_store() {
             // PUBCOMP once the release is recorded: a restart must not find the id
             // still pending and swallow the client's next message that reuses it.

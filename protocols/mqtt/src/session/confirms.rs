@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use trident_engine::{Confirm, DeliveryId, Nack, Outcome, QueueRef};
 
-use crate::codec::{PacketId, QoS};
+use crate::codec::{PacketId, QoS, ReasonCode};
 
 /// The acknowledgement a confirmation completes.
 #[derive(Debug, Clone, Copy)]
@@ -24,8 +24,10 @@ pub(crate) struct PendingAck {
 /// A write to the adapter store, already under way.
 pub(crate) type StoreWrite = JoinHandle<trident_core::Result<()>>;
 
-enum Job {
+pub(crate) enum Job {
     Confirm(Confirm, PendingAck, Option<StoreWrite>),
+    /// A publish that was not routed (see `router.rs`): refused in its turn.
+    Refused(PendingAck, ReasonCode, String),
     Release(PacketId, StoreWrite),
     Received(PacketId, StoreWrite, QueueRef, DeliveryId),
 }
@@ -33,6 +35,8 @@ enum Job {
 /// What comes back to the session.
 pub(crate) enum Done {
     Ack(PendingAck, Result<(), Nack>),
+    /// Not routed: refuse it with this code (or close a 3.x connection).
+    Refused(PendingAck, ReasonCode, String),
     /// The release of a QoS 2 id is recorded: send PUBCOMP.
     Released(PacketId),
     /// The PUBREC of an outgoing QoS 2 message is recorded and its delivery settled:
@@ -43,6 +47,8 @@ pub(crate) enum Done {
 pub(crate) struct Confirmer {
     tx: mpsc::UnboundedSender<Job>,
     pub rx: mpsc::UnboundedReceiver<Done>,
+    /// Started on the first publish that must wait for its record before it is routed.
+    pub router: Option<super::router::Router>,
 }
 
 async fn written(w: StoreWrite) -> Result<(), Nack> {
@@ -68,6 +74,7 @@ impl Confirmer {
                         }
                         Done::Ack(ack, result)
                     }
+                    Job::Refused(ack, code, text) => Done::Refused(ack, code, text),
                     Job::Release(id, write) => {
                         // A failed delete leaves the id marked; a later PUBLISH with it
                         // is then acknowledged without routing, which the client sees
@@ -94,7 +101,16 @@ impl Confirmer {
                 }
             }
         });
-        Self { tx, rx }
+        Self {
+            tx,
+            rx,
+            router: None,
+        }
+    }
+
+    /// Where the router hands its confirmations, so that they keep their turn.
+    pub fn jobs(&self) -> mpsc::UnboundedSender<Job> {
+        self.tx.clone()
     }
 
     pub fn wait(&self, confirm: Confirm, ack: PendingAck, write: Option<StoreWrite>) {

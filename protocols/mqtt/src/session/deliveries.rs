@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use trident_core::message::now_ms;
 use trident_engine::{ConsumerEvent, ConsumerSink, Delivery, Outcome};
 
+use super::held_out::Outgoing;
 use super::{EVENT_BATCH, Held, OutFlight, Session};
 use crate::codec::{Packet, PacketId, Publish, PublishProperties, QoS};
 use crate::message::{outbound_properties, published_qos, published_retained};
@@ -62,6 +63,11 @@ impl Session {
 
     /// Sends waiting deliveries while the client's receive window has room.
     pub(crate) fn pump(&mut self) {
+        self.pump_window();
+        self.commit_held();
+    }
+
+    fn pump_window(&mut self) {
         while !self.out.is_full() {
             if self.outbound.len() >= self.window() && self.waiting.front().is_some() {
                 // QoS 0 deliveries do not need a slot, but they must not overtake the
@@ -141,10 +147,27 @@ impl Session {
             Default::default()
         };
         let full_topic = topic_of(&d.message.routing_key);
-        let naming = self
+        let restored = d.position.is_some_and(|p| self.unreceived.contains_key(&p));
+        // A QoS 2 delivery waits for its packet id's record (see `held_out`), and
+        // everything behind a waiting one waits too.
+        let record_first = qos == QoS::ExactlyOnce
+            && !restored
+            && d.position.is_some()
+            && self.durable_store().is_some()
+            && matches!(
+                self.shared.engine.config().durability,
+                trident_core::Durability::Fsync
+            );
+        let hold = record_first || self.held_out.as_ref().is_some_and(|h| h.is_holding());
+        let mut naming = self
             .aliases_out
             .as_ref()
             .map_or(Naming::Plain, |a| a.naming(&full_topic));
+        if hold && matches!(naming, Naming::New(_)) {
+            // Learned only when it goes out, by which time a packet ahead may have
+            // taken the same new alias for another topic.
+            naming = Naming::Plain;
+        }
         let (topic, topic_alias) = match naming {
             Naming::Known(a) => (String::new(), Some(a)),
             Naming::New(a) => (full_topic.clone(), Some(a)),
@@ -166,15 +189,16 @@ impl Session {
             payload: d.message.body.clone(),
         };
         if qos == QoS::AtMostOnce {
-            if self
-                .out
-                .send(&Packet::Publish(publish(None)), &self.shared.stats)
-                .is_ok()
-            {
-                MqttStats::add(&self.shared.stats.messages_sent, 1);
-                self.learned(naming, &full_topic);
+            let out = Outgoing {
+                publish: publish(None),
+                naming,
+                topic: full_topic,
+                flight: None,
+            };
+            if hold {
+                self.hold_out(out);
             } else {
-                MqttStats::add(&self.shared.stats.deliveries_dropped, 1);
+                self.transmit(out);
             }
             self.settle_later(&d.queue, d.id, Outcome::Ack);
             self.unflushed
@@ -192,33 +216,90 @@ impl Session {
         } else {
             OutFlight::Ack(held)
         };
-        let restored = d.position.is_some_and(|p| self.unreceived.contains_key(&p));
         let Some(id) = self.packet_id_for(&d, qos, entry) else {
             // All 65535 identifiers in use: cannot happen within a window, but never
             // lose the message over it.
             self.settle_later(&d.queue, d.id, Outcome::Requeue);
             return;
         };
+        let out = Outgoing {
+            publish: publish(Some(id)),
+            naming,
+            topic: full_topic,
+            flight: Some((id, d.queue.clone(), d.id, d.consumer_tag.clone())),
+        };
+        if record_first && let (Some(pos), Some(store)) = (d.position, self.durable_store()) {
+            let (key, value) = session_store::sent_record(&self.client_id, pos, id.get());
+            let store = store.clone();
+            let h = self.held_out.get_or_insert_with(Default::default);
+            let generation = h.record(&store, &key, value);
+            h.hold(generation, out);
+            return;
+        }
+        if hold {
+            self.hold_out(out);
+            return;
+        }
+        let record = (qos == QoS::ExactlyOnce && !restored)
+            .then_some(d.position)
+            .flatten();
+        if self.transmit(out)
+            && let (Some(pos), Some(store)) = (record, self.durable_store())
+        {
+            // Not awaited (durability other than fsync promises no more): the record
+            // lands within one metadata commit.
+            drop(session_store::sent(store, &self.client_id, pos, id.get()));
+        }
+    }
+
+    /// Holds `out` behind the packets already waiting.
+    fn hold_out(&mut self, out: Outgoing) {
+        let h = self.held_out.get_or_insert_with(Default::default);
+        let generation = h.last_generation();
+        h.hold(generation, out);
+    }
+
+    /// Writes a PUBLISH to the output; false if it is larger than the client accepts
+    /// (then dropped as if sent, [MQTT-3.1.2-25]).
+    pub(super) fn transmit(&mut self, out: Outgoing) -> bool {
         if self
             .out
-            .send(&Packet::Publish(publish(Some(id))), &self.shared.stats)
+            .send(&Packet::Publish(out.publish), &self.shared.stats)
             .is_ok()
         {
             MqttStats::add(&self.shared.stats.messages_sent, 1);
-            self.learned(naming, &full_topic);
-            if qos == QoS::ExactlyOnce
-                && !restored
-                && let (Some(pos), Some(store)) = (d.position, self.durable_store())
-            {
-                // Not awaited (it would hold every QoS 2 delivery for an fsync): the
-                // record lands within one metadata commit.
-                drop(session_store::sent(store, &self.client_id, pos, id.get()));
-            }
-        } else {
-            // Larger than the client accepts: dropped as if sent ([MQTT-3.1.2-25]).
-            MqttStats::add(&self.shared.stats.deliveries_dropped, 1);
+            self.learned(out.naming, &out.topic);
+            return true;
+        }
+        MqttStats::add(&self.shared.stats.deliveries_dropped, 1);
+        if let Some((id, queue, delivery, tag)) = out.flight {
             self.outbound.remove(id);
-            self.drop_delivery(&d);
+            self.settle_later(&queue, delivery, Outcome::Ack);
+            self.grant_later(&queue, &tag, 1);
+        }
+        false
+    }
+
+    /// Starts the commit of the records gathered in this turn (see `held_out`).
+    pub(super) fn commit_held(&mut self) {
+        if let Some(h) = self.held_out.as_mut() {
+            h.start_commit();
+        }
+    }
+
+    /// The records of generation `generation` are committed: what waited for them
+    /// goes out.
+    pub(super) fn on_held_committed(&mut self, generation: u64, result: Result<(), String>) {
+        if let Err(e) = result {
+            // The packets go out all the same: a crash before a record only means the
+            // message is resent with a new packet id, as without the wait.
+            tracing::warn!(client = %self.client_id, error = %e, "MQTT outgoing QoS 2 record not written");
+        }
+        let Some(h) = self.held_out.as_mut() else {
+            return;
+        };
+        for out in h.committed(generation) {
+            self.transmit(out);
         }
     }
 

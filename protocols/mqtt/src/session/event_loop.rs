@@ -63,6 +63,7 @@ impl Session {
             let taking = !self.out.is_full();
             let deadline = self.liveness.deadline();
             let confirms = self.engine.confirms.as_mut().map(|c| &mut c.rx);
+            let held_write = self.held_out.as_mut().and_then(|h| h.writing.as_mut());
             tokio::select! {
                 r = tokio::io::AsyncWriteExt::write_buf(&mut io.writer, &mut self.out.buf), if !self.out.is_empty() => match r {
                     Ok(0) | Err(_) => self.finish(End::Closed),
@@ -96,6 +97,7 @@ impl Session {
                 Some(done) = async { match confirms { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
                     match done {
                         Done::Ack(ack, result) => self.on_confirm(ack, result),
+                        Done::Refused(ack, code, text) => self.on_refused(ack, code, text),
                         Done::Released(id) => {
                             self.send(&Packet::PubComp(PubComp::new(id)));
                         }
@@ -105,6 +107,14 @@ impl Session {
                             }
                         }
                     }
+                },
+                (generation, r) = async { match held_write { Some((w, g)) => (*g, w.await), None => std::future::pending().await } } => {
+                    let result = match r {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    self.on_held_committed(generation, result);
                 },
                 // Not read while held back, so its keep alive cannot be judged then.
                 () = sleep_until_opt(deadline), if deadline.is_some() && !held_back => {

@@ -13,11 +13,13 @@ mod deliveries;
 mod dispatch;
 mod end;
 mod event_loop;
+mod held_out;
 mod input;
 mod liveness;
 mod output;
+mod router;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -34,6 +36,7 @@ use crate::topic_alias::OutAliases;
 pub(crate) use confirms::{Confirmer, Done, PendingAck, StoreWrite};
 pub(crate) use liveness::Liveness;
 pub(crate) use output::Output;
+pub(crate) use router::{Route, Router};
 
 /// Deliveries taken from the engine per loop turn before the socket gets a chance.
 const EVENT_BATCH: usize = 256;
@@ -126,7 +129,7 @@ pub(crate) struct Inbound {
     /// Publishes routed whose confirmation is not back yet.
     pub awaiting: usize,
     /// QoS 2 packet ids routed and not yet released (see `registry::Kept`).
-    pub pending_release: HashSet<u16>,
+    pub pending_release: HashMap<u16, crate::registry::Qos2In>,
 }
 
 pub(crate) struct Session {
@@ -184,6 +187,9 @@ pub(crate) struct Session {
     /// This connection has sent a PUBLISH: it is held back while an alarm is raised
     /// (subscribers that only consume keep being read, so they keep draining).
     pub published: bool,
+    /// Outgoing packets waiting for their QoS 2 records (see `held_out`); boxed, as
+    /// only persistent sessions under `durability = fsync` use it.
+    pub held_out: Option<Box<held_out::HeldOut>>,
 }
 
 impl Session {

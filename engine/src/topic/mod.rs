@@ -2,9 +2,9 @@
 
 pub mod forward;
 mod partition;
-mod reader;
 mod producer_snapshot;
 mod producer_state;
+mod reader;
 pub(crate) mod stream;
 
 use std::sync::Arc;

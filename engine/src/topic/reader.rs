@@ -312,9 +312,12 @@ impl Reader {
             }
             for batch in &read.batches {
                 match record::decode(&batch.bytes, batch.base_offset) {
-                    Ok(records) => self
-                        .pending
-                        .extend(records.into_iter().filter(|r| r.offset >= pos).map(|r| (i, r))),
+                    Ok(records) => self.pending.extend(
+                        records
+                            .into_iter()
+                            .filter(|r| r.offset >= pos)
+                            .map(|r| (i, r)),
+                    ),
                     Err(e) => tracing::warn!(
                         topic = %part.topic(), partition = part.index(),
                         offset = batch.base_offset, error = %e,
@@ -348,12 +351,12 @@ impl Reader {
             QueueCommand::Settle { ids, written, .. } => {
                 let n = ids.len() as u64;
                 self.counters.acked.fetch_add(n, Ordering::Relaxed);
-                let _ = self
-                    .counters
-                    .unacked
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
-                        Some(u.saturating_sub(n))
-                    });
+                let _ =
+                    self.counters
+                        .unacked
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                            Some(u.saturating_sub(n))
+                        });
                 // Nothing to write: settling a stream delivery changes no state kept on disk.
                 if let Some(w) = written {
                     let _ = w.send(());

@@ -8,7 +8,12 @@ use trident_core::{ExchangeName, FieldTable, FieldValue, Overflow, QueueArgs};
 use crate::codec::table::lossy_str;
 use crate::error::{AmqpError, AmqpResult};
 
-pub(crate) fn invalid(arg: &str, queue: &str, vhost: &str, why: impl std::fmt::Display) -> AmqpError {
+pub(crate) fn invalid(
+    arg: &str,
+    queue: &str,
+    vhost: &str,
+    why: impl std::fmt::Display,
+) -> AmqpError {
     AmqpError::precondition(format!(
         "invalid arg '{arg}' for queue '{queue}' in vhost '{vhost}': {why}"
     ))
@@ -48,7 +53,12 @@ pub(crate) fn int_arg(
     Ok(Some(n as u64))
 }
 
-pub(crate) fn str_arg(args: &FieldTable, name: &str, queue: &str, vhost: &str) -> AmqpResult<Option<String>> {
+pub(crate) fn str_arg(
+    args: &FieldTable,
+    name: &str,
+    queue: &str,
+    vhost: &str,
+) -> AmqpResult<Option<String>> {
     match args.get(name) {
         None => Ok(None),
         Some(v) => lossy_str(v).map(Some).ok_or_else(|| {

@@ -62,7 +62,12 @@ pub fn stream_spec(args: &FieldTable, queue: &str, vhost: &str) -> AmqpResult<St
     let max_age_ms = match str_arg(args, "x-max-age", queue, vhost)? {
         None => None,
         Some(s) => Some(parse_duration_ms(&s).ok_or_else(|| {
-            invalid("x-max-age", queue, vhost, format!("{{invalid_max_age,<<\"{s}\">>}}"))
+            invalid(
+                "x-max-age",
+                queue,
+                vhost,
+                format!("{{invalid_max_age,<<\"{s}\">>}}"),
+            )
         })?),
     };
     let partitions = match int_arg(args, "x-partitions", 1, queue, vhost)? {
@@ -151,7 +156,17 @@ mod tests {
         assert_eq!(parse_duration_ms("10s"), Some(10_000));
         assert_eq!(parse_duration_ms("1Y"), Some(365 * 86_400_000));
         assert_eq!(parse_duration_ms("1M"), Some(30 * 86_400_000));
-        for bad in ["", "D", "0s", "10", "1d", "-1h", "1.5h", "1 h", "99999999999999999Y"] {
+        for bad in [
+            "",
+            "D",
+            "0s",
+            "10",
+            "1d",
+            "-1h",
+            "1.5h",
+            "1 h",
+            "99999999999999999Y",
+        ] {
             assert_eq!(parse_duration_ms(bad), None, "{bad}");
         }
     }
@@ -183,14 +198,21 @@ mod tests {
             table(&[("x-message-ttl", FieldValue::I32(5))]),
             table(&[("x-stream-max-segment-size-bytes", FieldValue::I32(0))]),
         ] {
-            assert_eq!(stream_spec(&bad, "s", "/").unwrap_err().code, 406, "{bad:?}");
+            assert_eq!(
+                stream_spec(&bad, "s", "/").unwrap_err().code,
+                406,
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn parses_every_offset_form() {
         let start = |v: FieldValue| stream_read(&table(&[("x-stream-offset", v)])).map(|r| r.start);
-        assert_eq!(stream_read(&FieldTable::new()).unwrap().start, StreamStart::Next);
+        assert_eq!(
+            stream_read(&FieldTable::new()).unwrap().start,
+            StreamStart::Next
+        );
         assert_eq!(start("first".into()).unwrap(), StreamStart::First);
         assert_eq!(start("last".into()).unwrap(), StreamStart::Last);
         assert_eq!(start("next".into()).unwrap(), StreamStart::Next);

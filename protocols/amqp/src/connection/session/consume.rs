@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use trident_core::{Error, QueueArgs, QueueDef, QueueName};
-use trident_engine::{ConsumerOptions, StreamReadOptions};
 use trident_engine::auth::Access;
+use trident_engine::{ConsumerOptions, StreamReadOptions};
 
 use super::Session;
 use crate::channel::{Consumer, Pending};

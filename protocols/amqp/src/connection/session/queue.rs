@@ -6,10 +6,10 @@ use trident_engine::auth::Access;
 
 use super::Session;
 use crate::args::{is_stream, queue_args};
-use crate::stream_args::stream_spec;
 use crate::codec::{ClientMethod, ServerMethod};
 use crate::error::{AmqpError, AmqpResult};
 use crate::names;
+use crate::stream_args::stream_spec;
 
 /// Counts on the wire are 32-bit.
 fn count32(n: u64) -> u32 {

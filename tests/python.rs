@@ -12,7 +12,8 @@ use support::{Broker, repo_root, venv};
 #[test]
 fn python_client_suites() {
     let python = venv();
-    let broker = Broker::start();
+    // Retention runs often enough for the stream retention test to see it.
+    let broker = Broker::start_with(&[("topics.retention_check_ms", "200")]);
     let out = Command::new(&python)
         .args([
             "-m",

@@ -40,6 +40,7 @@ fn engine_config(c: &Config) -> EngineConfig {
         e.queue_memory_messages = size(v);
     }
     e.auto_create_topics = c.kafka.auto_create_topics;
+    e.retention_check_ms = c.topics.retention_check_ms;
     e.default_user = trident_engine::DefaultUser {
         name: c.auth.default_user.clone(),
         password: c.auth.default_pass.clone(),

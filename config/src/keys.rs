@@ -301,6 +301,11 @@ keys![
         Int,
         "segment file size before rolling"
     ),
+    (
+        "topics.retention_check_ms",
+        Int,
+        "how often each partition applies its retention"
+    ),
 ];
 
 /// `TRIDENT_*` variables read by the admin commands (`trident users ...`), not by the

@@ -317,6 +317,8 @@ pub struct TopicSettings {
     pub retention_ms: i64,
     pub retention_bytes: i64,
     pub segment_bytes: u64,
+    /// Kafka's `log.retention.check.interval.ms` (theirs defaults to 5 minutes).
+    pub retention_check_ms: u64,
 }
 
 impl Default for TopicSettings {
@@ -326,6 +328,7 @@ impl Default for TopicSettings {
             retention_ms: 7 * 24 * 3600 * 1000,
             retention_bytes: -1,
             segment_bytes: 256 * 1024 * 1024,
+            retention_check_ms: 60_000,
         }
     }
 }
@@ -473,6 +476,12 @@ impl Config {
             "topics.default_partitions",
             u64::from(self.topics.default_partitions),
         )?;
+        if self.topics.retention_check_ms < 100 {
+            return Err(ConfigError::Invalid(format!(
+                "setting 'topics.retention_check_ms' = {} must be at least 100",
+                self.topics.retention_check_ms
+            )));
+        }
         if self.topics.segment_bytes < 1024 {
             return Err(ConfigError::Invalid(format!(
                 "setting 'topics.segment_bytes' = {} must be at least 1024",

@@ -36,6 +36,44 @@ pub struct Delivery {
     pub arrival: Arrival,
     /// For `get`: how many messages remained ready after this one.
     pub remaining: u64,
+    /// Set for deliveries read from a topic's log by a stream consumer
+    /// ([`crate::Vhost::consume_stream`]): where the record stands, so that the
+    /// consumer can resume from there. `None` for queue deliveries.
+    pub log: Option<LogPosition>,
+}
+
+/// Where a record delivered to a stream consumer stands in its topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogPosition {
+    pub partition: u32,
+    pub offset: u64,
+    /// How many partitions the topic has (an adapter may name the partition only when
+    /// there is more than one).
+    pub partitions: u32,
+}
+
+/// Where a stream consumer starts reading each partition it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStart {
+    /// The oldest record still kept.
+    First,
+    /// The last batch written (it may hold several records), then what follows.
+    Last,
+    /// Only what is appended after the consumer starts.
+    Next,
+    /// This offset, clamped to what the partition keeps.
+    Offset(u64),
+    /// The first record whose batch has a timestamp at or after this (ms since the
+    /// epoch); the end of the partition when there is none.
+    Timestamp(i64),
+}
+
+/// How a stream consumer reads a topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamReadOptions {
+    pub start: StreamStart,
+    /// Read one partition only; `None` reads all of them, interleaved.
+    pub partition: Option<u32>,
 }
 
 impl Delivery {

@@ -381,6 +381,10 @@ impl Engine {
             p.shutdown(true).await;
         }
         self.inner.offsets.forget_topic(name)?;
+        let vhosts: Vec<Vhost> = self.read_vhosts().values().cloned().collect();
+        for vhost in vhosts {
+            vhost.forget_stream(name).await?;
+        }
         tracing::info!(topic = %name, "deleted topic");
         Ok(())
     }
@@ -405,7 +409,7 @@ impl Engine {
         self.inner.meta.put(MetaTable::Topics, name, &config)?;
         let mut partitions = topic.partitions.clone();
         partitions.extend(more.partitions);
-        let grown = Arc::new(Topic::new(topic.name.clone(), config, partitions));
+        let grown = Arc::new(topic.rebuilt(config, partitions));
         self.swap_topics(|m| {
             m.insert(grown.name.clone(), grown.clone());
         });
@@ -426,11 +430,7 @@ impl Engine {
         for p in &topic.partitions {
             p.update_config(log_cfg.clone()).await?;
         }
-        let updated = Arc::new(Topic::new(
-            topic.name.clone(),
-            config,
-            topic.partitions.clone(),
-        ));
+        let updated = Arc::new(topic.rebuilt(config, topic.partitions.clone()));
         self.swap_topics(|m| {
             m.insert(updated.name.clone(), updated.clone());
         });

@@ -23,6 +23,7 @@ pub mod offsets;
 pub mod permissions;
 pub mod publish;
 pub mod queue;
+mod stream_queue;
 pub mod topic;
 mod vhost;
 
@@ -31,7 +32,10 @@ pub use alarms::{AlarmStatus, ResourceAlarms};
 pub use auth::{Credentials, DefaultUser, Permission, TopicPermission, User, UserStore};
 pub use config::EngineConfig;
 pub use connections::{ConnectionHandle, ConnectionInfo};
-pub use delivery::{ConsumerEvent, ConsumerOptions, ConsumerSink, Delivery, DeliveryId, Outcome};
+pub use delivery::{
+    ConsumerEvent, ConsumerOptions, ConsumerSink, Delivery, DeliveryId, LogPosition, Outcome,
+    StreamReadOptions, StreamStart,
+};
 pub use engine::{Engine, EngineStats, PartitionStats, QueueInfo};
 pub use membership::{GroupMember, GroupMembership, GroupSummary};
 pub use metrics::Metrics;
@@ -39,6 +43,7 @@ pub use offsets::CommittedOffset;
 pub use permissions::Access;
 pub use publish::{Confirm, Nack, PublishOptions, Published};
 pub use queue::{QueueRef, QueueStats, Short, Written};
+pub use stream_queue::StreamSpec;
 pub use topic::{
     AppendError, AppendRequest, AppendResult, PartitionRef, PendingAppend, ProducerSeq, ReadResult,
     Topic,

@@ -177,6 +177,11 @@ impl Vhost {
         self.inner.snapshot.store(Arc::new(snap));
     }
 
+    /// The engine's topics (stream destinations and stream queues).
+    pub(crate) fn topics(&self) -> &crate::topic::stream::TopicMap {
+        &self.inner.engine.topics
+    }
+
     fn meta(&self) -> &trident_storage::MetaStore {
         &self.inner.engine.meta
     }
@@ -449,6 +454,11 @@ impl Vhost {
         name: &QueueName,
         conn: ConnectionId,
     ) -> Result<QueueDeclared> {
+        if self.queue(name).is_none()
+            && let Some(d) = self.declare_stream_passive(name)
+        {
+            return Ok(d);
+        }
         Ok(Self::declared(&self.queue_for(name, conn)?))
     }
 
@@ -466,6 +476,13 @@ impl Vhost {
                 )));
             }
             return Ok(Self::declared(existing));
+        }
+        if self.stream_queue(&def.name).is_some() {
+            return Err(Error::PreconditionFailed(format!(
+                "inequivalent arg 'x-queue-type' for queue '{}' in vhost '{}': \
+                 it is a stream",
+                def.name, self.inner.name
+            )));
         }
         let owner = def.exclusive.then_some(conn);
         if def.durable && owner.is_none() {
@@ -530,6 +547,30 @@ impl Vhost {
         queues.remove(name);
         self.store(Snapshot { routing, queues });
         Ok(count)
+    }
+
+    /// A topic was deleted: bindings that named it as their destination go with it
+    /// (as a deleted queue's do), unless a queue of this vhost has the name.
+    pub(crate) async fn forget_stream(&self, name: &str) -> Result<()> {
+        let Ok(name) = QueueName::new(name) else {
+            return Ok(());
+        };
+        let _g = self.inner.topology.lock().await;
+        let snap = self.snapshot();
+        if snap.queues.contains_key(&name) {
+            return Ok(());
+        }
+        let mut routing = snap.routing.clone();
+        let effects = routing.remove_queue(&name);
+        if effects.removed_bindings.is_empty() {
+            return Ok(());
+        }
+        self.persist_removals(&effects)?;
+        self.store(Snapshot {
+            routing,
+            queues: snap.queues.clone(),
+        });
+        Ok(())
     }
 
     pub async fn purge_queue(&self, name: &QueueName, conn: ConnectionId) -> Result<u64> {

@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use trident_core::{QueueDef, QueueName};
-use trident_engine::{QueueRef, Vhost};
+use trident_engine::{QueueRef, StreamSpec, Topic, Vhost};
 
 use crate::Api;
 use crate::args;
@@ -69,17 +69,67 @@ pub(crate) fn queue_json_in(api: &Api, vhost: &str, q: &QueueRef, range: Option<
     out
 }
 
-fn sorted(mut qs: Vec<QueueRef>) -> Vec<QueueRef> {
-    qs.sort_by(|a, b| a.name().cmp(b.name()));
-    qs
+/// A stream queue (a topic, seen from vhost `/`), shaped as RabbitMQ lists streams:
+/// `messages` is the records kept, and nothing is ever unacknowledged in the queue.
+fn stream_json(api: &Api, vhost: &str, t: &Topic) -> Value {
+    let c = &t.config;
+    let mut arguments = serde_json::Map::new();
+    arguments.insert("x-queue-type".into(), "stream".into());
+    if c.partitions != 1 {
+        arguments.insert("x-partitions".into(), c.partitions.into());
+    }
+    if let Some(ms) = c.retention_ms {
+        arguments.insert("x-max-age".into(), format!("{}s", ms / 1000).into());
+    }
+    if let Some(b) = c.retention_bytes {
+        arguments.insert("x-max-length-bytes".into(), b.into());
+    }
+    arguments.insert(
+        "x-stream-max-segment-size-bytes".into(),
+        c.segment_bytes.into(),
+    );
+    let records = t.record_count();
+    let bytes: u64 = t.partitions.iter().map(|p| p.size_bytes()).sum();
+    json!({
+        "name": t.name.as_str(),
+        "vhost": vhost,
+        "durable": true,
+        "auto_delete": false,
+        "exclusive": false,
+        "arguments": Value::Object(arguments),
+        "messages": records,
+        "messages_ready": records,
+        "messages_unacknowledged": 0,
+        "message_bytes_ready": bytes,
+        "consumers": t.reader_count(),
+        "state": "running",
+        "type": "stream",
+        "node": api.node,
+    })
+}
+
+/// The queues of a vhost, stream queues among them, sorted by name.
+fn listed(api: &Api, v: &Vhost) -> Vec<Value> {
+    let mut out: Vec<(String, Value)> = v
+        .queues()
+        .iter()
+        .map(|q| (q.name().to_string(), queue_json(api, v.name().as_str(), q)))
+        .collect();
+    for t in api.engine.topics() {
+        if let Ok(name) = QueueName::new(t.name.as_str())
+            && v.stream_queue(&name).is_some()
+        {
+            out.push((t.name.to_string(), stream_json(api, v.name().as_str(), &t)));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.into_iter().map(|(_, j)| j).collect()
 }
 
 pub async fn list_all(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
     let mut out = Vec::new();
     for v in visible_vhosts(&api, &caller) {
-        for q in sorted(v.queues()) {
-            out.push(queue_json(&api, v.name().as_str(), &q));
-        }
+        out.extend(listed(&api, &v));
     }
     body::ok(&out)
 }
@@ -90,11 +140,7 @@ pub async fn list_vhost(
     P(name): P<String>,
 ) -> ApiResult<Response> {
     let v = vhost(&api, &caller, &name)?;
-    let out: Vec<Value> = sorted(v.queues())
-        .iter()
-        .map(|q| queue_json(&api, &name, q))
-        .collect();
-    body::ok(&out)
+    body::ok(&listed(&api, &v))
 }
 
 fn queue(v: &Vhost, name: &str) -> ApiResult<QueueRef> {
@@ -110,6 +156,11 @@ pub async fn show(
     uri: Uri,
 ) -> ApiResult<Response> {
     let v = vhost(&api, &caller, &vh)?;
+    if let Ok(qn) = QueueName::new(&name)
+        && let Some(t) = v.stream_queue(&qn)
+    {
+        return body::ok(&stream_json(&api, &vh, &t));
+    }
     let q = queue(&v, &name)?;
     let range = Range::from_query(uri.query());
     body::ok(&queue_json_in(&api, &vh, &q, range))
@@ -171,6 +222,19 @@ pub async fn declare(
         ));
     }
     let def = queue_def(&name, b.durable, b.auto_delete, b.arguments.as_ref())?;
+    if def.args.stream {
+        // A stream is a topic (the AMQP adapter takes every stream argument; here the
+        // retention by size only).
+        let existed = v.stream_queue(&def.name).is_some();
+        let spec = StreamSpec {
+            max_bytes: def.args.max_length_bytes,
+            ..StreamSpec::default()
+        };
+        api.engine
+            .declare_stream_queue(&v, &def.name, &spec)
+            .await?;
+        return body::created(!existed);
+    }
     let existed = v.queue(&def.name).is_some();
     v.declare_queue(def, api.engine.next_connection_id())
         .await?;
@@ -185,6 +249,12 @@ pub async fn delete(
 ) -> ApiResult<Response> {
     let v = vhost(&api, &caller, &vh)?;
     caller.require_configure(&vh, &name)?;
+    if let Ok(qn) = QueueName::new(&name)
+        && v.stream_queue(&qn).is_some()
+    {
+        api.engine.delete_stream_queue(&v, &qn).await?;
+        return body::no_content();
+    }
     let q = queue(&v, &name)?;
     let if_empty = body::query_flag(uri.query(), "if-empty");
     let if_unused = body::query_flag(uri.query(), "if-unused");

@@ -2,7 +2,7 @@
 # Runs the AMQP, MQTT and Kafka benchmark matrix against Trident and the peers, back to
 # back, the same client and settings on both sides, alternating the broker on every run.
 #
-#   TRIDENT_PID=... PEER_PID=... tools/loadgen/bench.sh amqp|mqtt|kafka|mem|mqtt-mem|all [results.jsonl]
+#   TRIDENT_PID=... PEER_PID=... tools/loadgen/bench.sh amqp|mqtt|kafka|streams|mem|mqtt-mem|all [results.jsonl]
 #
 # MQTT: Trident on 127.0.0.1:1883, Mosquitto on :31883 (start-peers.sh mosquitto).
 # MQTT_BROKERS="mosquitto" measures one broker alone; MQTT_PROTOCOL=5 runs the matrix in
@@ -113,6 +113,23 @@ mqtt_mem() {
   done
 }
 
+# A Kafka consumer reading a stream queue (filled over AMQP with confirmed persistent
+# publishes, one record per message) and reading a Kafka-made topic (filled by a Kafka
+# producer, many records per batch), same size and count, in the same run. Trident only.
+streams() {
+  local count=${STREAM_COUNT:-500000} s t
+  s="bench-stream-$rep-$$"
+  t="bench-topic-$rep-$$"
+  run stream-fill trident stream-fill --addr "$TRIDENT_AMQP" --label trident --stream "$s" \
+    --size 100 --count "$count"
+  run stream-topic-produce trident kafka-produce --bootstrap "$TRIDENT_KAFKA" --label trident \
+    --topic "$t" --size 100 --count "$count" --acks 1
+  run stream-consume-stream-queue trident kafka-consume --bootstrap "$TRIDENT_KAFKA" \
+    --label trident --topic "$s" --count "$count" --delete-topic
+  run stream-consume-kafka-topic trident kafka-consume --bootstrap "$TRIDENT_KAFKA" \
+    --label trident --topic "$t" --count "$count" --delete-topic
+}
+
 kafka_pair() { # name size count acks
   local name=$1 size=$2 count=$3 acks=$4 t
   for b in trident:$TRIDENT_KAFKA peer:$PEER_KAFKA; do
@@ -144,12 +161,13 @@ kafka() {
 for rep in $(seq 1 "$reps"); do
   case $what in
     amqp) amqp ;;
+    streams) streams ;;
     mqtt) mqtt ;;
     mqtt-mem) mqtt_mem ;;
     kafka) kafka ;;
     mem) mem ;;
     all) amqp; mqtt; kafka; mem; mqtt_mem ;;
-    *) echo "usage: $0 amqp|mqtt|kafka|mem|mqtt-mem|all [results.jsonl]" >&2; exit 2 ;;
+    *) echo "usage: $0 amqp|mqtt|kafka|streams|mem|mqtt-mem|all [results.jsonl]" >&2; exit 2 ;;
   esac
 done
 echo "results appended to $out" >&2

@@ -57,6 +57,7 @@ impl QueueActor {
             position: entry.seq,
             arrival: entry.arrival(),
             remaining: 0,
+            log: None,
         };
         let sink = c.sink.clone();
         let no_ack = if c.no_ack {
@@ -126,6 +127,7 @@ impl QueueActor {
             position: entry.seq,
             arrival: entry.arrival(),
             remaining: self.backlog.count(),
+            log: None,
         };
         if no_ack {
             self.backlog.disk.remove(entry.seq);

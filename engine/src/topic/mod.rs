@@ -4,6 +4,7 @@ pub mod forward;
 mod partition;
 mod producer_snapshot;
 mod producer_state;
+mod reader;
 pub(crate) mod stream;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use trident_core::{BatchEncoding, Error, LogBatch, Offset, Result, TopicConfig, TopicName};
 
 pub(crate) use partition::{PartitionCommand, PartitionShared, spawn_partition};
+pub(crate) use reader::spawn_reader;
 
 /// A batch to append, as the producer sent it.
 #[derive(Debug)]
@@ -180,6 +182,9 @@ pub struct Topic {
     pub partitions: Vec<PartitionRef>,
     /// Where the next key-less record goes (round robin).
     pub(crate) next_unkeyed: std::sync::atomic::AtomicU32,
+    /// Stream consumers reading it now (`reader`). Shared by the rebuilt copies of a
+    /// topic (a config change or new partitions swap in a new `Topic`).
+    pub(crate) readers: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl Topic {
@@ -193,7 +198,28 @@ impl Topic {
             config,
             partitions,
             next_unkeyed: std::sync::atomic::AtomicU32::new(0),
+            readers: Arc::default(),
         }
+    }
+
+    /// A copy with new settings or partitions that keeps the live state of this one.
+    pub(crate) fn rebuilt(&self, config: TopicConfig, partitions: Vec<PartitionRef>) -> Self {
+        let mut t = Self::new(self.name.clone(), config, partitions);
+        t.readers = self.readers.clone();
+        t
+    }
+
+    /// Records kept across all partitions (high watermark minus log start).
+    pub fn record_count(&self) -> u64 {
+        self.partitions
+            .iter()
+            .map(|p| p.high_watermark().saturating_sub(p.log_start_offset()))
+            .sum()
+    }
+
+    /// Stream consumers reading the topic now.
+    pub fn reader_count(&self) -> u32 {
+        self.readers.load(Ordering::Relaxed)
     }
 
     /// Where a record goes when the producer did not pick a partition: by key when it

@@ -8,7 +8,12 @@ use trident_core::{ExchangeName, FieldTable, FieldValue, Overflow, QueueArgs};
 use crate::codec::table::lossy_str;
 use crate::error::{AmqpError, AmqpResult};
 
-fn invalid(arg: &str, queue: &str, vhost: &str, why: impl std::fmt::Display) -> AmqpError {
+pub(crate) fn invalid(
+    arg: &str,
+    queue: &str,
+    vhost: &str,
+    why: impl std::fmt::Display,
+) -> AmqpError {
     AmqpError::precondition(format!(
         "invalid arg '{arg}' for queue '{queue}' in vhost '{vhost}': {why}"
     ))
@@ -16,7 +21,7 @@ fn invalid(arg: &str, queue: &str, vhost: &str, why: impl std::fmt::Display) -> 
 
 /// An integer argument (any integer width; RabbitMQ clients send whatever their
 /// language prefers). `min` is 0 or 1.
-fn int_arg(
+pub(crate) fn int_arg(
     args: &FieldTable,
     name: &str,
     min: i64,
@@ -48,7 +53,12 @@ fn int_arg(
     Ok(Some(n as u64))
 }
 
-fn str_arg(args: &FieldTable, name: &str, queue: &str, vhost: &str) -> AmqpResult<Option<String>> {
+pub(crate) fn str_arg(
+    args: &FieldTable,
+    name: &str,
+    queue: &str,
+    vhost: &str,
+) -> AmqpResult<Option<String>> {
     match args.get(name) {
         None => Ok(None),
         Some(v) => lossy_str(v).map(Some).ok_or_else(|| {
@@ -62,7 +72,7 @@ fn str_arg(args: &FieldTable, name: &str, queue: &str, vhost: &str) -> AmqpResul
     }
 }
 
-fn type_name(v: &FieldValue) -> &'static str {
+pub(crate) fn type_name(v: &FieldValue) -> &'static str {
     match v {
         FieldValue::Bool(_) => "bool",
         FieldValue::I8(_) | FieldValue::I16(_) | FieldValue::I32(_) | FieldValue::I64(_) => {
@@ -82,7 +92,13 @@ fn type_name(v: &FieldValue) -> &'static str {
     }
 }
 
-/// Parses `queue.declare` arguments.
+/// Whether `queue.declare` asks for a stream queue (`x-queue-type: stream`); its
+/// arguments are then read by [`crate::stream_args::stream_spec`], not [`queue_args`].
+pub fn is_stream(args: &FieldTable, queue: &str, vhost: &str) -> AmqpResult<bool> {
+    Ok(str_arg(args, "x-queue-type", queue, vhost)?.as_deref() == Some("stream"))
+}
+
+/// Parses `queue.declare` arguments of a classic (or quorum) queue.
 pub fn queue_args(args: &FieldTable, queue: &str, vhost: &str) -> AmqpResult<QueueArgs> {
     let mut out = QueueArgs {
         message_ttl_ms: int_arg(args, "x-message-ttl", 0, queue, vhost)?,
@@ -138,6 +154,7 @@ pub fn queue_args(args: &FieldTable, queue: &str, vhost: &str) -> AmqpResult<Que
             // Quorum queues replicate across a cluster; on one node a durable classic
             // queue gives the same guarantees, so applications that ask for one work.
             "classic" | "quorum" => {}
+            // Streams are topics, declared through `stream_args` (see `is_stream`).
             other => {
                 return Err(invalid(
                     "x-queue-type",

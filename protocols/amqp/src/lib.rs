@@ -18,6 +18,7 @@ pub mod credit;
 pub mod error;
 pub mod names;
 mod server;
+pub mod stream_args;
 pub mod unacked;
 
 pub use config::AmqpConfig;

@@ -15,6 +15,7 @@ mod meter;
 mod mqtt;
 mod mqtt_idle;
 mod mqtt_link;
+mod stream_fill;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -51,6 +52,8 @@ enum Cmd {
     KafkaE2e(kafka::E2eArgs),
     /// N idle Kafka connections (one ApiVersions each); broker RSS open and after close.
     KafkaIdle(kafka_idle::KafkaIdleArgs),
+    /// Fills an AMQP stream queue with confirmed publishes (read it with kafka-consume).
+    StreamFill(stream_fill::StreamFillArgs),
 }
 
 fn main() -> Result<()> {
@@ -72,5 +75,6 @@ fn main() -> Result<()> {
         Cmd::KafkaConsume(a) => kafka::consume(a),
         Cmd::KafkaE2e(a) => kafka::e2e(a),
         Cmd::KafkaIdle(a) => rt()?.block_on(kafka_idle::run(a)),
+        Cmd::StreamFill(a) => rt()?.block_on(stream_fill::run(a)),
     }
 }

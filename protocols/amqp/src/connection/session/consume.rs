@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use trident_core::{Error, QueueArgs, QueueDef, QueueName};
-use trident_engine::ConsumerOptions;
 use trident_engine::auth::Access;
+use trident_engine::{ConsumerOptions, StreamReadOptions};
 
 use super::Session;
 use crate::channel::{Consumer, Pending};
@@ -13,6 +13,7 @@ use crate::codec::{ClientMethod, ServerMethod, put_body, put_content_header, put
 use crate::credit::ConsumerCredit;
 use crate::error::{AmqpError, AmqpResult};
 use crate::names;
+use crate::stream_args::stream_read;
 
 fn consume_error(e: Error) -> AmqpError {
     match e {
@@ -68,6 +69,7 @@ impl Session {
             no_ack,
             exclusive,
             nowait,
+            arguments,
             ..
         } = m
         else {
@@ -92,7 +94,21 @@ impl Session {
         }
         let qname = self.resolve_queue(ch, &queue)?;
         self.perms.check(Access::Read, "queue", qname.as_str())?;
-        self.start_consumer(ch, &qname, client_tag, no_ack, exclusive, nowait)
+        let stream = if self.vhost.stream_queue(&qname).is_some() {
+            // Credit is what paces a log reader: RabbitMQ refuses a stream consumer
+            // without a prefetch, and an auto-ack one (which has none).
+            let c = self.open_channel(ch)?;
+            if no_ack || (c.consumer_prefetch == 0 && c.credit.limit == 0) {
+                return Err(AmqpError::precondition(format!(
+                    "consumer prefetch count is not set for stream queue '{qname}' in vhost '{}'",
+                    self.vhost.name()
+                )));
+            }
+            Some(stream_read(&arguments)?)
+        } else {
+            None
+        };
+        self.start_consumer(ch, &qname, client_tag, no_ack, exclusive, nowait, stream)
             .await
     }
 
@@ -126,7 +142,7 @@ impl Session {
         self.engine.touched = true;
         self.vhost.declare_queue(def, self.id).await?;
         if let Err(e) = self
-            .start_consumer(ch, &name, client_tag, true, false, nowait)
+            .start_consumer(ch, &name, client_tag, true, false, nowait, None)
             .await
         {
             let _ = self
@@ -139,6 +155,8 @@ impl Session {
         Ok(())
     }
 
+    /// Attaches a consumer to a queue, or, with `stream`, to a stream queue's log.
+    #[allow(clippy::too_many_arguments)]
     async fn start_consumer(
         &mut self,
         ch: u16,
@@ -147,6 +165,7 @@ impl Session {
         no_ack: bool,
         exclusive: bool,
         nowait: bool,
+        stream: Option<StreamReadOptions>,
     ) -> AmqpResult<()> {
         let engine_tag: Arc<str> =
             format!("{client_tag}#{}.{}", self.id.0, self.channels.next_consumer).into();
@@ -168,7 +187,11 @@ impl Session {
             owner: self.id,
             initial_credit: initial,
         };
-        let q = match self.vhost.consume(queue, opts, sink).await {
+        let consumed = match stream {
+            Some(read) => self.vhost.consume_stream(queue, opts, read, sink).await,
+            None => self.vhost.consume(queue, opts, sink).await,
+        };
+        let q = match consumed {
             Ok(q) => q,
             Err(e) => {
                 if !no_ack {
@@ -244,6 +267,7 @@ impl Session {
     pub(super) async fn basic_get(&mut self, ch: u16, queue: &str, no_ack: bool) -> AmqpResult<()> {
         let qname = self.resolve_queue(ch, queue)?;
         self.perms.check(Access::Read, "queue", qname.as_str())?;
+        self.refuse_on_stream("basic.get", &qname)?;
         if !no_ack {
             self.engine.touched = true;
         }

@@ -4,11 +4,34 @@
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use trident_engine::{ConsumerEvent, ConsumerSink, Delivery, Outcome};
+use trident_core::{FieldValue, Message};
+use trident_engine::{ConsumerEvent, ConsumerSink, Delivery, LogPosition, Outcome};
 
 use super::{EVENT_BATCH, Session};
 use crate::channel::{ChannelState, Pending};
 use crate::codec::{ServerMethod, put_body, put_content_header, put_method};
+
+/// What a stream delivery carries beside the message, as RabbitMQ's do: the record's
+/// offset in `x-stream-offset`; ours too: its partition in `x-stream-partition` when
+/// the stream has several, and the record's time as the `timestamp` property (seconds)
+/// when the message has none of its own.
+fn stream_headers(message: &mut std::sync::Arc<Message>, log: LogPosition) {
+    // The reader built this message for this delivery alone: no copy is made here.
+    let m = std::sync::Arc::make_mut(message);
+    let offset = i64::try_from(log.offset).unwrap_or(i64::MAX);
+    m.headers
+        .0
+        .push(("x-stream-offset".into(), FieldValue::I64(offset)));
+    if log.partitions > 1 {
+        m.headers.0.push((
+            "x-stream-partition".into(),
+            FieldValue::I64(i64::from(log.partition)),
+        ));
+    }
+    if m.properties.timestamp.is_none() {
+        m.properties.timestamp = u64::try_from(m.timestamp_ms / 1000).ok();
+    }
+}
 
 impl Session {
     /// The sink every consumer of this connection shares (created on first use).
@@ -61,7 +84,10 @@ impl Session {
         }
     }
 
-    fn on_delivery(&mut self, d: Delivery) {
+    fn on_delivery(&mut self, mut d: Delivery) {
+        if let Some(log) = d.log {
+            stream_headers(&mut d.message, log);
+        }
         let frame_max = self.frame_max;
         let closing = self.phase.is_closing();
         let ch = self.channels.consumer_index.get(&d.consumer_tag).copied();

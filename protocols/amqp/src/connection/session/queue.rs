@@ -5,10 +5,11 @@ use trident_core::{Binding, BindingDestination, ExchangeName, QueueDef, QueueNam
 use trident_engine::auth::Access;
 
 use super::Session;
-use crate::args::queue_args;
+use crate::args::{is_stream, queue_args};
 use crate::codec::{ClientMethod, ServerMethod};
 use crate::error::{AmqpError, AmqpResult};
 use crate::names;
+use crate::stream_args::stream_spec;
 
 /// Counts on the wire are 32-bit.
 fn count32(n: u64) -> u32 {
@@ -71,6 +72,32 @@ impl Session {
             let qname =
                 QueueName::new(&name).map_err(|e| AmqpError::precondition(e.to_string()))?;
             self.perms.check(Access::Configure, "queue", &name)?;
+            let vhost = self.vhost.name().as_str();
+            if is_stream(&arguments, &name, vhost)? {
+                // A stream is a log kept on disk and shared by every reader: RabbitMQ
+                // refuses the properties that contradict that.
+                let refused = if !durable {
+                    Some("non-durable")
+                } else if exclusive {
+                    Some("exclusive-owner")
+                } else if auto_delete {
+                    Some("auto-delete")
+                } else {
+                    None
+                };
+                if let Some(p) = refused {
+                    return Err(AmqpError::precondition(format!(
+                        "invalid property '{p}' for queue '{name}' in vhost '{vhost}'"
+                    )));
+                }
+                let spec = stream_spec(&arguments, &name, vhost)?;
+                let engine = self.shared.engine.clone();
+                let d = engine
+                    .declare_stream_queue(&self.vhost, &qname, &spec)
+                    .await?;
+                self.open_channel(ch)?.last_queue = Some(qname);
+                return self.declare_ok(ch, nowait, &name, d.message_count, d.consumer_count);
+            }
             let args = queue_args(&arguments, &name, self.vhost.name().as_str())?;
             if let Some(dlx) = &args.dead_letter_exchange {
                 // Dead-lettering reads from this queue and writes to the DLX.
@@ -95,15 +122,37 @@ impl Session {
         {
             self.open_channel(ch)?.last_queue = Some(q);
         }
+        self.declare_ok(ch, nowait, &name, messages, consumers)
+    }
+
+    fn declare_ok(
+        &mut self,
+        ch: u16,
+        nowait: bool,
+        name: &str,
+        messages: u64,
+        consumers: u32,
+    ) -> AmqpResult<()> {
         if !nowait {
             self.send(
                 ch,
                 &ServerMethod::QueueDeclareOk {
-                    queue: &name,
+                    queue: name,
                     message_count: count32(messages),
                     consumer_count: consumers,
                 },
             );
+        }
+        Ok(())
+    }
+
+    /// RabbitMQ's refusal of what a stream cannot do (`queue.purge`, `basic.get`).
+    pub(super) fn refuse_on_stream(&self, what: &str, name: &QueueName) -> AmqpResult<()> {
+        if self.vhost.stream_queue(name).is_some() {
+            return Err(AmqpError::not_implemented(format!(
+                "{what} not supported by stream queues queue '{name}' in vhost '{}'",
+                self.vhost.name()
+            )));
         }
         Ok(())
     }
@@ -188,6 +237,7 @@ impl Session {
         };
         let name = self.resolve_queue(ch, &queue)?;
         self.perms.check(Access::Read, "queue", name.as_str())?;
+        self.refuse_on_stream("queue.purge", &name)?;
         let n = self.vhost.purge_queue(&name, self.id).await?;
         if !nowait {
             self.send(
@@ -218,6 +268,12 @@ impl Session {
                 self.vhost
                     .delete_queue(&name, if_unused, if_empty, Some(self.id))
                     .await?
+            }
+            // A stream goes with its topic, whatever if-unused and if-empty say (RabbitMQ
+            // ignores them for streams too).
+            None if self.vhost.stream_queue(&name).is_some() => {
+                let engine = self.shared.engine.clone();
+                engine.delete_stream_queue(&self.vhost, &name).await?
             }
             // RabbitMQ answers delete-ok for a queue that does not exist.
             None => 0,

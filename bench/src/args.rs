@@ -133,7 +133,8 @@ pub struct Target {
 
 impl Target {
     pub fn local_trident() -> Target {
-        let urls = "amqp://guest:guest@127.0.0.1:5672/,mqtt://127.0.0.1:1883,kafka://127.0.0.1:9092";
+        let urls =
+            "amqp://guest:guest@127.0.0.1:5672/,mqtt://127.0.0.1:1883,kafka://127.0.0.1:9092";
         parse_target(&format!("trident={urls}")).unwrap_or_else(|_| Target {
             name: "trident".into(),
             amqp: None,
@@ -169,7 +170,11 @@ pub fn parse_target(s: &str) -> Result<Target, String> {
             "amqp" => t.amqp = Some(parse_amqp(rest)?),
             "mqtt" => t.mqtt = Some(parse_host_port(rest.trim_end_matches('/'))?),
             "kafka" => t.kafka = Some(parse_host_port(rest.trim_end_matches('/'))?),
-            other => return Err(format!("{url:?}: unknown scheme {other:?} (amqp, mqtt, kafka)")),
+            other => {
+                return Err(format!(
+                    "{url:?}: unknown scheme {other:?} (amqp, mqtt, kafka)"
+                ));
+            }
         }
     }
     if t.amqp.is_none() && t.mqtt.is_none() && t.kafka.is_none() {
@@ -257,7 +262,10 @@ mod tests {
             Some("amqp://guest:guest@127.0.0.1:5672/%2f".to_string())
         );
         assert_eq!(t.mqtt.map(|m| m.to_string()), Some("127.0.0.1:1883".into()));
-        assert_eq!(t.kafka.map(|m| m.to_string()), Some("127.0.0.1:9092".into()));
+        assert_eq!(
+            t.kafka.map(|m| m.to_string()),
+            Some("127.0.0.1:9092".into())
+        );
     }
 
     #[test]
@@ -271,7 +279,10 @@ mod tests {
         );
         assert!(t.kafka.is_none());
         let v = parse_target("x=amqp://h:1/dev").expect("parses");
-        assert_eq!(v.amqp.map(|a| a.uri), Some("amqp://guest:guest@h:1/dev".into()));
+        assert_eq!(
+            v.amqp.map(|a| a.uri),
+            Some("amqp://guest:guest@h:1/dev".into())
+        );
     }
 
     #[test]

@@ -221,7 +221,11 @@ fn shares_note(shares: &[u64]) -> String {
         0 | 1 => String::new(),
         2..=8 => format!(
             "per consumer {}",
-            shares.iter().map(u64::to_string).collect::<Vec<_>>().join("/")
+            shares
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join("/")
         ),
         n => format!(
             "per consumer min {} max {} ({n} consumers)",
@@ -285,7 +289,13 @@ mod tests {
         b.on_message(&payload(0, 5)); // and gets 5 twice
         finish.produced(10);
         assert!(a.done());
-        let m = summarize(Layout::Fanout(2), &[(0, 10)], vec![a, b], Instant::now(), 32);
+        let m = summarize(
+            Layout::Fanout(2),
+            &[(0, 10)],
+            vec![a, b],
+            Instant::now(),
+            32,
+        );
         assert_eq!((m.sent, m.received, m.lost, m.duplicated), (10, 20, 1, 1));
         assert_eq!(m.latency.map(|h| h.len()), Some(20));
     }
@@ -303,7 +313,13 @@ mod tests {
         a.on_message(&payload(1, 1)); // redelivered to the other consumer
         finish.produced(10);
         assert!(a.done() && b.done());
-        let m = summarize(Layout::Competing(2), &[(1, 12)], vec![a, b], Instant::now(), 32);
+        let m = summarize(
+            Layout::Competing(2),
+            &[(1, 12)],
+            vec![a, b],
+            Instant::now(),
+            32,
+        );
         assert_eq!((m.received, m.lost, m.duplicated), (11, 2, 1));
     }
 }

@@ -164,8 +164,16 @@ mod tests {
         for i in 0..100_000u64 {
             h.record(if i % 100 == 0 { 50_000_000 } else { 100_000 });
         }
-        assert!(within(h.quantile(0.5).unwrap_or_default(), 100_000.0, 0.008));
-        assert!(within(h.quantile(0.999).unwrap_or_default(), 50_000_000.0, 0.008));
+        assert!(within(
+            h.quantile(0.5).unwrap_or_default(),
+            100_000.0,
+            0.008
+        ));
+        assert!(within(
+            h.quantile(0.999).unwrap_or_default(),
+            50_000_000.0,
+            0.008
+        ));
     }
 
     #[test]

@@ -190,7 +190,10 @@ mod tests {
     fn versions_name_the_clients() {
         let v = versions();
         for k in ["trident", "lapin", "rumqttc", "rdkafka"] {
-            assert!(v.get(k).is_some_and(|s| !s.contains("unknown")), "{k}: {v:?}");
+            assert!(
+                v.get(k).is_some_and(|s| !s.contains("unknown")),
+                "{k}: {v:?}"
+            );
         }
     }
 }

@@ -76,7 +76,7 @@ pub fn start(label: String, expected: Option<u64>, until: Option<Duration>) -> L
             while !p.stop.load(Ordering::Acquire) {
                 std::thread::sleep(Duration::from_millis(100));
                 tick += 1;
-                if tick % 5 != 0 {
+                if !tick.is_multiple_of(5) {
                     continue;
                 }
                 let elapsed = started.elapsed();

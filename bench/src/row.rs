@@ -75,7 +75,12 @@ impl Row {
 
     pub fn failed(target: &str, protocol: &str, variant: &str, e: &anyhow::Error) -> Row {
         // One line: the whole chain, as `{:#}` prints it.
-        Row::skipped(target, protocol, variant, format!("failed: {e:#}").replace('\n', " "))
+        Row::skipped(
+            target,
+            protocol,
+            variant,
+            format!("failed: {e:#}").replace('\n', " "),
+        )
     }
 
     pub fn measured(target: &str, protocol: &str, variant: &str, m: Measured) -> Row {

@@ -110,9 +110,15 @@ pub async fn run(uri: &str, flow: Flow, run: &Run) -> Result<Measured> {
                     .await
                     .context("queue.declare")?;
                 let q = q.name().as_str().to_string();
-                ch.queue_bind(&q, &exchange, "", QueueBindOptions::default(), FieldTable::default())
-                    .await
-                    .context("queue.bind")?;
+                ch.queue_bind(
+                    &q,
+                    &exchange,
+                    "",
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .context("queue.bind")?;
                 q
             }
             _ => name.clone(),
@@ -151,7 +157,17 @@ pub async fn run(uri: &str, flow: Flow, run: &Run) -> Result<Measured> {
         let size = run.size;
         let send_only = (flow.layout == Layout::SendOnly).then(|| run.progress.clone());
         producers.push(tokio::spawn(async move {
-            let r = publish(&ch, &ex, &rk, i as u32, quota, size, flow.confirm_batch, send_only).await;
+            let r = publish(
+                &ch,
+                &ex,
+                &rk,
+                i as u32,
+                quota,
+                size,
+                flow.confirm_batch,
+                send_only,
+            )
+            .await;
             (conn, r)
         }));
     }
@@ -188,7 +204,9 @@ pub async fn run(uri: &str, flow: Flow, run: &Run) -> Result<Measured> {
     {
         match flow.layout {
             Layout::Fanout(_) => {
-                let _ = ch.exchange_delete(&exchange, ExchangeDeleteOptions::default()).await;
+                let _ = ch
+                    .exchange_delete(&exchange, ExchangeDeleteOptions::default())
+                    .await;
             }
             Layout::Competing(_) => {
                 let _ = ch.queue_delete(&name, QueueDeleteOptions::default()).await;
@@ -233,7 +251,13 @@ async fn publish(
             let (ex, rk) = (exchange.to_string(), routing_key.to_string());
             inflight.push(async move {
                 let confirm = ch
-                    .basic_publish(&ex, &rk, BasicPublishOptions::default(), &body, BasicProperties::default())
+                    .basic_publish(
+                        &ex,
+                        &rk,
+                        BasicPublishOptions::default(),
+                        &body,
+                        BasicProperties::default(),
+                    )
                     .await?;
                 confirm.await
             });
@@ -273,7 +297,8 @@ async fn consume(
             Err(_) => {
                 r.waiting();
                 if unacked > 0 {
-                    ch.basic_ack(last_tag, BasicAckOptions { multiple: true }).await?;
+                    ch.basic_ack(last_tag, BasicAckOptions { multiple: true })
+                        .await?;
                     unacked = 0;
                 }
             }
@@ -285,7 +310,8 @@ async fn consume(
                     unacked += 1;
                     last_tag = d.delivery_tag;
                     if unacked >= 50 {
-                        ch.basic_ack(last_tag, BasicAckOptions { multiple: true }).await?;
+                        ch.basic_ack(last_tag, BasicAckOptions { multiple: true })
+                            .await?;
                         unacked = 0;
                     }
                 }
@@ -293,7 +319,9 @@ async fn consume(
         }
     }
     if unacked > 0 {
-        let _ = ch.basic_ack(last_tag, BasicAckOptions { multiple: true }).await;
+        let _ = ch
+            .basic_ack(last_tag, BasicAckOptions { multiple: true })
+            .await;
     }
     Ok(r)
 }

@@ -120,7 +120,8 @@ pub fn markdown(reports: &[ScenarioReport], command: &str) -> String {
 pub fn write(dir: &Path, reports: &[ScenarioReport], command: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let h = dir.join("report.html");
-    std::fs::write(&h, html(reports, command)).with_context(|| format!("writing {}", h.display()))?;
+    std::fs::write(&h, html(reports, command))
+        .with_context(|| format!("writing {}", h.display()))?;
     let m = dir.join("report.md");
     std::fs::write(&m, markdown(reports, command))
         .with_context(|| format!("writing {}", m.display()))?;

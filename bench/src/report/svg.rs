@@ -96,7 +96,9 @@ pub fn chart(r: &ScenarioReport) -> String {
         r#"<text transform="translate(14 {}) rotate(-90)" text-anchor="middle">target / protocol / variant</text>"#,
         TOP + plot_h / 2.0
     );
-    let colours = ["#3b6fb6", "#d9822b", "#3a9b5c", "#a34ea3", "#c0392b", "#7f8c8d"];
+    let colours = [
+        "#3b6fb6", "#d9822b", "#3a9b5c", "#a34ea3", "#c0392b", "#7f8c8d",
+    ];
     let mut targets: Vec<&str> = Vec::new();
     for (i, row) in r.rows.iter().enumerate() {
         let y = TOP + i as f64 * (BAR + GAP) + GAP / 2.0;

@@ -3,8 +3,17 @@
 use crate::row::Row;
 
 const HEAD: [&str; 11] = [
-    "target", "protocol", "variant", "msgs/s", "MB/s", "p50 ms", "p99 ms", "p999 ms", "lost",
-    "duplicated", "note",
+    "target",
+    "protocol",
+    "variant",
+    "msgs/s",
+    "MB/s",
+    "p50 ms",
+    "p99 ms",
+    "p999 ms",
+    "lost",
+    "duplicated",
+    "note",
 ];
 
 fn num(x: Option<f64>, digits: usize) -> String {
@@ -21,8 +30,16 @@ fn cells(r: &Row) -> [String; 11] {
         num(r.p50_ms, 3),
         num(r.p99_ms, 3),
         num(r.p999_ms, 3),
-        if r.ran { r.lost.to_string() } else { "-".into() },
-        if r.ran { r.duplicated.to_string() } else { "-".into() },
+        if r.ran {
+            r.lost.to_string()
+        } else {
+            "-".into()
+        },
+        if r.ran {
+            r.duplicated.to_string()
+        } else {
+            "-".into()
+        },
         r.note.clone(),
     ]
 }
@@ -75,14 +92,24 @@ mod tests {
 
     #[test]
     fn aligned_with_every_column() {
-        let rows = vec![Row::skipped("rabbitmq", "kafka", "acks=1", "no kafka:// URL")];
+        let rows = vec![Row::skipped(
+            "rabbitmq",
+            "kafka",
+            "acks=1",
+            "no kafka:// URL",
+        )];
         let t = render(&rows);
         let mut lines = t.lines();
         let head = lines.next().unwrap_or_default();
         for h in HEAD {
             assert!(head.contains(h), "{h}");
         }
-        assert!(lines.next().unwrap_or_default().ends_with("no kafka:// URL"));
+        assert!(
+            lines
+                .next()
+                .unwrap_or_default()
+                .ends_with("no kafka:// URL")
+        );
         assert!(markdown(&rows).lines().count() == 3);
     }
 }

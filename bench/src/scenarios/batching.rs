@@ -60,10 +60,7 @@ fn variants(quick: bool) -> Vec<(String, Flow)> {
             ));
         }
     }
-    v.push((
-        "acks=1 linger=5ms batch=16KB".into(),
-        kafka("1", 5, 16_384),
-    ));
+    v.push(("acks=1 linger=5ms batch=16KB".into(), kafka("1", 5, 16_384)));
     v
 }
 

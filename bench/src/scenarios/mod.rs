@@ -168,7 +168,11 @@ pub async fn variant(ctx: &Ctx, target: &Target, variant: &str, flow: Flow, budg
     }
     .filter(|_| dur.is_none());
     let line = progress::start(
-        format!("{} {} {protocol} {variant}", ctx.scenario.name(), target.name),
+        format!(
+            "{} {} {protocol} {variant}",
+            ctx.scenario.name(),
+            target.name
+        ),
         expected,
         dur,
     );

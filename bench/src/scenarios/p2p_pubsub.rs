@@ -12,7 +12,10 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
     let n = if ctx.quick { 2 } else { 4 };
     let mut rows = Vec::new();
     for t in &ctx.targets {
-        for (kind, layout) in [("competing", Layout::Competing(n)), ("pubsub", Layout::Fanout(n))] {
+        for (kind, layout) in [
+            ("competing", Layout::Competing(n)),
+            ("pubsub", Layout::Fanout(n)),
+        ] {
             let name = format!("{kind} x{n}");
             let flows = [
                 Flow::Amqp(amqp::Flow {

@@ -21,7 +21,8 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
     match sink::amqp::start().await {
         Ok(s) => {
             let uri = format!("amqp://guest:guest@{}/%2f", s.addr);
-            for (variant, confirm_batch) in [("no confirms", None), ("confirms per 100", Some(100))] {
+            for (variant, confirm_batch) in [("no confirms", None), ("confirms per 100", Some(100))]
+            {
                 let flow = amqp::Flow {
                     confirm_batch,
                     layout: Layout::SendOnly,
@@ -36,7 +37,12 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
                 rows.push(r);
             }
         }
-        Err(e) => rows.push(Row::skipped(TARGET, "amqp", "-", format!("failed: sink: {e}"))),
+        Err(e) => rows.push(Row::skipped(
+            TARGET,
+            "amqp",
+            "-",
+            format!("failed: sink: {e}"),
+        )),
     }
     match sink::mqtt::start().await {
         Ok(s) => {
@@ -62,7 +68,12 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
                 rows.push(r);
             }
         }
-        Err(e) => rows.push(Row::skipped(TARGET, "mqtt", "-", format!("failed: sink: {e}"))),
+        Err(e) => rows.push(Row::skipped(
+            TARGET,
+            "mqtt",
+            "-",
+            format!("failed: sink: {e}"),
+        )),
     }
     rows.push(Row::skipped(
         TARGET,

@@ -10,7 +10,9 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use trident_amqp::codec::frame::PROTOCOL_HEADER;
-use trident_amqp::codec::{ClientMethod, FrameType, Peeked, ServerMethod, decode_method, peek_frame, put_method};
+use trident_amqp::codec::{
+    ClientMethod, FrameType, Peeked, ServerMethod, decode_method, peek_frame, put_method,
+};
 use trident_core::value::{FieldTable, FieldValue};
 
 use super::Sink;
@@ -37,7 +39,10 @@ async fn session(s: &mut TcpStream, received: &AtomicU64) -> std::io::Result<()>
         FieldValue::Bool(true),
     )]);
     let props = FieldTable(vec![
-        ("product".to_string(), FieldValue::LongString("trident-bench sink".into())),
+        (
+            "product".to_string(),
+            FieldValue::LongString("trident-bench sink".into()),
+        ),
         ("capabilities".to_string(), FieldValue::Table(caps)),
     ]);
     let mut out = BytesMut::new();

@@ -165,7 +165,9 @@ pub async fn run(addr: &HostPort, flow: Flow, run: &Run) -> Result<Measured> {
         done.push(r.await.context("consumer task")??);
     }
     let mut m = summarize(flow.layout, &sent, done, started, run.size);
-    m.note = note;
+    if !note.is_empty() {
+        m.note = note;
+    }
     let (b, t) = (bootstrap.clone(), topic.clone());
     let _ = tokio::task::spawn_blocking(move || delete_topic(&b, &t)).await;
     Ok(m)

@@ -25,6 +25,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the broker (the default).
     Serve(ServeArgs),
+    /// Queue-vs-log benchmarks against Trident or other brokers (docs/bench.md);
+    /// `trident bench --help` lists the scenarios and options.
+    #[command(disable_help_flag = true)]
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<std::ffi::OsString>,
+    },
     #[command(flatten)]
     Admin(crate::admin::args::AdminCommand),
 }

@@ -26,6 +26,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         .unwrap_or(cli::Command::Serve(cli::ServeArgs::default()));
     match command {
         cli::Command::Admin(cmd) => Ok(admin::run(&cli.admin, cmd)),
+        cli::Command::Bench { args } => Ok(trident_bench::main(args)),
         cli::Command::Serve(args) => {
             let config = args.load_config()?;
             init_tracing(&config.log);

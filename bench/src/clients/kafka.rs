@@ -1,0 +1,245 @@
+//! Kafka flows with librdkafka: a ThreadedProducer per producer, a BaseConsumer per
+//! receiver, each on its own blocking thread (librdkafka has its own threads anyway).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::Run;
+use crate::args::HostPort;
+use crate::flow::{Finish, Layout, Quota, Receiver, summarize, unique_name};
+use crate::row::Measured;
+use crate::stamp;
+
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// "0", "1" or "all".
+    pub acks: &'static str,
+    pub linger_ms: u32,
+    pub batch_size: u32,
+    pub partitions: i32,
+    pub layout: Layout,
+}
+
+struct Acked {
+    ok: AtomicU64,
+    errors: AtomicU64,
+    first_error: std::sync::Mutex<Option<String>>,
+}
+
+impl ClientContext for Acked {}
+
+impl ProducerContext for Acked {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
+        match r {
+            Ok(_) => {
+                self.ok.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((e, _)) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut f) = self.first_error.lock() {
+                    f.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+    }
+}
+
+fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .context("admin client")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let t = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let res = rt
+        .block_on(admin.create_topics([&t], &opts))
+        .with_context(|| format!("CreateTopics at kafka://{bootstrap}"))?;
+    for r in res {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, code)) => bail!("CreateTopics {t}: {code}"),
+        }
+    }
+    Ok(())
+}
+
+fn delete_topic(bootstrap: &str, topic: &str) {
+    let Ok(admin) = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create::<AdminClient<DefaultClientContext>>()
+    else {
+        return;
+    };
+    if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let _ = rt.block_on(admin.delete_topics(&[topic], &opts));
+    }
+}
+
+pub async fn run(addr: &HostPort, flow: Flow, run: &Run) -> Result<Measured> {
+    let bootstrap = addr.to_string();
+    let topic = unique_name("kafka");
+    {
+        let (b, t, p) = (bootstrap.clone(), topic.clone(), flow.partitions);
+        tokio::task::spawn_blocking(move || create_topic(&b, &t, p))
+            .await
+            .context("admin task")??;
+    }
+    let finish = Finish::new(run.quick);
+    let mut receivers = Vec::new();
+    let group = unique_name("group");
+    for i in 0..flow.layout.receivers() {
+        let mut cfg = ClientConfig::new();
+        let group_id = match flow.layout {
+            Layout::Fanout(_) => format!("{group}-{i}"),
+            _ => group.clone(),
+        };
+        cfg.set("bootstrap.servers", &bootstrap)
+            .set("group.id", &group_id)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            // librdkafka >= 2.4 otherwise pauses a partition's fetching for a second
+            // whenever its local queue fills, and the run measures the backoff.
+            .set("fetch.queue.backoff.ms", "10");
+        let consumer: BaseConsumer = cfg.create().context("consumer")?;
+        match flow.layout {
+            Layout::Fanout(_) => {
+                let mut tpl = TopicPartitionList::new();
+                for p in 0..flow.partitions {
+                    tpl.add_partition_offset(&topic, p, Offset::Beginning)?;
+                }
+                consumer.assign(&tpl).context("assign")?;
+            }
+            _ => consumer.subscribe(&[&topic]).context("subscribe")?,
+        }
+        let r = Receiver::new(flow.layout, finish.clone(), run.progress.clone());
+        receivers.push(tokio::task::spawn_blocking(move || receive(consumer, r)));
+    }
+    if let Layout::Competing(_) = flow.layout {
+        // Let the group settle before producing, so that latency is not the rebalance.
+        tokio::time::sleep(Duration::from_millis(if run.quick { 500 } else { 3000 })).await;
+    }
+
+    let started = Instant::now();
+    let mut producers = Vec::new();
+    for i in 0..run.producers {
+        let quota = Quota::split(run.budget, i, run.producers, started);
+        let (b, t, f) = (bootstrap.clone(), topic.clone(), flow.clone());
+        let size = run.size;
+        let send_only = (flow.layout == Layout::SendOnly).then(|| run.progress.clone());
+        producers.push(tokio::task::spawn_blocking(move || {
+            produce(&b, &t, &f, i as u32, quota, size, send_only)
+        }));
+    }
+    let mut sent = Vec::new();
+    let mut note = String::new();
+    for (i, p) in producers.into_iter().enumerate() {
+        let (n, errors) = p.await.context("producer task")??;
+        if let Some(e) = errors {
+            note = e;
+        }
+        sent.push((i as u32, n));
+    }
+    finish.produced(sent.iter().map(|s| s.1).sum());
+    let mut done = Vec::new();
+    for r in receivers {
+        done.push(r.await.context("consumer task")??);
+    }
+    let mut m = summarize(flow.layout, &sent, done, started, run.size);
+    if !note.is_empty() {
+        m.note = note;
+    }
+    let (b, t) = (bootstrap.clone(), topic.clone());
+    let _ = tokio::task::spawn_blocking(move || delete_topic(&b, &t)).await;
+    Ok(m)
+}
+
+/// Produces the quota and waits for every delivery report; returns what was sent and,
+/// if deliveries failed, a note saying how many and why.
+fn produce(
+    bootstrap: &str,
+    topic: &str,
+    f: &Flow,
+    producer: u32,
+    quota: Quota,
+    size: usize,
+    send_only: Option<Arc<crate::progress::Progress>>,
+) -> Result<(u64, Option<String>)> {
+    let ctx = Acked {
+        ok: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        first_error: std::sync::Mutex::new(None),
+    };
+    let p: ThreadedProducer<Acked> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", f.acks)
+        .set("linger.ms", f.linger_ms.to_string())
+        .set("batch.size", f.batch_size.to_string())
+        .set("queue.buffering.max.messages", "1000000")
+        .create_with_context(ctx)
+        .context("producer")?;
+    let mut body = stamp::filler(size);
+    let mut seq = 0u64;
+    let mut reported = 0u64;
+    while quota.more(seq) {
+        stamp::write(&mut body, producer, seq);
+        let key = seq.to_le_bytes();
+        let mut rec = BaseRecord::<[u8], [u8], ()>::to(topic)
+            .payload(&body[..])
+            .key(&key[..]);
+        loop {
+            match p.send(rec) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    rec = r;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                Err((e, _)) => bail!("produce: {e}"),
+            }
+        }
+        seq += 1;
+        if let Some(pr) = &send_only {
+            let ok = p.context().ok.load(Ordering::Relaxed);
+            pr.add(ok - reported);
+            reported = ok;
+        }
+    }
+    p.flush(Duration::from_secs(60)).context("flush")?;
+    let ctx = p.context();
+    let errors = ctx.errors.load(Ordering::Relaxed);
+    let note = (errors > 0).then(|| {
+        let first = ctx.first_error.lock().ok().and_then(|f| f.clone());
+        format!("{errors} deliveries failed: {}", first.unwrap_or_default())
+    });
+    Ok((seq, note))
+}
+
+fn receive(consumer: BaseConsumer, mut r: Receiver) -> Result<Receiver> {
+    while !r.done() {
+        match consumer.poll(Duration::from_millis(100)) {
+            None => r.waiting(),
+            Some(Err(e)) => bail!("consume: {e}"),
+            Some(Ok(m)) => r.on_message(m.payload().unwrap_or_default()),
+        }
+    }
+    Ok(r)
+}

@@ -59,3 +59,37 @@ pub fn per_connection_bytes(
         _ => None,
     }
 }
+
+/// What the three idle modes measure once their connections are open: how many are still
+/// alive and the broker's RSS after `settle` seconds, then (after `hold` seconds and
+/// closing them all) the RSS `settle` seconds after the close: what it gives back.
+pub struct HoldAndClose {
+    pub alive: usize,
+    pub rss_open: Option<u64>,
+    pub rss_closed: Option<u64>,
+}
+
+pub async fn hold_and_close(
+    idlers: Vec<JoinHandle<()>>,
+    broker_pid: Option<u32>,
+    settle: f64,
+    hold: f64,
+) -> Result<HoldAndClose> {
+    tokio::time::sleep(crate::meter::secs(settle)).await;
+    let alive = idlers.iter().filter(|h| !h.is_finished()).count();
+    let rss_open = broker_pid.map(rss_kib).transpose()?;
+    tokio::time::sleep(crate::meter::secs(hold)).await;
+    for h in &idlers {
+        h.abort();
+    }
+    for h in idlers {
+        let _ = h.await;
+    }
+    tokio::time::sleep(crate::meter::secs(settle)).await;
+    let rss_closed = broker_pid.map(rss_kib).transpose()?;
+    Ok(HoldAndClose {
+        alive,
+        rss_open,
+        rss_closed,
+    })
+}

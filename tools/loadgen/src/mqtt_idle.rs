@@ -158,18 +158,12 @@ pub async fn run(a: MqttIdleArgs) -> Result<()> {
         .into_iter()
         .map(|s| tokio::spawn(idle(s, a.keep_alive)))
         .collect();
-    tokio::time::sleep(meter::secs(a.settle)).await;
-    let alive = idlers.iter().filter(|h| !h.is_finished()).count();
-    let rss1 = a.broker_pid.map(rss_kib).transpose()?;
-    tokio::time::sleep(meter::secs(a.hold)).await;
-    for h in &idlers {
-        h.abort();
-    }
-    for h in idlers {
-        let _ = h.await;
-    }
-    tokio::time::sleep(meter::secs(a.settle)).await;
-    let rss2 = a.broker_pid.map(rss_kib).transpose()?;
+    // What the broker holds with them open, and what it gives back once they are gone.
+    let crate::idle_open::HoldAndClose {
+        alive,
+        rss_open: rss1,
+        rss_closed: rss2,
+    } = crate::idle_open::hold_and_close(idlers, a.broker_pid, a.settle, a.hold).await?;
     let per_conn = crate::idle_open::per_connection_bytes(rss0, rss1, opened);
     let v = json!({
         "scenario": "mqtt-idle",

@@ -4,16 +4,19 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use trident_core::{Arrival, Message, PublisherSeq, PublisherWindow};
+use trident_core::{Arrival, Message, PublisherWindow};
 
 use crate::entry::{ENCODING_QUEUE_ARRIVAL, ENCODING_QUEUE_MESSAGE};
 use crate::error::{Result, StorageError};
-use crate::fsutil::{create_dir_durable, sync_dir};
+use crate::fsutil::sync_dir;
 use crate::journal::{AckFile, AckRecord};
-use crate::log::{LogConfig, SegmentLog};
+use crate::log::SegmentLog;
 use crate::message_codec::{decode_arrival, decode_message, encode_arrival, encode_message};
-use crate::queue_index::{self, Unusable};
+use crate::queue_index;
 use crate::seq_set::SeqSet;
+
+mod keys;
+mod recover;
 
 const MESSAGES_DIR: &str = "messages";
 const ACK_FILE: &str = "acks";
@@ -137,208 +140,6 @@ pub struct QueueStore {
 }
 
 impl QueueStore {
-    /// Opens (or creates) the store in `dir` and recovers it.
-    pub fn open(dir: &Path, cfg: QueueStoreConfig) -> Result<(Self, Recovered)> {
-        create_dir_durable(dir)?;
-        let log_cfg = LogConfig {
-            segment_bytes: cfg.segment_bytes,
-            segment_ms: None,
-            retention_ms: None,
-            retention_bytes: None,
-            index_interval_bytes: 4096,
-            max_batch_bytes: cfg.max_message_bytes,
-        };
-        let log = SegmentLog::open(&dir.join(MESSAGES_DIR), log_cfg)?;
-        let leftover = dir.join(ACK_FILE).with_extension("compact.tmp");
-        if leftover.exists() {
-            std::fs::remove_file(&leftover).map_err(|e| StorageError::io(&leftover, e))?;
-        }
-        let ack_path = dir.join(ACK_FILE);
-        let ack_existed = ack_path.exists();
-        let (acks, opened) = AckFile::open(&ack_path)?;
-        if !ack_existed {
-            // Without this a power loss could lose the journal's directory entry, and
-            // with it removals that sync() reported durable.
-            sync_dir(dir)?;
-        }
-        create_dir_durable(&dir.join(queue_index::DIR))?;
-        let mut removed = SeqSet::new(log.start_offset());
-        let mut delivered = SeqSet::new(0);
-        // Publisher keys by message seq: (publisher, seq) halves, paired up below.
-        let mut halves: std::collections::BTreeMap<u64, (Option<u64>, Option<u64>)> =
-            Default::default();
-        for r in opened.records {
-            match r {
-                AckRecord::Remove { from, to } => {
-                    removed.insert(from, to);
-                }
-                AckRecord::Base { below } => removed.set_base(below),
-                AckRecord::Delivered { from, to } => {
-                    delivered.insert(from, to);
-                }
-                AckRecord::PubId { at, publisher } => {
-                    halves.entry(at).or_default().0 = Some(publisher)
-                }
-                AckRecord::PubSeq { at, seq } => halves.entry(at).or_default().1 = Some(seq),
-            }
-        }
-        let next_seq = log.next_offset();
-        let mut publishers = PublisherWindow::default();
-        let mut untrusted = false;
-        for (at, half) in halves {
-            match half {
-                // The message is stored: a resend is a duplicate.
-                (Some(p), Some(s)) if at < next_seq => {
-                    publishers.insert(PublisherSeq::new(p, s), at);
-                }
-                // Its message was lost in the crash (the resend must be stored), or half
-                // a key: gone from the journal with the compaction below.
-                _ => untrusted = true,
-            }
-        }
-        let clamped = removed.clamp(next_seq);
-        if clamped {
-            tracing::warn!(dir = %dir.display(), next_seq,
-                "ack journal names messages the log lost in a crash; forgetting those removals");
-        }
-        // Marks of lost messages must not flag a new message that reuses the seq; no
-        // warning, since marks are written before the fsync that makes messages durable.
-        let clamped = delivered.clamp(next_seq) | clamped;
-        delivered.set_base(removed.lwm());
-        let active_base = log.active_base();
-        let mut store = QueueStore {
-            dir: dir.to_path_buf(),
-            log,
-            acks,
-            removed,
-            delivered,
-            segment_bytes: cfg.segment_bytes,
-            scratch: Vec::new(),
-            active_base,
-            active_lengths: Vec::new(),
-            indexed: VecDeque::new(),
-            publishers,
-            keys_unsynced: false,
-        };
-        // A journal with bad records inside is rewritten from what was read, so the
-        // damage is reported once and the next open reads a clean file.
-        if clamped || untrusted || opened.skipped > 0 || store.needs_compaction() {
-            store.compact()?;
-        }
-        let (messages, bytes) = store.recover_index()?;
-        let first_seq = store.removed.lwm();
-        Ok((
-            store,
-            Recovered {
-                messages,
-                bytes,
-                first_seq,
-                next_seq,
-            },
-        ))
-    }
-
-    /// Counts the live messages and their body bytes from the queue index of each
-    /// sealed segment (rebuilding what is missing or damaged) and a scan of the active
-    /// segment, which recovery has just read anyway.
-    fn recover_index(&mut self) -> Result<(u64, u64)> {
-        let bases = self.log.segment_bases();
-        let next = self.log.next_offset();
-        let lwm = self.removed.lwm();
-        let sealed = &bases[..bases.len().saturating_sub(1)];
-        for base in queue_index::list(&self.dir)? {
-            // Leftovers: the index of a segment deleted (or never sealed) before a crash.
-            if sealed.binary_search(&base).is_err() {
-                queue_index::remove(&self.dir, base);
-            }
-        }
-        let (mut messages, mut bytes) = (0u64, 0u64);
-        for (i, &base) in bases.iter().enumerate() {
-            let end = bases.get(i + 1).copied().unwrap_or(next);
-            if i + 1 == bases.len() {
-                self.active_lengths = self.scan_lengths(base, end)?;
-                let (m, b) = self.sum_live(base, &self.active_lengths, lwm);
-                (messages, bytes) = (messages + m, bytes + b);
-                break;
-            }
-            if end <= lwm {
-                // Wholly removed: the next sync deletes it.
-                continue;
-            }
-            let lengths = match queue_index::read(&self.dir, base, end - base) {
-                Ok(l) => l,
-                Err(why) => {
-                    match why {
-                        Unusable::Missing => {
-                            tracing::info!(dir = %self.dir.display(), segment = base,
-                            "building the queue index of a sealed segment (written before the index existed)")
-                        }
-                        Unusable::Damaged(why) => {
-                            tracing::warn!(dir = %self.dir.display(), segment = base,
-                            %why, "queue index damaged; rebuilding it from the segment")
-                        }
-                    }
-                    let l = self.scan_lengths(base, end)?;
-                    if let Err(e) = queue_index::write(&self.dir, base, &l) {
-                        tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write the queue index");
-                    }
-                    l
-                }
-            };
-            self.indexed.push_back(base);
-            let (m, b) = self.sum_live(base, &lengths, lwm);
-            (messages, bytes) = (messages + m, bytes + b);
-        }
-        Ok((messages, bytes))
-    }
-
-    /// The body lengths of the messages `base..end`, read from their entries.
-    fn scan_lengths(&self, base: u64, end: u64) -> Result<Vec<u32>> {
-        let mut lengths = Vec::with_capacity(usize::try_from(end - base).unwrap_or(0));
-        if base >= end {
-            return Ok(lengths);
-        }
-        let path = self.dir.join(MESSAGES_DIR);
-        self.log.scan_prefix(base, PREFIX_LEN, |h, prefix| {
-            if h.base_offset >= end {
-                return Ok(false);
-            }
-            let p: [u8; PREFIX_LEN] = prefix.try_into().map_err(|_| {
-                StorageError::corrupt(
-                    &path,
-                    h.base_offset,
-                    format!("entry {} is not a queue message", h.base_offset),
-                )
-            })?;
-            if h.record_count != 1 || h.base_offset != base + lengths.len() as u64 {
-                return Err(StorageError::corrupt(
-                    &path,
-                    h.base_offset,
-                    format!("entry {} is not a queue message", h.base_offset),
-                ));
-            }
-            lengths.push(u32::from_le_bytes(p));
-            Ok(true)
-        })?;
-        Ok(lengths)
-    }
-
-    /// How many of the messages `base..base + lengths.len()` at or above `lwm` are not
-    /// removed, and their body bytes.
-    fn sum_live(&self, base: u64, lengths: &[u32], lwm: u64) -> (u64, u64) {
-        let end = base + lengths.len() as u64;
-        let (mut count, mut bytes) = (0u64, 0u64);
-        let mut cur = self.removed.next_present(base.max(lwm));
-        while cur < end {
-            let stop = self.removed.next_member(cur).min(end);
-            let span = &lengths[(cur - base) as usize..(stop - base) as usize];
-            bytes += span.iter().map(|&l| u64::from(l)).sum::<u64>();
-            count += stop - cur;
-            cur = self.removed.next_present(stop);
-        }
-        (count, bytes)
-    }
-
     /// After an append: if the log rolled to a new segment, the sealed one gets its
     /// queue index (a hint: failing to write it only means rebuilding it later).
     fn after_append(&mut self) {
@@ -434,78 +235,6 @@ impl QueueStore {
         self.append_keyed(msg, arrival, None)
     }
 
-    /// Whether a message with this publisher key is stored (or was, and was removed).
-    pub fn has_key(&self, key: &PublisherSeq) -> bool {
-        self.publishers.contains(key)
-    }
-
-    /// The publisher keys the store remembers, oldest first.
-    pub fn keys(&self) -> impl Iterator<Item = PublisherSeq> + '_ {
-        self.publishers.iter().map(|(k, _)| k)
-    }
-
-    /// Writes the keys of messages about to be appended from `next_seq()` on, before
-    /// the messages (see the durability contract).
-    fn write_keys(&mut self, keys: &[Option<PublisherSeq>]) -> Result<bool> {
-        let first = self.next_seq();
-        let mut any = false;
-        for (i, key) in keys.iter().enumerate() {
-            let Some(k) = key else { continue };
-            let at = first + i as u64;
-            self.acks.push(AckRecord::PubId {
-                at,
-                publisher: k.publisher,
-            })?;
-            self.acks.push(AckRecord::PubSeq { at, seq: k.seq })?;
-            self.publishers.insert(*k, at);
-            any = true;
-        }
-        if any {
-            self.keys_unsynced = true;
-            self.acks.flush()?;
-        }
-        Ok(any)
-    }
-
-    /// The append after [`Self::write_keys`] failed: its keys name no message. They go
-    /// from memory and, by a compaction, from the journal (the next message reuses
-    /// the seq).
-    fn unwrite_keys(&mut self, keys: &[Option<PublisherSeq>]) {
-        if keys.iter().all(Option::is_none) {
-            return;
-        }
-        for k in keys.iter().flatten() {
-            self.publishers.remove(k);
-        }
-        if let Err(e) = self.compact() {
-            tracing::warn!(dir = %self.dir.display(), error = %e,
-                "cannot drop the publisher keys of a failed append from the journal");
-        }
-    }
-
-    /// [`Self::append_with_arrival`] with the publisher key of the message, if it has
-    /// one: written to the journal before the message.
-    pub fn append_keyed(
-        &mut self,
-        msg: &Message,
-        arrival: &Arrival,
-        key: Option<PublisherSeq>,
-    ) -> Result<u64> {
-        let keys = [key];
-        let keyed = match self.write_keys(&keys) {
-            Ok(k) => k,
-            Err(e) => {
-                self.unwrite_keys(&keys);
-                return Err(e);
-            }
-        };
-        let res = self.append_one(msg, arrival);
-        if keyed && res.is_err() {
-            self.unwrite_keys(&keys);
-        }
-        res
-    }
-
     fn append_one(&mut self, msg: &Message, arrival: &Arrival) -> Result<u64> {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
@@ -534,29 +263,6 @@ impl QueueStore {
     /// [`Self::append_many`] with what the queue keeps beside each message.
     pub fn append_many_with_arrival(&mut self, msgs: &[(&Message, &Arrival)]) -> Result<u64> {
         self.append_many_keyed(msgs, &[])
-    }
-
-    /// [`Self::append_many_with_arrival`] with the publisher keys of the messages
-    /// (`keys[i]` for `msgs[i]`; missing ones are none): one journal write for the
-    /// keys, then one for the messages.
-    pub fn append_many_keyed(
-        &mut self,
-        msgs: &[(&Message, &Arrival)],
-        keys: &[Option<PublisherSeq>],
-    ) -> Result<u64> {
-        let keys = &keys[..keys.len().min(msgs.len())];
-        let keyed = match self.write_keys(keys) {
-            Ok(k) => k,
-            Err(e) => {
-                self.unwrite_keys(keys);
-                return Err(e);
-            }
-        };
-        let res = self.append_batch(msgs);
-        if keyed && res.is_err() {
-            self.unwrite_keys(keys);
-        }
-        res
     }
 
     fn append_batch(&mut self, msgs: &[(&Message, &Arrival)]) -> Result<u64> {

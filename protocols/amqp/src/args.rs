@@ -195,10 +195,11 @@ pub fn alternate_exchange(
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn table(entries: &[(&str, FieldValue)]) -> FieldTable {
+    /// A field table from literal entries (shared by the argument parsers' tests).
+    pub(crate) fn table(entries: &[(&str, FieldValue)]) -> FieldTable {
         entries
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))

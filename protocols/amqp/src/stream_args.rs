@@ -140,13 +140,7 @@ pub fn stream_read(args: &FieldTable) -> AmqpResult<StreamReadOptions> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    fn table(entries: &[(&str, FieldValue)]) -> FieldTable {
-        entries
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect()
-    }
+    use crate::args::tests::table;
 
     #[test]
     fn durations_use_rabbitmq_units() {

@@ -7,6 +7,7 @@
 //! unreadable file); 69 broker unreachable; 70 the broker failed (5xx); 77 login
 //! refused or not allowed (401/403).
 
+mod alarms;
 pub mod args;
 mod client;
 mod datetime;
@@ -531,6 +532,7 @@ fn execute(conn: &Connection, cmd: AdminCommand) -> Result<String, AdminError> {
                 })
             }
         },
+        AdminCommand::Alarms(c) => alarms::execute(&ctx, c),
         AdminCommand::Status => {
             let o = ctx.get("/api/overview")?;
             Ok(match ctx.format {

@@ -75,6 +75,11 @@ pub(super) fn parse_size(value: &str) -> Result<u64, String> {
     let n: u64 = digits.parse().map_err(|_| {
         format!("{value:?} is not an amount of bytes (e.g. 1073741824, 1GB, 512MiB)")
     })?;
+    if unit.starts_with('.') {
+        return Err(format!(
+            "{value:?}: an amount is a whole number of bytes or of a unit (1536MB, not 1.5GB)"
+        ));
+    }
     let factor: u64 = match unit.trim() {
         "" => 1,
         "kB" | "KB" => 1_000,

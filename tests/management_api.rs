@@ -643,6 +643,12 @@ fn watermarks_set_at_run_time_take_effect_at_once() {
     assert_eq!(code, 0, "{err}");
     let status: Value = serde_json::from_str(&out).expect("JSON status");
     assert_eq!(status["mem_alarm"], true);
+    let (code, out, _) = broker.admin("guest", "guest", &["status"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("memory alarm RAISED  disk alarm clear"),
+        "{out}"
+    );
     let (code, out, _) = broker.admin("guest", "guest", &["alarms", "set-memory-watermark", "0.5"]);
     assert_eq!(code, 0);
     assert!(!out.contains("RAISED"), "{out}");

@@ -626,5 +626,17 @@ fn status_text(o: &Value) -> String {
         field(&["message_stats", "deliver_get"]),
         field(&["message_stats", "records_appended"]),
     ));
+    let raised = |k: &str| {
+        if o.get(k).and_then(Value::as_bool).unwrap_or(false) {
+            "RAISED"
+        } else {
+            "clear"
+        }
+    };
+    out.push_str(&format!(
+        "memory alarm {}  disk alarm {}  (details: trident alarms status)\n",
+        raised("mem_alarm"),
+        raised("disk_free_alarm"),
+    ));
     out
 }

@@ -2,7 +2,10 @@
 //! publishers (connection.blocked to pika, MQTT publishers not read), keeps consumers going, and shows the alarm
 //! in /metrics and /api/overview (tests/python_alarms under pytest); and a broker whose
 //! watermark a backlog crosses releases its publishers when consumers drain it
-//! (tests/python_alarm_release).
+//! (tests/python_alarm_release); and a broker with the default watermark whose alarm
+//! the management API raises and clears at run time holds a Kafka producer (confluent_kafka,
+//! kafka-python) and an MQTT QoS 1 publisher (paho) without losing, duplicating or
+//! reordering a message (tests/python_alarms_runtime).
 
 mod support;
 
@@ -34,6 +37,13 @@ fn publishers_are_released_when_consumers_drain() {
     run_pytest(&broker, "tests/python_alarm_release");
 }
 
+#[test]
+fn watermarks_changed_at_run_time_hold_kafka_and_mqtt_publishers() {
+    // The default watermark (0.4 of the memory): the tests lower it through the API.
+    let broker = Broker::start_with(&[("alarms.check_interval_ms", "50")]);
+    run_pytest(&broker, "tests/python_alarms_runtime");
+}
+
 /// One suite at a time: the release test pushes hundreds of MiB through its broker, and
 /// the timing-sensitive checks of the other suite were seen failing beside it.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -49,6 +59,7 @@ fn run_pytest(broker: &Broker, suite: &str) {
         .env("TRIDENT_AMQP", broker.amqp.to_string())
         .env("TRIDENT_HTTP", broker.http.to_string())
         .env("TRIDENT_MQTT", broker.mqtt.to_string())
+        .env("TRIDENT_KAFKA", broker.kafka.to_string())
         .output()
         .expect("run pytest");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -515,3 +515,314 @@ fn topics_groups_connections_and_definitions() {
     let (code, v) = api.admin("GET", "/api/topics/clicks", None);
     assert_error(code, &v, 404);
 }
+
+/// `/api/nodes`, the run-time watermarks (`PUT /api/nodes/{node}/vm_memory_high_watermark`
+/// and `.../disk_free_limit`) and `/api/health/checks/alarms`: a change takes effect at
+/// once, only an administrator may make it, and bad input is a JSON 4xx. The CLI's
+/// `trident alarms` over the same endpoints.
+#[test]
+fn watermarks_set_at_run_time_take_effect_at_once() {
+    let broker = Broker::start_with(&[("alarms.check_interval_ms", "100")]);
+    let api = Api { broker: &broker };
+    // The monitor's first measurement (it runs as the broker starts).
+    let node = loop {
+        let (code, nodes) = api.admin("GET", "/api/nodes", None);
+        assert_eq!(code, 200, "{nodes}");
+        if nodes[0]["mem_used"].as_u64().is_some_and(|m| m > 0) {
+            break nodes[0].clone();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let name = node["name"].as_str().expect("a node name").to_string();
+    assert_eq!(node["mem_alarm"], false, "{node}");
+    assert_eq!(node["vm_memory_high_watermark"], json!({"relative": 0.4}));
+    assert!(node["mem_limit"].as_u64().is_some_and(|l| l > 0), "{node}");
+    let base = format!("/api/nodes/{name}");
+    assert_eq!(api.admin("GET", &base, None).1["name"], name.as_str());
+    assert_eq!(
+        api.raw("GET", "/api/health/checks/alarms", Some(ADMIN), ""),
+        (200, json!({"status": "ok"}))
+    );
+
+    // 1 byte: raised before the next measurement.
+    let mem = format!("{base}/vm_memory_high_watermark");
+    assert_eq!(api.admin("PUT", &mem, Some(json!({"absolute": 1}))).0, 204);
+    let (_, n) = api.admin("GET", &base, None);
+    assert_eq!(
+        (n["mem_alarm"].clone(), n["mem_limit"].clone()),
+        (json!(true), json!(1))
+    );
+    let (code, health) = api.raw("GET", "/api/health/checks/alarms", Some(ADMIN), "");
+    assert_eq!(code, 503, "{health}");
+    assert_eq!(
+        health["alarms"],
+        json!([{"node": name, "resource": "memory"}])
+    );
+    assert_eq!(api.admin("GET", "/api/overview", None).1["mem_alarm"], true);
+    // Back to a fraction: cleared at once.
+    assert_eq!(
+        api.admin("PUT", &mem, Some(json!({"relative": 0.9}))).0,
+        204
+    );
+    let (_, n) = api.admin("GET", &base, None);
+    assert_eq!(n["mem_alarm"], false, "{n}");
+    assert_eq!(n["vm_memory_high_watermark"], json!({"relative": 0.9}));
+
+    let disk = format!("{base}/disk_free_limit");
+    assert_eq!(
+        api.admin("PUT", &disk, Some(json!({"absolute": u64::MAX})))
+            .0,
+        204
+    );
+    let (code, health) = api.raw("GET", "/api/health/checks/alarms", Some(ADMIN), "");
+    assert_eq!(code, 503, "{health}");
+    assert_eq!(health["alarms"][0]["resource"], "disk");
+    assert_eq!(
+        api.admin("PUT", &disk, Some(json!({"mem_relative": 0.0})))
+            .0,
+        204
+    );
+    assert_eq!(api.admin("GET", &base, None).1["disk_free_alarm"], false);
+
+    // Bad input: a JSON 4xx, and nothing changes.
+    for bad in [
+        json!({"relative": 1.5}),
+        json!({"relative": -0.1}),
+        json!({"relative": 0.4, "absolute": 10}),
+        json!({}),
+        json!({"absolute": -1}),
+        json!({"absolute": "1GB"}),
+        json!({"mem_relative": 1.0}),
+        json!({"watermark": 0.4}),
+    ] {
+        let (code, v) = api.admin("PUT", &mem, Some(bad.clone()));
+        assert_error(code, &v, 400);
+    }
+    for bad in [
+        json!({"relative": 0.4}),
+        json!({"mem_relative": -2.0}),
+        json!({}),
+    ] {
+        let (code, v) = api.admin("PUT", &disk, Some(bad.clone()));
+        assert_error(code, &v, 400);
+    }
+    let (code, v) = api.raw("PUT", &mem, Some(ADMIN), "{\"relative\": ");
+    assert_error(code, &v, 400);
+    let (code, v) = api.admin(
+        "PUT",
+        "/api/nodes/rabbit@elsewhere/vm_memory_high_watermark",
+        Some(json!({"relative": 0.4})),
+    );
+    assert_error(code, &v, 404);
+    assert_eq!(
+        api.admin("GET", &base, None).1["vm_memory_high_watermark"],
+        json!({"relative": 0.9})
+    );
+
+    // Monitoring reads but may not change; management may not even read.
+    let mon = ("alarm-watcher", "watch-the-alarms-7");
+    let mgmt = ("alarm-manager", "manage-no-alarms-9");
+    for (user, tag) in [(mon, "monitoring"), (mgmt, "management")] {
+        let path = format!("/api/users/{}", user.0);
+        let body = json!({"password": user.1, "tags": tag});
+        assert_eq!(api.admin("PUT", &path, Some(body)).0, 201);
+    }
+    assert_eq!(api.call("GET", &base, mon, None).0, 200);
+    let (code, v) = api.call("PUT", &mem, mon, Some(json!({"absolute": 1})));
+    assert_error(code, &v, 403);
+    let (code, v) = api.call("GET", "/api/nodes", mgmt, None);
+    assert_error(code, &v, 403);
+    assert_eq!(api.admin("GET", &base, None).1["mem_alarm"], false);
+
+    // The CLI: raise, show, clear; its refusals keep their exit codes.
+    let (code, out, err) = broker.admin("guest", "guest", &["alarms", "set-memory-watermark", "1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("RAISED"), "{out}");
+    let (code, out, err) =
+        broker.admin("guest", "guest", &["alarms", "status", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let status: Value = serde_json::from_str(&out).expect("JSON status");
+    assert_eq!(status["mem_alarm"], true);
+    let (code, out, _) = broker.admin("guest", "guest", &["status"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("memory alarm RAISED  disk alarm clear"),
+        "{out}"
+    );
+    let (code, out, _) = broker.admin("guest", "guest", &["alarms", "set-memory-watermark", "0.5"]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("RAISED"), "{out}");
+    let (code, out, _) = broker.admin("guest", "guest", &["alarms", "set-disk-limit", "1GB"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        api.admin("GET", &base, None).1["disk_free_limit_setting"],
+        json!({"absolute": 1_000_000_000u64}),
+        "{out}"
+    );
+    let (code, _, err) = broker.admin("guest", "guest", &["alarms", "set-memory-watermark", "1.5"]);
+    assert_eq!(code, 1, "the broker refuses a fraction above 1: {err}");
+    let (code, _, err) = broker.admin("guest", "guest", &["alarms", "set-disk-limit", "12parsecs"]);
+    assert_eq!(code, 65, "refused before sending: {err}");
+    let (code, _, _) = broker.admin(mon.0, mon.1, &["alarms", "set-disk-limit", "0"]);
+    assert_eq!(code, 77, "monitoring may not change a watermark");
+}
+
+/// The MQTT adapter's `$SYS/broker/...` statistics are the broker's own publishes: with
+/// no client they must not show as unroutable publishes (or as publishes at all).
+#[test]
+fn sys_statistics_are_not_counted_as_client_publishes() {
+    let broker = Broker::start_with(&[("mqtt.sys_interval_secs", "1")]);
+    let api = Api { broker: &broker };
+    // A subscriber to one of the eight figures shows when rounds have gone out; the
+    // seven others of each round reach nobody.
+    let mut opts = rumqttc::MqttOptions::new(
+        "sys-watcher",
+        broker.mqtt.ip().to_string(),
+        broker.mqtt.port(),
+    );
+    opts.set_keep_alive(std::time::Duration::from_secs(30));
+    let (client, mut conn) = rumqttc::Client::new(opts, 10);
+    client
+        .subscribe("$SYS/broker/version", rumqttc::QoS::AtMostOnce)
+        .expect("subscribe");
+    let mut rounds = 0;
+    for event in conn.iter() {
+        if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) = event {
+            assert_eq!(p.topic, "$SYS/broker/version");
+            rounds += 1;
+            if rounds == 2 {
+                break;
+            }
+        }
+    }
+    let (code, o) = api.admin("GET", "/api/overview", None);
+    assert_eq!(code, 200);
+    assert_eq!(o["message_stats"]["return_unroutable"], 0, "{o}");
+    assert_eq!(o["message_stats"]["publish"], 0, "{o}");
+    let _ = client.disconnect();
+}
+
+/// Stream queues through the API as RabbitMQ takes them: `PUT /api/queues/{vhost}/{name}`
+/// with `x-queue-type: stream` and every stream argument, and definitions that carry
+/// them from one broker to a fresh one as streams (topics), never as classic queues.
+#[test]
+fn stream_queues_declare_and_round_trip_through_definitions() {
+    let broker = Broker::start();
+    let api = Api { broker: &broker };
+    let args = json!({
+        "x-queue-type": "stream",
+        "x-max-age": "7D",
+        "x-max-length-bytes": 10_000_000,
+        "x-stream-max-segment-size-bytes": 1_000_000,
+        "x-partitions": 2,
+    });
+    let path = "/api/queues/%2F/events";
+    let body = json!({"durable": true, "arguments": args.clone()});
+    assert_eq!(api.admin("PUT", path, Some(body.clone())).0, 201);
+    assert_eq!(
+        api.admin("PUT", path, Some(body)).0,
+        204,
+        "same arguments again"
+    );
+    let (code, q) = api.admin("GET", path, None);
+    assert_eq!(code, 200, "{q}");
+    assert_eq!(q["type"], "stream");
+    assert_eq!(q["arguments"]["x-partitions"], 2);
+    assert_eq!(q["arguments"]["x-max-length-bytes"], 10_000_000);
+    assert_eq!(q["arguments"]["x-stream-max-segment-size-bytes"], 1_000_000);
+    let (_, t) = api.admin("GET", "/api/topics/events", None);
+    assert_eq!(t["partitions"], 2, "{t}");
+    assert_eq!(t["config"]["retention_ms"], 7 * 86_400_000i64, "{t}");
+    assert_eq!(t["config"]["retention_bytes"], 10_000_000, "{t}");
+
+    // A redeclaration with other settings, bad values, classic-only arguments and other
+    // vhosts are refused with a JSON 4xx.
+    let mut other = args.clone();
+    other["x-max-age"] = json!("1D");
+    let (code, v) = api.admin("PUT", path, Some(json!({"arguments": other})));
+    assert_error(code, &v, 400);
+    for bad in [
+        json!({"x-queue-type": "stream", "x-max-age": "soon"}),
+        json!({"x-queue-type": "stream", "x-partitions": 0}),
+        json!({"x-queue-type": "stream", "x-message-ttl": 1000}),
+        json!({"x-queue-type": "stream", "x-stream-max-segment-size-bytes": -5}),
+    ] {
+        let (code, v) = api.admin(
+            "PUT",
+            "/api/queues/%2F/bad-stream",
+            Some(json!({"arguments": bad})),
+        );
+        assert_error(code, &v, 400);
+    }
+    assert_eq!(api.admin("PUT", "/api/vhosts/elsewhere", None).0, 201);
+    let (code, v) = api.admin(
+        "PUT",
+        "/api/queues/elsewhere/s",
+        Some(json!({"arguments": {"x-queue-type": "stream"}})),
+    );
+    assert_error(code, &v, 400);
+    assert_eq!(api.admin("GET", "/api/topics/bad-stream", None).0, 404);
+
+    // Exported as a stream queue (as RabbitMQ exports streams) and as a topic.
+    let (_, defs) = api.admin("GET", "/api/definitions", None);
+    let exported = defs["queues"]
+        .as_array()
+        .and_then(|qs| qs.iter().find(|q| q["name"] == "events"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no stream queue in {defs}"));
+    assert_eq!(
+        exported["arguments"]["x-queue-type"], "stream",
+        "{exported}"
+    );
+    assert_eq!(exported["arguments"]["x-max-age"], "604800s", "{exported}");
+
+    let fresh = Broker::start();
+    let fapi = Api { broker: &fresh };
+    assert_eq!(
+        fapi.admin("POST", "/api/definitions", Some(defs.clone())).0,
+        200
+    );
+    let (_, q) = fapi.admin("GET", path, None);
+    assert_eq!(q["type"], "stream", "{q}");
+    assert_eq!(q["arguments"], exported["arguments"]);
+    assert_eq!(
+        fapi.admin("GET", "/api/topics/events", None).1["partitions"],
+        2
+    );
+
+    // Only the queue entry (a RabbitMQ export): still a stream, with a binding to it.
+    let rabbit = json!({
+        "queues": [{"name": "rmq-stream", "vhost": "/", "durable": true, "auto_delete": false,
+                    "arguments": {"x-queue-type": "stream", "x-max-age": "1D",
+                                  "x-stream-max-segment-size-bytes": 500_000}}],
+        "bindings": [{"source": "amq.direct", "vhost": "/", "destination": "rmq-stream",
+                      "destination_type": "queue", "routing_key": "k", "arguments": {}}],
+    });
+    let (code, v) = fapi.admin("POST", "/api/definitions", Some(rabbit));
+    assert_eq!(code, 200, "{v}");
+    let (_, q) = fapi.admin("GET", "/api/queues/%2F/rmq-stream", None);
+    assert_eq!(q["type"], "stream", "{q}");
+    let (_, t) = fapi.admin("GET", "/api/topics/rmq-stream", None);
+    assert_eq!(t["config"]["retention_ms"], 86_400_000, "{t}");
+    assert_eq!(t["config"]["segment_bytes"], 500_000, "{t}");
+    let (_, b) = fapi.admin("GET", "/api/bindings/%2F", None);
+    assert!(
+        b.as_array()
+            .is_some_and(|bs| bs.iter().any(|x| x["destination"] == "rmq-stream")),
+        "{b}"
+    );
+    // A stream outside vhost `/` fails the whole document.
+    let bad = json!({
+        "vhosts": [{"name": "v2"}],
+        "queues": [{"name": "s2", "vhost": "v2", "arguments": {"x-queue-type": "stream"}}],
+    });
+    let (code, v) = fapi.admin("POST", "/api/definitions", Some(bad));
+    assert_error(code, &v, 400);
+    assert!(
+        v["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("queues[0]")),
+        "{v}"
+    );
+    assert!(!names(&fapi.admin("GET", "/api/vhosts", None).1).contains(&"v2".to_string()));
+}

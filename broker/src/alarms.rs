@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use trident_config::AlarmSettings;
-use trident_engine::Engine;
+use trident_engine::{DiskWatermark, Engine, MemoryWatermark};
 
 /// The memory the broker may use: the machine's RAM, or the container's cgroup limit
 /// when that is lower (cgroup v2 `memory.max`, v1 `memory.limit_in_bytes`).
@@ -52,16 +52,13 @@ fn disk_free(dir: &Path) -> Option<u64> {
     Some(u64::from(s.blocks_available()).saturating_mul(u64::from(s.fragment_size())))
 }
 
-/// The memory watermark in bytes (0 = no memory alarm).
-pub fn memory_limit(s: &AlarmSettings) -> u64 {
-    if let Some(b) = s.memory_high_watermark_bytes {
-        return b;
-    }
-    let fraction = s.memory_fraction();
-    match available_memory() {
-        Some(total) if fraction > 0.0 => (total as f64 * fraction) as u64,
-        _ => 0,
-    }
+/// The watermarks the settings give (the management API may change them later).
+pub fn watermarks(s: &AlarmSettings) -> (MemoryWatermark, DiskWatermark) {
+    let memory = match s.memory_high_watermark_bytes {
+        Some(b) => MemoryWatermark::Absolute(b),
+        None => MemoryWatermark::Relative(s.memory_fraction()),
+    };
+    (memory, DiskWatermark::Absolute(s.disk_free_limit_bytes))
 }
 
 /// Measures until shutdown.
@@ -71,10 +68,21 @@ pub async fn monitor(
     data_dir: PathBuf,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mem_limit = memory_limit(&settings);
+    let (memory, disk) = watermarks(&settings);
+    let total = available_memory();
+    if let Err(e) = engine.alarms().configure(total, memory, disk) {
+        // Only a relative watermark on a machine whose memory is unknown: the memory
+        // alarm stays off rather than guessing.
+        tracing::warn!(error = %e, "memory alarm off");
+        let _ = engine
+            .alarms()
+            .configure(total, MemoryWatermark::Absolute(0), disk);
+    }
+    let status = engine.alarms().status();
     tracing::info!(
-        mem_limit,
-        disk_free_limit = settings.disk_free_limit_bytes,
+        mem_total = status.mem_total,
+        memory_watermark = ?status.mem_watermark,
+        disk_free_limit = ?status.disk_watermark,
         "resource alarms armed"
     );
     let mut tick = tokio::time::interval(Duration::from_millis(settings.check_interval_ms));
@@ -85,20 +93,10 @@ pub async fn monitor(
                 break;
             },
         }
-        // Unmeasurable (no /proc, say): that alarm stays clear rather than blocking
-        // every publisher on a guess.
-        let mem = resident_memory();
-        let disk = disk_free(&data_dir);
-        engine.alarms().record(
-            mem.unwrap_or(0),
-            if mem.is_some() { mem_limit } else { 0 },
-            disk.unwrap_or(u64::MAX),
-            if disk.is_some() {
-                settings.disk_free_limit_bytes
-            } else {
-                0
-            },
-        );
+        // Unmeasurable (no /proc, say): that alarm stays clear (the engine's rule).
+        engine
+            .alarms()
+            .measure(resident_memory(), disk_free(&data_dir));
     }
 }
 

@@ -28,7 +28,7 @@ pub mod topic;
 mod vhost;
 
 pub use adapter_store::{AdapterBatch, AdapterStore};
-pub use alarms::{AlarmStatus, ResourceAlarms};
+pub use alarms::{AlarmStatus, DiskWatermark, MemoryWatermark, ResourceAlarms, WatermarkError};
 pub use auth::{Credentials, DefaultUser, Permission, TopicPermission, User, UserStore};
 pub use config::EngineConfig;
 pub use connections::{ConnectionHandle, ConnectionInfo};
@@ -43,7 +43,7 @@ pub use offsets::CommittedOffset;
 pub use permissions::Access;
 pub use publish::{Confirm, Nack, PublishOptions, Published};
 pub use queue::{QueueRef, QueueStats, Short, Written};
-pub use stream_queue::StreamSpec;
+pub use stream_queue::{MAX_STREAM_PARTITIONS, StreamSpec, parse_stream_duration_ms};
 pub use topic::{
     AppendError, AppendRequest, AppendResult, PartitionRef, PendingAppend, ProducerSeq, ReadResult,
     Topic,

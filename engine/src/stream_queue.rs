@@ -33,6 +33,42 @@ pub struct StreamSpec {
     pub segment_bytes: Option<u64>,
 }
 
+/// The most partitions a stream may be declared with.
+pub const MAX_STREAM_PARTITIONS: u64 = 10_000;
+
+/// RabbitMQ's duration syntax (`x-max-age`, interval offsets): a positive integer and a
+/// unit, `Y` (365 days), `M` (30 days), `D`, `h`, `m` or `s`. In milliseconds. Here so
+/// that every surface that takes stream arguments reads them alike.
+pub fn parse_stream_duration_ms(s: &str) -> Option<i64> {
+    let unit = s.chars().last()?;
+    let digits = &s[..s.len() - unit.len_utf8()];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: i64 = digits.parse().ok()?;
+    let unit_ms: i64 = match unit {
+        'Y' => 365 * 86_400_000,
+        'M' => 30 * 86_400_000,
+        'D' => 86_400_000,
+        'h' => 3_600_000,
+        'm' => 60_000,
+        's' => 1_000,
+        _ => return None,
+    };
+    if n == 0 {
+        return None;
+    }
+    n.checked_mul(unit_ms)
+}
+
+impl StreamSpec {
+    /// Which setting of an existing stream's topic this spec disagrees with (a
+    /// redeclaration that would be refused), if any.
+    pub fn differs_from(&self, topic: &Topic) -> Option<&'static str> {
+        inequivalent(topic, self)
+    }
+}
+
 fn declared(topic: &Topic, name: &QueueName) -> QueueDeclared {
     QueueDeclared {
         name: name.clone(),

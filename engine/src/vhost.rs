@@ -621,7 +621,36 @@ impl Vhost {
             .route_publish(exchange, Routable::of(&message), &mut route)
             .map_err(Error::from)?;
         message.exchange = exchange.as_str().to_string();
-        self.deliver_routed(&snap, route, message, opts, key).await
+        self.deliver_routed(&snap, route, message, opts, key, true)
+            .await
+    }
+
+    /// Publishes a message the broker itself produces (periodic statistics such as
+    /// MQTT's `$SYS` topics) as [`Self::publish`] routes a client's, without counting
+    /// it among the publishes and unroutable publishes that the metrics and the
+    /// management API report: those figures describe what clients sent, and a broker
+    /// with no client at all would otherwise show a steady stream of unroutable
+    /// messages.
+    pub async fn publish_from_broker(
+        &self,
+        mut message: Message,
+        exchange: &ExchangeName,
+    ) -> Result<Published> {
+        let snap = self.snapshot();
+        let mut route = RouteResult::default();
+        snap.routing
+            .route_publish(exchange, Routable::of(&message), &mut route)
+            .map_err(Error::from)?;
+        message.exchange = exchange.as_str().to_string();
+        self.deliver_routed(
+            &snap,
+            route,
+            message,
+            PublishOptions::default(),
+            None,
+            false,
+        )
+        .await
     }
 
     /// Like `publish`, for messages the engine itself republishes (dead-lettering):
@@ -636,7 +665,7 @@ impl Vhost {
         snap.routing
             .route(exchange, Routable::of(&message), &mut route)
             .map_err(Error::from)?;
-        self.deliver_routed(&snap, route, message, PublishOptions::default(), None)
+        self.deliver_routed(&snap, route, message, PublishOptions::default(), None, true)
             .await
     }
 
@@ -647,9 +676,12 @@ impl Vhost {
         message: Message,
         opts: PublishOptions,
         key: Option<PublisherSeq>,
+        counted: bool,
     ) -> Result<Published> {
         let metrics = &self.inner.engine.metrics;
-        metrics.record_publish(message.body.len());
+        if counted {
+            metrics.record_publish(message.body.len());
+        }
         // Each queue with the bindings of it the message matched: the queue keeps them
         // beside the message and hands them to its consumer with the delivery.
         // A routed name that is no queue may be a topic (`topic::stream`).
@@ -668,7 +700,9 @@ impl Vhost {
             }
         }
         if targets.is_empty() && streams.is_empty() {
-            metrics.record_unroutable();
+            if counted {
+                metrics.record_unroutable();
+            }
             return Ok(Published {
                 routed: 0,
                 confirm: opts.confirm.then(|| Confirm::ready(Ok(()))),

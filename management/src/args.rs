@@ -2,7 +2,8 @@
 //! to and from the engine's typed definitions.
 
 use serde_json::{Map, Value};
-use trident_core::{ExchangeName, FieldTable, FieldValue, Overflow, QueueArgs};
+use trident_core::{ExchangeName, FieldTable, FieldValue, Overflow, QueueArgs, TopicConfig};
+use trident_engine::{MAX_STREAM_PARTITIONS, StreamSpec, parse_stream_duration_ms};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -68,6 +69,77 @@ pub fn queue_args(args: &Map<String, Value>) -> ApiResult<QueueArgs> {
         max_priority,
         stream,
     })
+}
+
+/// Classic-queue arguments RabbitMQ refuses on a stream.
+const CLASSIC_ONLY: [&str; 8] = [
+    "x-message-ttl",
+    "x-expires",
+    "x-max-length",
+    "x-overflow",
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-max-priority",
+    "x-single-active-consumer",
+];
+
+/// The stream a queue with `x-queue-type: stream` describes, read as RabbitMQ (and the
+/// AMQP adapter) reads it: `x-max-age` (RabbitMQ's duration syntax, "7D"),
+/// `x-max-length-bytes`, `x-stream-max-segment-size-bytes`, and our `x-partitions`.
+pub fn stream_spec(args: &Map<String, Value>) -> ApiResult<StreamSpec> {
+    for name in CLASSIC_ONLY {
+        if args.get(name).is_some_and(|v| !v.is_null()) {
+            return Err(ApiError::bad_request(format!(
+                "argument '{name}' is not valid for a queue of type stream"
+            )));
+        }
+    }
+    let max_age_ms = match string(args, "x-max-age")? {
+        None => None,
+        Some(s) => Some(parse_stream_duration_ms(s).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "argument 'x-max-age' must be a duration such as 7D, 12h, 30m or 10s (Y, M, D, h, m, s), got '{s}'"
+            ))
+        })?),
+    };
+    let partitions = match int(args, "x-partitions", 1)? {
+        Some(n) if n > MAX_STREAM_PARTITIONS => {
+            return Err(ApiError::bad_request(format!(
+                "argument 'x-partitions' must be at most {MAX_STREAM_PARTITIONS}, got {n}"
+            )));
+        }
+        n => n.map(|n| n as u32),
+    };
+    Ok(StreamSpec {
+        partitions,
+        max_age_ms,
+        max_bytes: int(args, "x-max-length-bytes", 0)?,
+        segment_bytes: int(args, "x-stream-max-segment-size-bytes", 1)?,
+    })
+}
+
+/// A stream's settings as the arguments that declare it again (what RabbitMQ lists
+/// for a stream, plus `x-partitions` when there is more than one).
+pub fn stream_args_json(c: &TopicConfig) -> Map<String, Value> {
+    let mut arguments = Map::new();
+    arguments.insert("x-queue-type".into(), "stream".into());
+    if c.partitions != 1 {
+        arguments.insert("x-partitions".into(), c.partitions.into());
+    }
+    // Whole seconds, rounded up: the duration syntax has no milliseconds, and a
+    // rounded-down 0s would not parse again.
+    if let Some(ms) = c.retention_ms.filter(|ms| *ms > 0) {
+        let secs = ms.saturating_add(999) / 1000;
+        arguments.insert("x-max-age".into(), format!("{secs}s").into());
+    }
+    if let Some(b) = c.retention_bytes {
+        arguments.insert("x-max-length-bytes".into(), b.into());
+    }
+    arguments.insert(
+        "x-stream-max-segment-size-bytes".into(),
+        c.segment_bytes.into(),
+    );
+    arguments
 }
 
 /// The arguments a queue was declared with, as RabbitMQ lists them.
@@ -217,6 +289,42 @@ mod tests {
             serde_json::json!({"x-queue-type": "weird"}),
         ] {
             let e = queue_args(&obj(bad.clone())).expect_err("refused");
+            let key = bad
+                .as_object()
+                .and_then(|m| m.keys().next().cloned())
+                .unwrap_or_default();
+            assert!(e.reason.contains(&key), "{bad}: {}", e.reason);
+        }
+    }
+
+    #[test]
+    fn stream_arguments_round_trip_and_classic_ones_are_refused() {
+        let given = serde_json::json!({
+            "x-queue-type": "stream", "x-max-age": "7D", "x-max-length-bytes": 1_000_000,
+            "x-stream-max-segment-size-bytes": 500_000, "x-partitions": 3,
+        });
+        let spec = stream_spec(&obj(given.clone())).expect("valid");
+        assert_eq!(spec.partitions, Some(3));
+        assert_eq!(spec.max_age_ms, Some(7 * 86_400_000));
+        let config = TopicConfig {
+            partitions: 3,
+            retention_ms: spec.max_age_ms,
+            retention_bytes: spec.max_bytes,
+            segment_bytes: 500_000,
+            segment_ms: None,
+            forward: Default::default(),
+        };
+        let back = Value::Object(stream_args_json(&config));
+        assert_eq!(stream_spec(&obj(back)).expect("parses again"), spec);
+        for bad in [
+            serde_json::json!({"x-max-age": "soon"}),
+            serde_json::json!({"x-max-age": 5}),
+            serde_json::json!({"x-partitions": 0}),
+            serde_json::json!({"x-partitions": 1_000_000}),
+            serde_json::json!({"x-stream-max-segment-size-bytes": 0}),
+            serde_json::json!({"x-max-length": 5}),
+        ] {
+            let e = stream_spec(&obj(bad.clone())).expect_err("refused");
             let key = bad
                 .as_object()
                 .and_then(|m| m.keys().next().cloned())

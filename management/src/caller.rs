@@ -61,6 +61,19 @@ impl Caller {
         }
     }
 
+    /// May read broker-wide state (nodes, health checks): administrator or monitoring,
+    /// as RabbitMQ's `/api/nodes`.
+    pub fn require_monitoring(&self) -> ApiResult<()> {
+        if self.sees_everything() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "user '{}' is neither an administrator nor monitoring",
+                self.user.name
+            )))
+        }
+    }
+
     /// May change `resource` (a queue or exchange name) in `vhost`.
     pub fn require_configure(&self, vhost: &str, resource: &str) -> ApiResult<()> {
         if self.is_admin()

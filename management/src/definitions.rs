@@ -14,10 +14,11 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use trident_core::QueueName;
 use trident_core::{
     Binding, BindingDestination, ExchangeDef, QueueDef, TopicConfig, TopicName, VhostName,
 };
-use trident_engine::{Credentials, Permission, TopicPermission, User};
+use trident_engine::{Credentials, Permission, StreamSpec, TopicPermission, User};
 
 use crate::Api;
 use crate::args;
@@ -69,6 +70,21 @@ fn export_value(api: &Api) -> Value {
                 "auto_delete": d.auto_delete,
                 "arguments": args::queue_args_json(&d.args),
             }));
+        }
+        // Stream queues (the topics vhost `/` shows as queues), as RabbitMQ exports its
+        // streams, so that RabbitMQ tooling sees them; `topics` below lists them too.
+        for t in api.engine.topics() {
+            if let Ok(qn) = trident_core::QueueName::new(t.name.as_str())
+                && v.stream_queue(&qn).is_some()
+            {
+                queues.push(json!({
+                    "name": t.name.as_str(),
+                    "vhost": name.as_str(),
+                    "durable": true,
+                    "auto_delete": false,
+                    "arguments": Value::Object(args::stream_args_json(&t.config)),
+                }));
+            }
         }
         let mut xs = v.exchanges();
         xs.sort_by(|a, b| a.name.cmp(&b.name));
@@ -233,6 +249,8 @@ struct Plan {
     topic_permissions: Vec<(String, TopicPermission)>,
     exchanges: Vec<(String, ExchangeDef)>,
     queues: Vec<(String, QueueDef)>,
+    /// Stream queues: the topic each is, declared in vhost `/`.
+    streams: Vec<(String, QueueName, StreamSpec)>,
     bindings: Vec<(String, Binding)>,
     topics: Vec<(TopicName, TopicConfig)>,
 }
@@ -369,10 +387,17 @@ fn plan(api: &Api, d: Definitions) -> ApiResult<Plan> {
         exchanges.push((x.vhost.clone(), def));
     }
     let mut queues = Vec::new();
+    let mut streams = Vec::new();
     for (i, q) in d.queues.iter().enumerate() {
         vhost("queues", i, &q.vhost)?;
         let def = queue_def(&q.name, q.durable, q.auto_delete, q.arguments.as_ref())
             .map_err(|e| at("queues", i, e))?;
+        if def.args.stream {
+            let spec = stream_plan(api, &q.vhost, &def.name, q.arguments.as_ref())
+                .map_err(|e| at("queues", i, e))?;
+            streams.push((q.vhost.clone(), def.name, spec));
+            continue;
+        }
         if let Ok(v) = api.engine.vhost(&q.vhost)
             && let Some(existing) = v.queue(&def.name)
             && !existing.def().equivalent(&def)
@@ -406,7 +431,10 @@ fn plan(api: &Api, d: Definitions) -> ApiResult<Plan> {
         let dest_known = match &dest {
             BindingDestination::Queue(q) => {
                 queues.iter().any(|(v, d)| v == &b.vhost && &d.name == q)
-                    || live.as_ref().is_some_and(|v| v.queue(q).is_some())
+                    || streams.iter().any(|(v, n, _)| v == &b.vhost && n == q)
+                    || live
+                        .as_ref()
+                        .is_some_and(|v| v.queue(q).is_some() || v.stream_queue(q).is_some())
             }
             BindingDestination::Exchange(x) => exchange_known(x),
         };
@@ -435,6 +463,9 @@ fn plan(api: &Api, d: Definitions) -> ApiResult<Plan> {
         let config = topic_config(api, &t.config).map_err(|e| at("topics", i, e))?;
         topics.push((name, config));
     }
+    // A stream the document also lists under `topics` (as Trident exports it) is made
+    // from that fuller entry (segment age, forwarding); its queue entry was checked.
+    streams.retain(|(_, n, _)| !topics.iter().any(|(t, _)| t.as_str() == n.as_str()));
     Ok(Plan {
         vhosts,
         users,
@@ -442,9 +473,49 @@ fn plan(api: &Api, d: Definitions) -> ApiResult<Plan> {
         topic_permissions,
         exchanges,
         queues,
+        streams,
         bindings,
         topics,
     })
+}
+
+/// A stream queue of a document, checked as declaring it would check it: vhost `/`
+/// only, no classic queue of that name, and no existing stream with other settings.
+fn stream_plan(
+    api: &Api,
+    vhost: &str,
+    name: &QueueName,
+    arguments: Option<&Value>,
+) -> ApiResult<StreamSpec> {
+    let spec = args::stream_spec(&args::object(arguments)?)?;
+    if vhost != trident_engine::auth::DEFAULT_VHOST {
+        return Err(ApiError::bad_request(format!(
+            "stream queues are topics, which live in vhost '{}' only; cannot declare stream '{name}' in vhost '{vhost}'",
+            trident_engine::auth::DEFAULT_VHOST
+        )));
+    }
+    TopicName::new(name.as_str())
+        .map_err(|e| ApiError::bad_request(format!("'{name}' cannot name a stream: {e}")))?;
+    if spec.partitions == Some(0) {
+        return Err(ApiError::bad_request(
+            "a stream needs at least one partition",
+        ));
+    }
+    if let Ok(v) = api.engine.vhost(vhost) {
+        if v.queue(name).is_some() {
+            return Err(ApiError::bad_request(format!(
+                "queue '{name}' in vhost '{vhost}' exists and is not a stream"
+            )));
+        }
+        if let Some(t) = v.stream_queue(name)
+            && let Some(what) = spec.differs_from(&t)
+        {
+            return Err(ApiError::bad_request(format!(
+                "stream '{name}' in vhost '{vhost}' exists with a different {what}"
+            )));
+        }
+    }
+    Ok(spec)
 }
 
 async fn apply(api: &Api, p: Plan) -> ApiResult<Value> {
@@ -471,9 +542,7 @@ async fn apply(api: &Api, p: Plan) -> ApiResult<Value> {
             .declare_queue(q.clone(), conn)
             .await?;
     }
-    for (vhost, b) in &p.bindings {
-        api.engine.vhost(vhost)?.bind(b.clone(), conn).await?;
-    }
+    // Topics before bindings: a binding may name a stream queue, which is a topic.
     let mut topics_created = 0;
     for (name, config) in &p.topics {
         if api.engine.topic(name.as_str()).is_none() {
@@ -483,13 +552,20 @@ async fn apply(api: &Api, p: Plan) -> ApiResult<Value> {
             topics_created += 1;
         }
     }
+    for (vhost, name, spec) in &p.streams {
+        let v = api.engine.vhost(vhost)?;
+        api.engine.declare_stream_queue(&v, name, spec).await?;
+    }
+    for (vhost, b) in &p.bindings {
+        api.engine.vhost(vhost)?.bind(b.clone(), conn).await?;
+    }
     Ok(json!({
         "vhosts": p.vhosts.len(),
         "users": p.users.len(),
         "permissions": p.permissions.len(),
         "topic_permissions": p.topic_permissions.len(),
         "exchanges": p.exchanges.len(),
-        "queues": p.queues.len(),
+        "queues": p.queues.len() + p.streams.len(),
         "bindings": p.bindings.len(),
         "topics": p.topics.len(),
         "topics_created": topics_created,

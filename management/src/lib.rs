@@ -15,6 +15,7 @@ mod error;
 mod exchanges;
 mod groups;
 mod messages;
+mod nodes;
 mod objects;
 mod overview;
 mod queues;
@@ -24,7 +25,7 @@ mod users;
 mod vhosts;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use trident_engine::Engine;
 
 pub use body::MAX_BODY_BYTES;
@@ -56,6 +57,17 @@ pub fn router(api: Api) -> Router {
     Router::new()
         .route("/api/overview", get(overview::overview))
         .route("/api/whoami", get(overview::whoami))
+        .route("/api/nodes", get(nodes::list))
+        .route("/api/nodes/{node}", get(nodes::show))
+        .route(
+            "/api/nodes/{node}/vm_memory_high_watermark",
+            put(nodes::set_memory_watermark),
+        )
+        .route(
+            "/api/nodes/{node}/disk_free_limit",
+            put(nodes::set_disk_free_limit),
+        )
+        .route("/api/health/checks/alarms", get(nodes::health_alarms))
         .route("/api/queues", get(queues::list_all))
         .route("/api/queues/{vhost}", get(queues::list_vhost))
         .route(

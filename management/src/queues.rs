@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use trident_core::{QueueDef, QueueName};
-use trident_engine::{QueueRef, StreamSpec, Topic, Vhost};
+use trident_engine::{QueueRef, Topic, Vhost};
 
 use crate::Api;
 use crate::args;
@@ -72,22 +72,7 @@ pub(crate) fn queue_json_in(api: &Api, vhost: &str, q: &QueueRef, range: Option<
 /// A stream queue (a topic, seen from vhost `/`), shaped as RabbitMQ lists streams:
 /// `messages` is the records kept, and nothing is ever unacknowledged in the queue.
 fn stream_json(api: &Api, vhost: &str, t: &Topic) -> Value {
-    let c = &t.config;
-    let mut arguments = serde_json::Map::new();
-    arguments.insert("x-queue-type".into(), "stream".into());
-    if c.partitions != 1 {
-        arguments.insert("x-partitions".into(), c.partitions.into());
-    }
-    if let Some(ms) = c.retention_ms {
-        arguments.insert("x-max-age".into(), format!("{}s", ms / 1000).into());
-    }
-    if let Some(b) = c.retention_bytes {
-        arguments.insert("x-max-length-bytes".into(), b.into());
-    }
-    arguments.insert(
-        "x-stream-max-segment-size-bytes".into(),
-        c.segment_bytes.into(),
-    );
+    let arguments = args::stream_args_json(&t.config);
     let records = t.record_count();
     let bytes: u64 = t.partitions.iter().map(|p| p.size_bytes()).sum();
     json!({
@@ -223,13 +208,9 @@ pub async fn declare(
     }
     let def = queue_def(&name, b.durable, b.auto_delete, b.arguments.as_ref())?;
     if def.args.stream {
-        // A stream is a topic (the AMQP adapter takes every stream argument; here the
-        // retention by size only).
+        // A stream is a topic, declared with the arguments RabbitMQ takes for one.
         let existed = v.stream_queue(&def.name).is_some();
-        let spec = StreamSpec {
-            max_bytes: def.args.max_length_bytes,
-            ..StreamSpec::default()
-        };
+        let spec = args::stream_spec(&args::object(b.arguments.as_ref())?)?;
         api.engine
             .declare_stream_queue(&v, &def.name, &spec)
             .await?;

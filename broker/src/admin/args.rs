@@ -80,6 +80,33 @@ pub enum AdminCommand {
     Definitions(DefinitionsCmd),
     /// The broker's overview: version, listeners, object and message totals.
     Status,
+    /// Resource alarms: status, and the memory watermark and free-disk limit, changed
+    /// at run time (rabbitmqctl set_vm_memory_high_watermark / set_disk_free_limit).
+    #[command(subcommand)]
+    Alarms(AlarmsCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlarmsCmd {
+    /// Memory used and its watermark, free disk and its limit, and which alarm is up.
+    Status,
+    /// Set the memory high watermark until the broker stops: a fraction of the memory
+    /// with a decimal point (0.4, 1.0) or an amount (1073741824, 1GB, 512MiB); 0 turns
+    /// the memory alarm off. Takes effect at once.
+    SetMemoryWatermark {
+        #[arg(value_name = "FRACTION|BYTES")]
+        value: String,
+    },
+    /// Set the free-disk limit until the broker stops: an amount (2000000000, 2GB,
+    /// 50MiB; 0 turns the disk alarm off), or with --mem-relative a multiple of the
+    /// memory (1.5). Takes effect at once.
+    SetDiskLimit {
+        #[arg(value_name = "BYTES|MULTIPLE")]
+        value: String,
+        /// VALUE is a multiple of the memory (RabbitMQ's mem_relative).
+        #[arg(long)]
+        mem_relative: bool,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

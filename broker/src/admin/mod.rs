@@ -7,6 +7,7 @@
 //! unreadable file); 69 broker unreachable; 70 the broker failed (5xx); 77 login
 //! refused or not allowed (401/403).
 
+mod alarms;
 pub mod args;
 mod client;
 mod datetime;
@@ -531,6 +532,7 @@ fn execute(conn: &Connection, cmd: AdminCommand) -> Result<String, AdminError> {
                 })
             }
         },
+        AdminCommand::Alarms(c) => alarms::execute(&ctx, c),
         AdminCommand::Status => {
             let o = ctx.get("/api/overview")?;
             Ok(match ctx.format {
@@ -623,6 +625,18 @@ fn status_text(o: &Value) -> String {
         field(&["message_stats", "publish"]),
         field(&["message_stats", "deliver_get"]),
         field(&["message_stats", "records_appended"]),
+    ));
+    let raised = |k: &str| {
+        if o.get(k).and_then(Value::as_bool).unwrap_or(false) {
+            "RAISED"
+        } else {
+            "clear"
+        }
+    };
+    out.push_str(&format!(
+        "memory alarm {}  disk alarm {}  (details: trident alarms status)\n",
+        raised("mem_alarm"),
+        raised("disk_free_alarm"),
     ));
     out
 }

@@ -5,7 +5,7 @@
 
 use trident_core::message::now_ms;
 use trident_core::{FieldTable, FieldValue};
-use trident_engine::{StreamReadOptions, StreamSpec, StreamStart};
+use trident_engine::{MAX_STREAM_PARTITIONS, StreamReadOptions, StreamSpec, StreamStart};
 
 use crate::args::{int_arg, invalid, str_arg, type_name};
 use crate::codec::table::lossy_str;
@@ -24,31 +24,10 @@ const CLASSIC_ONLY: [&str; 8] = [
 ];
 
 /// The most partitions a stream may be declared with.
-const MAX_PARTITIONS: u64 = 10_000;
+const MAX_PARTITIONS: u64 = MAX_STREAM_PARTITIONS;
 
-/// RabbitMQ's duration syntax (`x-max-age`, interval offsets): a positive integer and a
-/// unit, `Y` (365 days), `M` (30 days), `D`, `h`, `m` or `s`. In milliseconds.
-pub fn parse_duration_ms(s: &str) -> Option<i64> {
-    let unit = s.chars().last()?;
-    let digits = &s[..s.len() - unit.len_utf8()];
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n: i64 = digits.parse().ok()?;
-    let unit_ms: i64 = match unit {
-        'Y' => 365 * 86_400_000,
-        'M' => 30 * 86_400_000,
-        'D' => 86_400_000,
-        'h' => 3_600_000,
-        'm' => 60_000,
-        's' => 1_000,
-        _ => return None,
-    };
-    if n == 0 {
-        return None;
-    }
-    n.checked_mul(unit_ms)
-}
+/// RabbitMQ's duration syntax, shared with the management API (the engine's).
+pub use trident_engine::parse_stream_duration_ms as parse_duration_ms;
 
 /// The stream a `queue.declare` with `x-queue-type: stream` describes.
 pub fn stream_spec(args: &FieldTable, queue: &str, vhost: &str) -> AmqpResult<StreamSpec> {

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::watch;
-use trident_engine::PublishOptions;
 
 use crate::codec::{MessageProperties, QoS};
 use crate::connection::Shared;
@@ -53,9 +52,8 @@ async fn publish_once(shared: &Shared, started: Instant) {
             value.into(),
             None,
         );
-        let _ = shared
-            .vhost
-            .publish(m, &shared.exchange, PublishOptions::default())
-            .await;
+        // Not a client's publish: kept out of the publish and unroutable counts
+        // (with no `$SYS` subscriber each of these would count as unroutable).
+        let _ = shared.vhost.publish_from_broker(m, &shared.exchange).await;
     }
 }

@@ -29,7 +29,7 @@ pub fn encode(bytes: &[u8]) -> String {
 /// that decoding and re-encoding give back the same text).
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     let t = text.as_bytes();
-    if t.len() % 4 != 0 {
+    if !t.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(t.len() / 4 * 3);

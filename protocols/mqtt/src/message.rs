@@ -44,7 +44,12 @@ pub fn inbound(
         m.headers.insert(HEADER_RETAIN, FieldValue::Bool(true));
     }
     if *props != MessageProperties::default() {
-        m.properties.content_type.clone_from(&props.content_type);
+        // An AMQP content-type is a short string; a longer one stays in `mqtt` only
+        // (AMQP consumers get it as a header, `crossing::amqp_view`).
+        m.properties.content_type = props
+            .content_type
+            .clone()
+            .filter(|c| c.len() <= crossing::SHORT_STR_MAX);
         // Only the publishing adapter knows its exchange, so the reply-to is made
         // here; the rest of the AMQP view is made at delivery (`crossing::amqp_view`).
         m.properties.reply_to = props

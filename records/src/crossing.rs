@@ -235,8 +235,8 @@ fn header_bytes(v: &FieldValue) -> Option<bytes::Bytes> {
 /// What an MQTT 5 subscriber is shown of `m` at `now_ms`, with the expiry interval
 /// that is left ([MQTT-3.3.2-6]); `None` when the message has expired. For a message
 /// from AMQP or a log, the AMQP fields fill the MQTT ones and the application headers
-/// become user properties, after the message's own user properties' place is kept:
-/// headers first, then (MQTT-published) user properties, as in a record.
+/// become user properties, in the order a record has them: headers first, then
+/// AMQP-only properties, then the user properties an MQTT publisher sent.
 pub fn mqtt_view(m: &Message, now_ms: i64, mqtt_exchange: &str) -> Option<MqttProperties> {
     let q = m.mqtt.as_deref();
     let p = &m.properties;

@@ -663,3 +663,56 @@ async fn confirmed_into_a_stream_queue_survives_kill9() {
         d.ack(BasicAckOptions::default()).await.expect("ack");
     }
 }
+
+/// Durability across the bridge, from MQTT: QoS 1 and QoS 2 publishes acknowledged
+/// (PUBACK, PUBREC/PUBCOMP) into a Kafka-made topic bound to `amq.topic` survive
+/// `kill -9` and a Kafka consumer reads them back after the restart, in order, with
+/// the QoS each was published with. The QoS 2 publisher has a persistent session, so
+/// its publishes take the keyed (exactly once across restarts) route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_qos1_and_qos2_acknowledged_into_a_topic_survive_kill9() {
+    let mut b = Broker::start();
+    create_topic(&b, "from-mqtt", &[]).await;
+    let ch = amqp_queue_bound(&b, "unrelated", "amq.topic", "none.of.these").await;
+    ch.queue_bind(
+        "from-mqtt",
+        "amq.topic",
+        "field.#",
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("bind the topic");
+    let mut q1 = Conn::open(b.mqtt, Version::V5, &Opts::new("durable-q1")).await;
+    for i in 0..5u8 {
+        q1.publish("field/q1", vec![b'1', i], 1, false).await;
+    }
+    q1.wait_acks(5).await;
+    let mut q2 = Conn::open(b.mqtt, Version::V5, &Opts::new("durable-q2").persistent()).await;
+    for i in 0..5u8 {
+        q2.publish("field/q2", vec![b'2', i], 2, false).await;
+    }
+    q2.wait_acks(5).await;
+    // Acknowledged means appended and on disk (durability = fsync): kill at once.
+    b.kill9();
+    drop((q1, q2));
+    b.restart();
+
+    let c = kafka_consumer(&b, "from-mqtt");
+    let got = tokio::task::block_in_place(|| kafka_read(&c, 10));
+    let values: Vec<Vec<u8>> = got.iter().map(|r| r.1.clone()).collect();
+    let expected: Vec<Vec<u8>> = (0..5u8)
+        .map(|i| vec![b'1', i])
+        .chain((0..5u8).map(|i| vec![b'2', i]))
+        .collect();
+    assert_eq!(
+        values, expected,
+        "every acknowledged publish kept once, in order"
+    );
+    for (i, (_, _, h)) in got.iter().enumerate() {
+        let qos: &[u8] = if i < 5 { b"1" } else { b"2" };
+        assert_eq!(header_of(h, "x-mqtt-publish-qos"), Some(qos));
+        let rk: &[u8] = if i < 5 { b"field.q1" } else { b"field.q2" };
+        assert_eq!(header_of(h, "trident-routing-key"), Some(rk));
+    }
+}

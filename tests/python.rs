@@ -1,4 +1,5 @@
-//! Runs the Python client suites (pika, confluent-kafka, kafka-python) under pytest
+//! Runs the Python client suites (pika, paho-mqtt, confluent-kafka, kafka-python; one
+//! folder of tests/python each: amqp, kafka, mqtt, cross, dashboard) under pytest
 //! against a real broker process. The virtualenv is created on first use inside
 //! cargo's target directory, so `cargo test --workspace` needs nothing installed
 //! beyond python3 with venv and pip.
@@ -14,16 +15,18 @@ fn python_client_suites() {
     let python = venv();
     // Retention runs often enough for the stream retention test to see it.
     let broker = Broker::start_with(&[("topics.retention_check_ms", "200")]);
+    // TRIDENT_PYTHON_SUITES="cross mqtt" runs only those folders of tests/python (for
+    // working on one suite); unset, every suite runs.
+    let suites: Vec<String> = match std::env::var("TRIDENT_PYTHON_SUITES") {
+        Ok(s) if !s.trim().is_empty() => s
+            .split_whitespace()
+            .map(|d| format!("tests/python/{d}"))
+            .collect(),
+        _ => vec!["tests/python".to_string()],
+    };
     let out = Command::new(&python)
-        .args([
-            "-m",
-            "pytest",
-            "-q",
-            "-x",
-            "-p",
-            "no:cacheprovider",
-            "tests/python",
-        ])
+        .args(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"])
+        .args(&suites)
         .current_dir(repo_root())
         .env("TRIDENT_AMQP", broker.amqp.to_string())
         .env("TRIDENT_KAFKA", broker.kafka.to_string())

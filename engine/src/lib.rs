@@ -48,4 +48,6 @@ pub use topic::{
     AppendError, AppendRequest, AppendResult, PartitionRef, PendingAppend, ProducerSeq, ReadResult,
     Topic,
 };
+/// The one cross-protocol field mapping (`trident-records`), for the adapters.
+pub use trident_records::crossing;
 pub use vhost::{QueueDeclared, Vhost};

@@ -7,8 +7,10 @@
 //! queues and forwarding tasks read and write records through [`record`] and
 //! [`message`].
 
+mod b64;
 pub mod batch;
 pub mod compression;
+pub mod crossing;
 pub mod message;
 pub mod record;
 pub mod varint;

@@ -6,7 +6,7 @@
 //! |---------------------------------|-------------------------------------------|
 //! | `body`                          | value                                     |
 //! | `key`                           | key (`None` stays null)                   |
-//! | `timestamp_ms`                  | timestamp (CreateTime)                    |
+//! | `timestamp_ms`                  | timestamp (CreateTime); read back, also the AMQP `timestamp` (s) when the message has none |
 //! | `headers` (application)         | headers, in order, values as bytes        |
 //! | `mqtt.user_properties`          | headers, after the application headers    |
 //! | AMQP properties, MQTT 5 props   | `trident-*` headers (see the constants)   |
@@ -17,7 +17,10 @@
 //! void as a null value. Reading back, a value that is valid UTF-8 becomes a long
 //! string, anything else a byte array: a typed AMQP header comes back as its text.
 //! MQTT user properties come back as application headers (AMQP headers, Kafka headers
-//! and user properties are one name/value list in the other protocols).
+//! and user properties are one name/value list in the other protocols). A header name
+//! that is not UTF-8 is read as `trident-b64:<base64>` and written back as its bytes
+//! ([`crate::crossing::header_name_from_bytes`]). How each protocol is shown the
+//! message read back is [`crate::crossing`].
 
 use bytes::Bytes;
 use trident_core::{DeliveryMode, FieldTable, FieldValue, Message, MqttProperties};
@@ -231,6 +234,11 @@ pub fn from_record(r: &Record) -> Message {
         }
     }
     m.headers = headers;
+    // A record's time is the AMQP timestamp (seconds) unless the message had its own:
+    // Kafka CreateTime and AMQP `timestamp` both say when the message was made.
+    if m.properties.timestamp.is_none() {
+        m.properties.timestamp = u64::try_from(r.timestamp.div_euclid(1000)).ok();
+    }
     if has_mqtt {
         mqtt.content_type.clone_from(&m.properties.content_type);
         m.mqtt = Some(Box::new(mqtt));

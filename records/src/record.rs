@@ -38,8 +38,6 @@ pub enum RecordError {
     Malformed { index: i32, what: &'static str },
     #[error("record {index}: {source}")]
     Varint { index: i32, source: VarintError },
-    #[error("record {index}: header name is not valid UTF-8")]
-    HeaderName { index: i32 },
 }
 
 /// Decodes every record of one stored batch whose first offset is `base_offset`.
@@ -80,8 +78,9 @@ pub fn decode(bytes: &Bytes, base_offset: u64) -> Result<Vec<Record>, RecordErro
             let name = nullable(&mut rec)
                 .map_err(|e| e.at(index))?
                 .ok_or_else(|| short("null header name"))?;
-            let name =
-                String::from_utf8(name.to_vec()).map_err(|_| RecordError::HeaderName { index })?;
+            // Kafka header names are bytes; a name that is not UTF-8 is escaped (the
+            // one documented, reversible escape) rather than failing the batch.
+            let name = crate::crossing::header_name_from_bytes(&name);
             let value = nullable(&mut rec).map_err(|e| e.at(index))?;
             headers.push((name, value));
         }
@@ -191,7 +190,7 @@ pub fn encode(
             i32::try_from(r.headers.len()).map_err(|_| EncodeError::TooLarge(r.headers.len()))?;
         varint::put_varint(&mut rec, n);
         for (name, value) in &r.headers {
-            put_nullable(&mut rec, Some(name.as_bytes()))?;
+            put_nullable(&mut rec, Some(&crate::crossing::header_name_bytes(name)))?;
             put_nullable(&mut rec, value.as_deref())?;
         }
         let len = i32::try_from(rec.len()).map_err(|_| EncodeError::TooLarge(rec.len()))?;

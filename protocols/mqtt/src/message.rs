@@ -4,23 +4,28 @@
 //! mapped by [`crate::names::routing_key_of`], QoS 1 and 2 are persistent, the
 //! publish QoS and retain flag travel as headers (the names RabbitMQ's MQTT plugin
 //! uses for the QoS), and the MQTT 5 message properties travel in `Message::mqtt`,
-//! with the content type also in the AMQP property so AMQP consumers see it.
+//! with the content type and the reply-to its response topic stands for also in the
+//! AMQP properties. What a v5 subscriber is shown of a message from any protocol is
+//! the one cross-protocol mapping, `trident_engine::crossing::mqtt_view`.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use trident_core::{DeliveryMode, FieldValue, Message, MqttProperties};
+use trident_engine::crossing;
 
 use crate::codec::{MessageProperties, PayloadFormat, QoS};
 use crate::names::routing_key_of;
 
 /// The QoS a message was published with.
-pub const HEADER_QOS: &str = "x-mqtt-publish-qos";
+pub const HEADER_QOS: &str = crossing::names::MQTT_PUBLISH_QOS;
 /// Present (true) when the message was published with the retain flag.
-pub const HEADER_RETAIN: &str = "x-mqtt-retain";
+pub const HEADER_RETAIN: &str = crossing::names::MQTT_RETAIN;
 
-/// The message a PUBLISH (or a will) puts on the exchange.
+/// The message a PUBLISH (or a will) puts on the exchange `exchange` (the adapter's
+/// MQTT exchange: a response topic's reply-to names it).
 pub fn inbound(
+    exchange: &str,
     topic: &str,
     qos: QoS,
     retain: bool,
@@ -39,7 +44,19 @@ pub fn inbound(
         m.headers.insert(HEADER_RETAIN, FieldValue::Bool(true));
     }
     if *props != MessageProperties::default() {
-        m.properties.content_type.clone_from(&props.content_type);
+        // An AMQP content-type is a short string; a longer one stays in `mqtt` only
+        // (AMQP consumers get it as a header, `crossing::amqp_view`).
+        m.properties.content_type = props
+            .content_type
+            .clone()
+            .filter(|c| c.len() <= crossing::SHORT_STR_MAX);
+        // Only the publishing adapter knows its exchange, so the reply-to is made
+        // here; the rest of the AMQP view is made at delivery (`crossing::amqp_view`).
+        m.properties.reply_to = props
+            .response_topic
+            .as_deref()
+            .map(|t| crossing::reply_to_of_response_topic(t, exchange))
+            .filter(|r| r.len() <= crossing::SHORT_STR_MAX);
         m.mqtt = Some(Box::new(MqttProperties {
             payload_format_utf8: props.payload_format.map(|f| f == PayloadFormat::Utf8),
             message_expiry_secs: props.message_expiry_interval,
@@ -75,22 +92,10 @@ pub fn published_retained(m: &Message) -> bool {
 }
 
 /// The properties a delivery carries to a v5 subscriber, or `None` when the message
-/// has expired. The expiry interval sent is what is left of it ([MQTT-3.3.2-6]).
-pub fn outbound_properties(m: &Message, now_ms: i64) -> Option<MessageProperties> {
-    let Some(p) = &m.mqtt else {
-        return Some(MessageProperties {
-            content_type: m.properties.content_type.clone(),
-            ..MessageProperties::default()
-        });
-    };
-    let message_expiry_interval = match p.message_expiry_secs {
-        None => None,
-        Some(secs) => {
-            let waited = u64::try_from(now_ms.saturating_sub(m.timestamp_ms)).unwrap_or(0) / 1000;
-            let left = u64::from(secs).checked_sub(waited).filter(|&l| l > 0)?;
-            Some(u32::try_from(left).unwrap_or(u32::MAX))
-        }
-    };
+/// has expired. The expiry interval sent is what is left of it ([MQTT-3.3.2-6]); a
+/// message from another protocol is shown by the one mapping (`crossing::mqtt_view`).
+pub fn outbound_properties(m: &Message, now_ms: i64, exchange: &str) -> Option<MessageProperties> {
+    let p = crossing::mqtt_view(m, now_ms, exchange)?;
     Some(MessageProperties {
         payload_format: p.payload_format_utf8.map(|u| {
             if u {
@@ -99,11 +104,11 @@ pub fn outbound_properties(m: &Message, now_ms: i64) -> Option<MessageProperties
                 PayloadFormat::Unspecified
             }
         }),
-        message_expiry_interval,
-        content_type: p.content_type.clone(),
-        response_topic: p.response_topic.clone(),
-        correlation_data: p.correlation_data.clone(),
-        user_properties: p.user_properties.clone(),
+        message_expiry_interval: p.message_expiry_secs,
+        content_type: p.content_type,
+        response_topic: p.response_topic,
+        correlation_data: p.correlation_data,
+        user_properties: p.user_properties,
     })
 }
 
@@ -122,12 +127,20 @@ mod tests {
             correlation_data: Some(Bytes::from_static(b"\x00\x01")),
             user_properties: vec![("k".into(), "v".into()), ("k".into(), "w".into())],
         };
-        let m = inbound("a/b.c", QoS::ExactlyOnce, true, &props, "x".into(), None);
+        let m = inbound(
+            "amq.topic",
+            "a/b.c",
+            QoS::ExactlyOnce,
+            true,
+            &props,
+            "x".into(),
+            None,
+        );
         assert_eq!(m.routing_key, "a.b/c");
         assert!(m.is_persistent());
         assert_eq!(published_qos(&m), QoS::ExactlyOnce);
         assert!(published_retained(&m));
-        let out = outbound_properties(&m, m.timestamp_ms + 10_500).unwrap();
+        let out = outbound_properties(&m, m.timestamp_ms + 10_500, "amq.topic").unwrap();
         assert_eq!(out.message_expiry_interval, Some(50));
         assert_eq!(
             MessageProperties {
@@ -137,7 +150,7 @@ mod tests {
             props
         );
         assert!(
-            outbound_properties(&m, m.timestamp_ms + 60_000).is_none(),
+            outbound_properties(&m, m.timestamp_ms + 60_000, "amq.topic").is_none(),
             "expired"
         );
     }

@@ -45,6 +45,7 @@ async fn publish_once(shared: &Shared, started: Instant) {
     ];
     for (name, value) in figures {
         let m = inbound(
+            shared.exchange.as_str(),
             &format!("$SYS/broker/{name}"),
             QoS::AtMostOnce,
             false,

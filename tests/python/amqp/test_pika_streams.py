@@ -202,13 +202,23 @@ def test_acks_move_the_credit(ch, unique):
     ch.basic_qos(prefetch_count=3)
     got = []
     ch.basic_consume(unique, lambda c, m, p, b: got.append(m), arguments={"x-stream-offset": "first"})
-    ch.connection.process_data_events(time_limit=1)
+
+    def pump(want):
+        # process_data_events returns as soon as any event was handled, so one call
+        # may see only the first delivery: wait for `want`, then a moment longer for
+        # any delivery beyond the credit to show.
+        deadline = time.monotonic() + 10
+        while len(got) < want and time.monotonic() < deadline:
+            ch.connection.process_data_events(time_limit=0.2)
+        ch.connection.process_data_events(time_limit=0.3)
+
+    pump(3)
     assert len(got) == 3, "no more than the prefetch without acks"
     ch.basic_ack(got[0].delivery_tag)
-    ch.connection.process_data_events(time_limit=1)
+    pump(4)
     assert len(got) == 4, "one ack, one more delivery"
     ch.basic_ack(got[-1].delivery_tag, multiple=True)
-    ch.connection.process_data_events(time_limit=1)
+    pump(7)
     assert len(got) == 7
     ch.queue_delete(unique)
 

@@ -7,6 +7,7 @@ use trident_core::{DeliveryMode, FieldTable, Message, Properties};
 use super::frame::{FRAME_HEADER, begin_frame, end_frame};
 use super::table::{put_table, read_table};
 use super::wire::{DecodeError, Reader, put_short_str};
+use trident_engine::crossing;
 
 pub const CLASS_BASIC: u16 = 60;
 
@@ -116,7 +117,13 @@ pub fn put_content_header(out: &mut BytesMut, channel: u16, message: &Message) {
     out.put_u16(CLASS_BASIC);
     out.put_u16(0);
     out.put_u64(message.body.len() as u64);
-    let p = &message.properties;
+    // A message from MQTT 5 is shown with its MQTT properties in AMQP terms (the one
+    // mapping, `crossing`); any other message as it is, without a copy.
+    let view = crossing::amqp_view(message);
+    let (p, headers) = match &view {
+        Some((p, h)) => (p, h),
+        None => (&message.properties, &message.headers),
+    };
     // A message published over another protocol has no AMQP delivery mode of its own;
     // report persistence the way an AMQP publisher would have asked for it.
     let delivery_mode = p
@@ -130,7 +137,7 @@ pub fn put_content_header(out: &mut BytesMut, channel: u16, message: &Message) {
     };
     flag(p.content_type.is_some(), CONTENT_TYPE);
     flag(p.content_encoding.is_some(), CONTENT_ENCODING);
-    flag(!message.headers.is_empty(), HEADERS);
+    flag(!headers.is_empty(), HEADERS);
     flag(delivery_mode.is_some(), DELIVERY_MODE);
     flag(p.priority.is_some(), PRIORITY);
     flag(p.correlation_id.is_some(), CORRELATION_ID);
@@ -150,8 +157,8 @@ pub fn put_content_header(out: &mut BytesMut, channel: u16, message: &Message) {
     };
     s(out, &p.content_type);
     s(out, &p.content_encoding);
-    if !message.headers.is_empty() {
-        put_table(out, &message.headers);
+    if !headers.is_empty() {
+        put_table(out, headers);
     }
     if let Some(m) = delivery_mode {
         out.put_u8(m);

@@ -10,7 +10,8 @@
 //! again with the same key: queues that stored the first copy drop it, the others
 //! (the first copy was lost with the crash) store it.
 
-use trident_engine::{Nack, PublishOptions};
+use trident_core::ExchangeName;
+use trident_engine::{Nack, PublishOptions, crossing};
 
 use crate::codec::{
     Packet, PacketId, PubAck, PubComp, PubRec, Publish, QoS, ReasonCode, validate_topic_name,
@@ -48,7 +49,21 @@ impl Session {
             // and dropped, as Mosquitto does (v5 clients are told it was refused).
             return self.refuse_publish(&p, ReasonCode::NotAuthorized);
         }
-        let message = inbound(
+        // `$queue/<name>`: a default-exchange publish (a queue by name, or an address),
+        // how an MQTT replier answers an AMQP requester's reply-to
+        // (`crossing::response_topic_of_reply_to`). Not retained: it names no topic.
+        let target = match topic.strip_prefix(crossing::names::MQTT_QUEUE_PREFIX) {
+            None => None,
+            Some(_) => {
+                let (x, rk) = crossing::mqtt_publish_target(&topic, "");
+                match ExchangeName::new(x) {
+                    Ok(x) => Some((x, rk.into_owned())),
+                    Err(_) => return self.refuse_publish(&p, ReasonCode::TopicNameInvalid),
+                }
+            }
+        };
+        let mut message = inbound(
+            self.shared.exchange.as_str(),
             &topic,
             p.qos,
             p.retain,
@@ -56,7 +71,16 @@ impl Session {
             p.payload,
             Some(self.client_id.clone()),
         );
+        let exchange = match target {
+            Some((x, rk)) => {
+                message.routing_key = rk;
+                x
+            }
+            None => self.shared.exchange.clone(),
+        };
+        let to_mqtt_exchange = exchange == self.shared.exchange;
         if p.retain
+            && to_mqtt_exchange
             && let Err(e) = self.retain(&message).await
         {
             // Not kept: a QoS 1/2 publisher hears it (v5) or is closed (3.x) below
@@ -91,7 +115,8 @@ impl Session {
             }
         }
         if key.is_some() || self.router_busy() {
-            self.route_later(p.qos, p.packet_id, message, key, write);
+            let exchange = (!to_mqtt_exchange).then_some(exchange);
+            self.route_later(p.qos, p.packet_id, message, exchange, key, write);
             return Ok(());
         }
         let confirm = p.qos != QoS::AtMostOnce;
@@ -100,7 +125,7 @@ impl Session {
             .vhost
             .publish(
                 message,
-                &self.shared.exchange,
+                &exchange,
                 PublishOptions {
                     mandatory: false,
                     confirm,
@@ -164,6 +189,7 @@ impl Session {
         qos: QoS,
         packet_id: Option<PacketId>,
         message: trident_core::Message,
+        exchange: Option<ExchangeName>,
         key: Option<trident_core::PublisherSeq>,
         write: Option<crate::session::StoreWrite>,
     ) {
@@ -183,7 +209,7 @@ impl Session {
         if ack.is_some() {
             self.inbound.awaiting += 1;
         }
-        let (vhost, exchange) = (&self.shared.vhost, &self.shared.exchange);
+        let (vhost, session_exchange) = (&self.shared.vhost, &self.shared.exchange);
         let confirmer = self
             .engine
             .confirms
@@ -191,10 +217,11 @@ impl Session {
         let jobs = confirmer.jobs();
         confirmer
             .router
-            .get_or_insert_with(|| Router::start(vhost.clone(), exchange.clone(), jobs))
+            .get_or_insert_with(|| Router::start(vhost.clone(), session_exchange.clone(), jobs))
             .send(Route {
                 write,
                 message,
+                exchange,
                 key,
                 ack,
             });

@@ -23,6 +23,7 @@ impl Session {
             .unwrap_or(0)
             .min(self.expiry);
         let message = inbound(
+            self.shared.exchange.as_str(),
             &will.topic,
             will.qos,
             will.retain,

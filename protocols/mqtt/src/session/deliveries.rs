@@ -134,7 +134,7 @@ impl Session {
         };
         let qos = published_qos(&d.message).min(granted);
         let message = if self.version.is_v5() {
-            match outbound_properties(&d.message, now_ms()) {
+            match outbound_properties(&d.message, now_ms(), self.shared.exchange.as_str()) {
                 Some(p) => p,
                 None => {
                     // Expired in flight ([MQTT-3.3.2-5]).

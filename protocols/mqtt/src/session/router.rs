@@ -24,6 +24,8 @@ pub(crate) struct Route {
     /// The record to wait for (none for a resend of a recorded id).
     pub write: Option<StoreWrite>,
     pub message: Message,
+    /// Where it goes when not the session's exchange (a `$queue/` publish).
+    pub exchange: Option<ExchangeName>,
     pub key: Option<PublisherSeq>,
     /// What to acknowledge (QoS 1/2); none for QoS 0.
     pub ack: Option<PendingAck>,
@@ -87,6 +89,7 @@ async fn route(vhost: &Vhost, exchange: &ExchangeName, r: Route) -> Option<Job> 
         mandatory: false,
         confirm: r.ack.is_some(),
     };
+    let exchange = r.exchange.as_ref().unwrap_or(exchange);
     let published = vhost.publish_keyed(r.message, exchange, opts, r.key).await;
     let mut ack = r.ack?;
     match published {

@@ -3,8 +3,8 @@
 
 use trident_core::message::now_ms;
 use trident_core::{ExchangeName, Message};
-use trident_engine::PublishOptions;
 use trident_engine::auth::Access;
+use trident_engine::{PublishOptions, crossing};
 
 use super::Session;
 use crate::channel::{Mode, TxPublish, TxState};
@@ -34,6 +34,7 @@ impl Session {
         }
         self.note_publish();
         let exchange_name = self.publish_exchange(ch, exchange)?;
+        let (exchange_name, routing_key) = self.resolve_address(ch, exchange_name, routing_key)?;
         self.perms
             .check_route(exchange_name.as_str(), &routing_key)?;
         let delivery_mode = header.delivery_mode();
@@ -128,6 +129,33 @@ impl Session {
         self.perms.check(Access::Write, "exchange", &exchange)?;
         self.open_channel(ch)?.last_exchange = Some((exchange, name.clone()));
         Ok(name)
+    }
+
+    /// A default-exchange publish whose routing key is a RabbitMQ-style address
+    /// (`/topic/RK`, `/exchange/X/RK`, `/queue/Q`, `/amq/queue/Q`) goes where the address
+    /// says, with the permissions of that exchange: how a replier's usual
+    /// `basic.publish('', reply_to)` reaches an MQTT requester whose reply-to is its
+    /// response topic (`crossing::reply_to_of_response_topic`).
+    fn resolve_address(
+        &mut self,
+        ch: u16,
+        exchange: ExchangeName,
+        routing_key: String,
+    ) -> AmqpResult<(ExchangeName, String)> {
+        if !exchange.is_default() {
+            return Ok((exchange, routing_key));
+        }
+        let (x, rk) = crossing::resolve_default_publish(&routing_key);
+        if x.is_empty() && rk.len() == routing_key.len() {
+            return Ok((exchange, routing_key));
+        }
+        let (x, rk) = (x.to_string(), rk.to_string());
+        let name = if x.is_empty() {
+            exchange
+        } else {
+            self.publish_exchange(ch, x)?
+        };
+        Ok((name, rk))
     }
 
     /// basic.return for an unroutable mandatory message (312 NO_ROUTE).

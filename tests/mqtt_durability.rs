@@ -532,5 +532,7 @@ fn completed_outgoing_qos2_is_not_sent_again_v311() {
 
 #[test]
 fn completed_outgoing_qos2_is_not_sent_again_v5() {
-    run(completed_outgoing_qos2_is_not_sent_again(ProtocolVersion::V5));
+    run(completed_outgoing_qos2_is_not_sent_again(
+        ProtocolVersion::V5,
+    ));
 }

@@ -59,7 +59,12 @@ async fn concurrent_publishes_share_batches_and_keep_their_order() {
     }
 
     let total = PUBLISHERS * EACH;
-    let partition = engine.topic("coalesced").unwrap().partition(0).unwrap().clone();
+    let partition = engine
+        .topic("coalesced")
+        .unwrap()
+        .partition(0)
+        .unwrap()
+        .clone();
     assert_eq!(partition.high_watermark(), total as u64);
     let mut batches = 0usize;
     let mut next_of = [0usize; PUBLISHERS];
@@ -79,7 +84,11 @@ async fn concurrent_publishes_share_batches_and_keep_their_order() {
                 let body = String::from_utf8(r.value.unwrap().to_vec()).unwrap();
                 let (p, i) = body.split_once(':').unwrap();
                 let (p, i): (usize, usize) = (p.parse().unwrap(), i.parse().unwrap());
-                assert_eq!(i, next_of[p], "publisher {p} out of order at offset {}", r.offset);
+                assert_eq!(
+                    i, next_of[p],
+                    "publisher {p} out of order at offset {}",
+                    r.offset
+                );
                 next_of[p] += 1;
             }
         }

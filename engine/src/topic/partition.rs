@@ -333,15 +333,13 @@ impl PartitionActor {
             let wait_durable = req.wait_durable;
             match self.write(&mut req) {
                 Ok(first) => {
-                    let answers = (0u64..)
-                        .zip(batch.replies)
-                        .map(|(i, reply)| {
-                            let result = AppendResult {
-                                base_offset: first.base_offset + i,
-                                ..first
-                            };
-                            (reply, result)
-                        });
+                    let answers = (0u64..).zip(batch.replies).map(|(i, reply)| {
+                        let result = AppendResult {
+                            base_offset: first.base_offset + i,
+                            ..first
+                        };
+                        (reply, result)
+                    });
                     self.answer(wait_durable, answers);
                 }
                 Err(e) => {

@@ -44,7 +44,10 @@ pub(crate) async fn append_message(
     let wait_durable = ticket.is_some() && message.is_persistent();
     // Queued inline, so that messages routed to the same partition keep their order;
     // the outcome is awaited off the publish path.
-    match partition.enqueue_record(to_record(message), wait_durable).await {
+    match partition
+        .enqueue_record(to_record(message), wait_durable)
+        .await
+    {
         Ok(pending) => {
             if let Some(t) = ticket {
                 tokio::spawn(async move {

@@ -159,8 +159,7 @@ pub async fn run(a: MqttArgs) -> Result<()> {
     // Subscribers first, each subscribed (SUBACK seen) before anything is published.
     let mut subs = Vec::new();
     for i in 0..a.subscribers {
-        let (client, mut link) =
-            mqtt_link::connect(
+        let (client, mut link) = mqtt_link::connect(
             a.protocol,
             &a.addr,
             &format!("tl-{pid}-s{i}"),
@@ -168,8 +167,8 @@ pub async fn run(a: MqttArgs) -> Result<()> {
             16,
             a.persistent_sessions,
         )
-                .await
-                .with_context(|| format!("subscriber {i}"))?;
+        .await
+        .with_context(|| format!("subscriber {i}"))?;
         client.subscribe(&topic, a.qos).await?;
         while !matches!(link.next().await?, Ev::SubAcked) {}
         let received = Arc::new(AtomicU64::new(0));

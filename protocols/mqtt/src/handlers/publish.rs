@@ -39,15 +39,8 @@ impl Session {
                 }
                 // Without DUP it is a new message reusing an id we never heard the end
                 // of (the client saw the exchange end): a new key.
-                Some(Qos2In::Unsure(k)) if p.dup => {
-                    tracing::warn!(client = %self.client_id, id = id.get(), seq = k.seq, "DIAG resend with recorded key");
-                    key = Some(*k)
-                }
-                other => {
-                    if p.dup {
-                        tracing::warn!(client = %self.client_id, id = id.get(), state = ?other, "DIAG DUP resend without a recorded key");
-                    }
-                }
+                Some(Qos2In::Unsure(k)) if p.dup => key = Some(*k),
+                _ => {}
             }
         }
         if topic.starts_with("$SYS") {

@@ -327,9 +327,20 @@ async fn drain_qos2(c: &mut Raw) -> Vec<Vec<u8>> {
 /// The publisher resends its unacknowledged QoS 2 PUBLISH after the restart, and
 /// completes the exchange.
 async fn resend_after_restart(addr: SocketAddr, v: ProtocolVersion, client: &str, topic: &str) {
+    resend_after_restart_as(addr, v, client, topic, true).await;
+}
+
+/// The same, the resend's DUP flag as given (paho-mqtt resends some without it).
+async fn resend_after_restart_as(
+    addr: SocketAddr,
+    v: ProtocolVersion,
+    client: &str,
+    topic: &str,
+    dup: bool,
+) {
     let (mut publisher, present) = Raw::connect(addr, v, client).await;
     assert!(present, "the publisher's session survived");
-    publisher.send(&qos2(topic, 9, true)).await;
+    publisher.send(&qos2(topic, 9, dup)).await;
     assert_eq!(publisher.recv().await, Packet::PubRec(PubRec::new(pid(9))));
     publisher.send(&Packet::PubRel(PubRel::new(pid(9)))).await;
     assert_eq!(
@@ -533,6 +544,53 @@ fn completed_outgoing_qos2_is_not_sent_again_v311() {
 #[test]
 fn completed_outgoing_qos2_is_not_sent_again_v5() {
     run(completed_outgoing_qos2_is_not_sent_again(
+        ProtocolVersion::V5,
+    ));
+}
+
+/// As `routed_not_acknowledged_qos2_is_stored_once`, the subscriber online and done with
+/// the first copy before the kill, and the publisher's resend after the restart without
+/// DUP: until PUBREL a PUBLISH with a recorded id is the same message ([MQTT-4.3.3-9]),
+/// DUP or not, so it is routed with its recorded key and not stored again. (paho-mqtt
+/// resent some this way in the crash soak, and each became a second copy.)
+async fn resend_without_dup_of_a_recorded_id_is_not_stored_again(v: ProtocolVersion) {
+    let mut broker = Broker::start();
+    let addr = broker.mqtt;
+    let topic = format!("d/nodup/{}", v.level());
+    let (mut sub, _) = Raw::connect(addr, v, "nodup-sub").await;
+    subscribe(&mut sub, &topic).await;
+    let (mut publisher, _) = Raw::connect(addr, v, "nodup-pub").await;
+    publisher.send(&qos2(&topic, 9, false)).await;
+    let m = next_publish(&mut sub).await;
+    let id = m.packet_id.expect("QoS 2");
+    sub.send(&Packet::PubRec(PubRec::new(id))).await;
+    assert_eq!(sub.recv().await, Packet::PubRel(PubRel::new(id)));
+    sub.send(&Packet::PubComp(PubComp::new(id))).await;
+    // The publisher never reads its PUBREC: the id stays recorded across the kill.
+    broker.kill9();
+    drop((publisher, sub));
+    broker.restart();
+
+    resend_after_restart_as(addr, v, "nodup-pub", &topic, false).await;
+    let (mut sub, present) = Raw::connect(addr, v, "nodup-sub").await;
+    assert!(present);
+    let again = drain_qos2(&mut sub).await;
+    assert!(
+        again.is_empty(),
+        "consumed before the kill, stored again by a resend without DUP: {again:?}"
+    );
+}
+
+#[test]
+fn resend_without_dup_of_a_recorded_id_is_not_stored_again_v311() {
+    run(resend_without_dup_of_a_recorded_id_is_not_stored_again(
+        ProtocolVersion::V3_1_1,
+    ));
+}
+
+#[test]
+fn resend_without_dup_of_a_recorded_id_is_not_stored_again_v5() {
+    run(resend_without_dup_of_a_recorded_id_is_not_stored_again(
         ProtocolVersion::V5,
     ));
 }

@@ -327,9 +327,20 @@ async fn drain_qos2(c: &mut Raw) -> Vec<Vec<u8>> {
 /// The publisher resends its unacknowledged QoS 2 PUBLISH after the restart, and
 /// completes the exchange.
 async fn resend_after_restart(addr: SocketAddr, v: ProtocolVersion, client: &str, topic: &str) {
+    resend_after_restart_as(addr, v, client, topic, true).await;
+}
+
+/// The same, the resend's DUP flag as given (paho-mqtt resends some without it).
+async fn resend_after_restart_as(
+    addr: SocketAddr,
+    v: ProtocolVersion,
+    client: &str,
+    topic: &str,
+    dup: bool,
+) {
     let (mut publisher, present) = Raw::connect(addr, v, client).await;
     assert!(present, "the publisher's session survived");
-    publisher.send(&qos2(topic, 9, true)).await;
+    publisher.send(&qos2(topic, 9, dup)).await;
     assert_eq!(publisher.recv().await, Packet::PubRec(PubRec::new(pid(9))));
     publisher.send(&Packet::PubRel(PubRel::new(pid(9)))).await;
     assert_eq!(
@@ -469,6 +480,117 @@ fn unanswered_outgoing_qos2_keeps_its_packet_id_v311() {
 #[test]
 fn unanswered_outgoing_qos2_keeps_its_packet_id_v5() {
     run(unanswered_outgoing_qos2_keeps_its_packet_id(
+        ProtocolVersion::V5,
+    ));
+}
+
+fn qos2_with(topic: &str, id: u16, payload: &'static [u8]) -> Packet {
+    let mut p = Publish::new(topic, payload);
+    p.qos = QoS::ExactlyOnce;
+    p.packet_id = Some(pid(id));
+    Packet::Publish(p)
+}
+
+/// Outgoing: the subscriber completed a QoS 2 exchange (PUBREC, PUBREL, PUBCOMP) and
+/// the broker has dropped its record of the id; after `kill -9` the message must not
+/// come back as a new PUBLISH. The PUBREL goes out only once the queue has written
+/// the delivery's ack, so the PUBCOMP's delete can never be on disk without it (the
+/// MQTT soak found such copies, with a new packet id, under load). A second message
+/// received before the kill shows the delete committed: its PUBLISH waited for its own
+/// id's record, which the adapter store commits after the delete.
+async fn completed_outgoing_qos2_is_not_sent_again(v: ProtocolVersion) {
+    let mut broker = Broker::start();
+    let addr = broker.mqtt;
+    let topic = format!("d/completed/{}", v.level());
+    let (mut sub, _) = Raw::connect(addr, v, "completed-sub").await;
+    subscribe(&mut sub, &topic).await;
+    let (mut publisher, _) = Raw::connect(addr, v, "completed-pub").await;
+    publisher.send(&qos2_with(&topic, 3, b"first")).await;
+    assert_eq!(publisher.recv().await, Packet::PubRec(PubRec::new(pid(3))));
+    publisher.send(&Packet::PubRel(PubRel::new(pid(3)))).await;
+    assert_eq!(
+        publisher.recv().await,
+        Packet::PubComp(PubComp::new(pid(3)))
+    );
+    let m = next_publish(&mut sub).await;
+    assert_eq!(&m.payload[..], b"first");
+    let id = m.packet_id.expect("QoS 2");
+    sub.send(&Packet::PubRec(PubRec::new(id))).await;
+    assert_eq!(sub.recv().await, Packet::PubRel(PubRel::new(id)));
+    sub.send(&Packet::PubComp(PubComp::new(id))).await;
+    publisher.send(&qos2_with(&topic, 4, b"second")).await;
+    let second = next_publish(&mut sub).await;
+    assert_eq!(&second.payload[..], b"second");
+    broker.kill9();
+    drop((publisher, sub));
+    broker.restart();
+
+    let (mut sub, present) = Raw::connect(addr, v, "completed-sub").await;
+    assert!(present);
+    assert_eq!(
+        drain_qos2(&mut sub).await,
+        vec![b"second".to_vec()],
+        "the completed message came back, or the unanswered one did not"
+    );
+}
+
+#[test]
+fn completed_outgoing_qos2_is_not_sent_again_v311() {
+    run(completed_outgoing_qos2_is_not_sent_again(
+        ProtocolVersion::V3_1_1,
+    ));
+}
+
+#[test]
+fn completed_outgoing_qos2_is_not_sent_again_v5() {
+    run(completed_outgoing_qos2_is_not_sent_again(
+        ProtocolVersion::V5,
+    ));
+}
+
+/// As `routed_not_acknowledged_qos2_is_stored_once`, the subscriber online and done with
+/// the first copy before the kill, and the publisher's resend after the restart without
+/// DUP: until PUBREL a PUBLISH with a recorded id is the same message ([MQTT-4.3.3-9]),
+/// DUP or not, so it is routed with its recorded key and not stored again. (paho-mqtt
+/// resent some this way in the crash soak, and each became a second copy.)
+async fn resend_without_dup_of_a_recorded_id_is_not_stored_again(v: ProtocolVersion) {
+    let mut broker = Broker::start();
+    let addr = broker.mqtt;
+    let topic = format!("d/nodup/{}", v.level());
+    let (mut sub, _) = Raw::connect(addr, v, "nodup-sub").await;
+    subscribe(&mut sub, &topic).await;
+    let (mut publisher, _) = Raw::connect(addr, v, "nodup-pub").await;
+    publisher.send(&qos2(&topic, 9, false)).await;
+    let m = next_publish(&mut sub).await;
+    let id = m.packet_id.expect("QoS 2");
+    sub.send(&Packet::PubRec(PubRec::new(id))).await;
+    assert_eq!(sub.recv().await, Packet::PubRel(PubRel::new(id)));
+    sub.send(&Packet::PubComp(PubComp::new(id))).await;
+    // The publisher never reads its PUBREC: the id stays recorded across the kill.
+    broker.kill9();
+    drop((publisher, sub));
+    broker.restart();
+
+    resend_after_restart_as(addr, v, "nodup-pub", &topic, false).await;
+    let (mut sub, present) = Raw::connect(addr, v, "nodup-sub").await;
+    assert!(present);
+    let again = drain_qos2(&mut sub).await;
+    assert!(
+        again.is_empty(),
+        "consumed before the kill, stored again by a resend without DUP: {again:?}"
+    );
+}
+
+#[test]
+fn resend_without_dup_of_a_recorded_id_is_not_stored_again_v311() {
+    run(resend_without_dup_of_a_recorded_id_is_not_stored_again(
+        ProtocolVersion::V3_1_1,
+    ));
+}
+
+#[test]
+fn resend_without_dup_of_a_recorded_id_is_not_stored_again_v5() {
+    run(resend_without_dup_of_a_recorded_id_is_not_stored_again(
         ProtocolVersion::V5,
     ));
 }

@@ -1,5 +1,6 @@
 //! Partitioned logs: a topic is N partitions, each owned by one task (see `partition`).
 
+mod coalesce;
 pub mod forward;
 mod partition;
 mod producer_snapshot;
@@ -126,6 +127,26 @@ impl PartitionRef {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(PartitionCommand::Append { req, reply })
+            .await
+            .map_err(|_| self.gone())?;
+        Ok(PendingAppend { rx })
+    }
+
+    /// Queues one record (a message routed to a stream) as [`Self::enqueue_append`]
+    /// does, ordered the same way. Records queued together are written as one batch
+    /// (`coalesce`); the result carries this record's own offset.
+    pub(crate) async fn enqueue_record(
+        &self,
+        record: trident_records::record::NewRecord,
+        wait_durable: bool,
+    ) -> Result<PendingAppend> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(PartitionCommand::AppendRecord {
+                record,
+                wait_durable,
+                reply,
+            })
             .await
             .map_err(|_| self.gone())?;
         Ok(PendingAppend { rx })

@@ -15,6 +15,7 @@ use trident_core::message::now_ms;
 use trident_core::{BatchEncoding, Durability, Error, Offset, Result, TopicName};
 use trident_storage::{LogConfig, SegmentLog};
 
+use super::coalesce::{Coalescer, Reply};
 use super::producer_snapshot;
 use super::producer_state::{ProducerStates, SeqCheck};
 use super::{AppendError, AppendRequest, AppendResult, PartitionRef, ReadResult};
@@ -36,6 +37,12 @@ pub(crate) struct PartitionShared {
 pub(crate) enum PartitionCommand {
     Append {
         req: AppendRequest,
+        reply: oneshot::Sender<Result<AppendResult, AppendError>>,
+    },
+    /// One record, written in one batch with the records queued beside it.
+    AppendRecord {
+        record: trident_records::record::NewRecord,
+        wait_durable: bool,
         reply: oneshot::Sender<Result<AppendResult, AppendError>>,
     },
     Read {
@@ -74,10 +81,10 @@ struct PartitionActor {
     retention_every: Duration,
     next_retention: Instant,
     /// Answers held back until the next sync.
-    awaiting_sync: Vec<(
-        oneshot::Sender<Result<AppendResult, AppendError>>,
-        AppendResult,
-    )>,
+    awaiting_sync: Vec<(Reply, AppendResult)>,
+    /// Record appends of this round, written as one batch before anything else is
+    /// handled (so that they keep their place among other commands) and at its end.
+    coalescer: Coalescer,
 }
 
 pub(crate) fn spawn_partition(
@@ -113,6 +120,7 @@ pub(crate) fn spawn_partition(
         retention_every,
         next_retention: Instant::now() + retention_every,
         awaiting_sync: Vec::new(),
+        coalescer: Coalescer::default(),
     };
     tokio::spawn(actor.run(rx));
     Ok(PartitionRef {
@@ -170,6 +178,7 @@ impl PartitionActor {
                     Err(_) => break,
                 }
             }
+            self.append_coalesced();
             self.flush();
         }
     }
@@ -207,8 +216,20 @@ impl PartitionActor {
 
     /// Returns true when the task must stop.
     fn handle(&mut self, cmd: PartitionCommand) -> bool {
+        if !matches!(cmd, PartitionCommand::AppendRecord { .. }) {
+            self.append_coalesced();
+        }
         match cmd {
             PartitionCommand::Append { req, reply } => self.append(req, reply),
+            PartitionCommand::AppendRecord {
+                record,
+                wait_durable,
+                reply,
+            } => {
+                if self.coalescer.push(record, wait_durable, reply) {
+                    self.append_coalesced();
+                }
+            }
             PartitionCommand::Read {
                 offset,
                 max_bytes,
@@ -295,6 +316,43 @@ impl PartitionActor {
                 }
             }
         }
+        let wait_durable = req.wait_durable;
+        match self.write(&mut req) {
+            Ok(result) => self.answer(wait_durable, std::iter::once((reply, result))),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Writes the record appends gathered this round as one batch (or several, see
+    /// `Coalescer::take`); each record's answer carries its own offset.
+    fn append_coalesced(&mut self) {
+        for batch in self.coalescer.take() {
+            let mut req = batch.req;
+            let wait_durable = req.wait_durable;
+            match self.write(&mut req) {
+                Ok(first) => {
+                    let answers = (0u64..).zip(batch.replies).map(|(i, reply)| {
+                        let result = AppendResult {
+                            base_offset: first.base_offset + i,
+                            ..first
+                        };
+                        (reply, result)
+                    });
+                    self.answer(wait_durable, answers);
+                }
+                Err(e) => {
+                    for reply in batch.replies {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes one batch to the log (offset patched, producer state and metrics kept).
+    fn write(&mut self, req: &mut AppendRequest) -> Result<AppendResult, AppendError> {
         let base = self.log.next_offset();
         if req.encoding == BatchEncoding::RecordBatchV2 && req.bytes.len() >= 8 {
             // The batch's first field is its base offset, which the producer leaves at
@@ -312,8 +370,7 @@ impl PartitionActor {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(partition = %self.name, error = %e, "append failed");
-                let _ = reply.send(Err(AppendError::Engine(Error::from(e).to_string())));
-                return;
+                return Err(AppendError::Engine(Error::from(e).to_string()));
             }
         };
         self.dirty = true;
@@ -329,16 +386,27 @@ impl PartitionActor {
         }
         Metrics::add(&self.metrics.records_appended, u64::from(req.record_count));
         Metrics::add(&self.metrics.bytes_appended, req.bytes.len() as u64);
-        let result = AppendResult {
+        Ok(AppendResult {
             base_offset,
             log_start_offset: self.log.start_offset(),
             duplicate: false,
-        };
-        if req.wait_durable && self.durability == Durability::Fsync {
-            self.awaiting_sync.push((reply, result));
+        })
+    }
+
+    /// Answers written appends: after the next group fsync when they asked for
+    /// durability under `durability = fsync`, otherwise now.
+    fn answer(
+        &mut self,
+        wait_durable: bool,
+        answers: impl IntoIterator<Item = (Reply, AppendResult)>,
+    ) {
+        if wait_durable && self.durability == Durability::Fsync {
+            self.awaiting_sync.extend(answers);
         } else {
             self.publish_state();
-            let _ = reply.send(Ok(result));
+            for (reply, result) in answers {
+                let _ = reply.send(Ok(result));
+            }
         }
     }
 

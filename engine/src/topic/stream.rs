@@ -1,5 +1,6 @@
 //! Topics as binding destinations ("streams"): a binding whose destination names a
-//! topic instead of a queue appends each message it routes as one record, so that
+//! topic instead of a queue appends each message it routes as one record (records
+//! queued on a partition together share one batch, `topic::coalesce`), so that
 //! Kafka consumers read what AMQP and MQTT publishers send. The routing table does not
 //! know the difference (it routes to names); the vhost resolves a name that is not a
 //! queue against the engine's topics at delivery time.
@@ -12,11 +13,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use trident_core::{BatchEncoding, Message, TopicName};
-use trident_records::{record, to_record};
+use trident_core::{Message, TopicName};
+use trident_records::to_record;
 
 use crate::publish::{ConfirmTicket, Nack};
-use crate::topic::{AppendRequest, Topic};
+use crate::topic::Topic;
 
 /// The engine's topics, shared with the vhosts so they can resolve stream destinations
 /// without a reference to the engine.
@@ -36,25 +37,17 @@ pub(crate) async fn append_message(
             t.complete(Err(Nack::Storage(name.clone(), why)));
         }
     };
-    let bytes = match record::encode(&[to_record(message)], None) {
-        Ok(b) => b,
-        Err(e) => return fail(ticket, e.to_string()),
-    };
     let index = topic.choose_partition(message.key.as_deref());
     let Some(partition) = topic.partition(index) else {
         return fail(ticket, format!("partition {index} is missing"));
     };
-    let req = AppendRequest {
-        record_count: 1,
-        max_timestamp: message.timestamp_ms,
-        encoding: BatchEncoding::RecordBatchV2,
-        bytes,
-        producer: None,
-        wait_durable: ticket.is_some() && message.is_persistent(),
-    };
+    let wait_durable = ticket.is_some() && message.is_persistent();
     // Queued inline, so that messages routed to the same partition keep their order;
     // the outcome is awaited off the publish path.
-    match partition.enqueue_append(req).await {
+    match partition
+        .enqueue_record(to_record(message), wait_durable)
+        .await
+    {
         Ok(pending) => {
             if let Some(t) = ticket {
                 tokio::spawn(async move {

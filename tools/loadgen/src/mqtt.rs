@@ -67,6 +67,10 @@ pub struct MqttArgs {
     /// Free-form label copied into the JSON line (e.g. trident, mosquitto).
     #[arg(long, default_value = "")]
     pub label: String,
+    /// Persistent sessions for every client (clean session / clean start off), as a
+    /// durable subscriber uses them; the default is clean sessions.
+    #[arg(long)]
+    pub persistent_sessions: bool,
 }
 
 /// A set of sequence numbers, one bit each.
@@ -155,10 +159,16 @@ pub async fn run(a: MqttArgs) -> Result<()> {
     // Subscribers first, each subscribed (SUBACK seen) before anything is published.
     let mut subs = Vec::new();
     for i in 0..a.subscribers {
-        let (client, mut link) =
-            mqtt_link::connect(a.protocol, &a.addr, &format!("tl-{pid}-s{i}"), 100, 16)
-                .await
-                .with_context(|| format!("subscriber {i}"))?;
+        let (client, mut link) = mqtt_link::connect(
+            a.protocol,
+            &a.addr,
+            &format!("tl-{pid}-s{i}"),
+            100,
+            16,
+            a.persistent_sessions,
+        )
+        .await
+        .with_context(|| format!("subscriber {i}"))?;
         client.subscribe(&topic, a.qos).await?;
         while !matches!(link.next().await?, Ev::SubAcked) {}
         let received = Arc::new(AtomicU64::new(0));
@@ -179,6 +189,7 @@ pub async fn run(a: MqttArgs) -> Result<()> {
             &format!("tl-{pid}-p{i}"),
             a.inflight,
             a.client_queue,
+            a.persistent_sessions,
         )
         .await
         .with_context(|| format!("publisher {i}"))?;
@@ -315,6 +326,7 @@ pub async fn run(a: MqttArgs) -> Result<()> {
         "addr": a.addr,
         "protocol": match a.protocol { Protocol::V311 => "3.1.1", Protocol::V5 => "5.0" },
         "qos": a.qos,
+        "persistent_sessions": a.persistent_sessions,
         "shape": scenario,
         "publishers": a.publishers,
         "subscribers": a.subscribers,

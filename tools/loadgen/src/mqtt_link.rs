@@ -65,12 +65,16 @@ fn qos5(q: u8) -> rumqttc::v5::mqttbytes::QoS {
 /// unacknowledged QoS 1/2 publishes (in 5.0 also by the broker's Receive Maximum);
 /// `queue` is the client's request channel, kept small so that a saturated broker
 /// pushes back on the publisher instead of messages piling up in the client.
+/// `persistent` asks for a session that outlives the connection (3.1.1 clean session
+/// off, 5.0 clean start off with a one-hour expiry): the broker then keeps the
+/// subscriptions in durable queues and, at QoS 2, records packet ids before it answers.
 pub async fn connect(
     proto: Protocol,
     addr: &str,
     id: &str,
     inflight: u16,
     queue: usize,
+    persistent: bool,
 ) -> Result<(Client, Link)> {
     let (host, port) = addr
         .rsplit_once(':')
@@ -81,14 +85,19 @@ pub async fn connect(
             let mut o = rumqttc::MqttOptions::new(id, host, port);
             o.set_inflight(inflight.max(1))
                 .set_keep_alive(Duration::from_secs(60))
-                .set_max_packet_size(1 << 20, 1 << 20);
+                .set_max_packet_size(1 << 20, 1 << 20)
+                .set_clean_session(!persistent);
             let (c, el) = rumqttc::AsyncClient::new(o, queue.max(1));
             (Client::V311(c), Link::V311(Box::new(el)))
         }
         Protocol::V5 => {
             let mut o = rumqttc::v5::MqttOptions::new(id, host, port);
             o.set_outgoing_inflight_upper_limit(inflight.max(1))
-                .set_keep_alive(Duration::from_secs(60));
+                .set_keep_alive(Duration::from_secs(60))
+                .set_clean_start(!persistent);
+            if persistent {
+                o.set_session_expiry_interval(Some(3600));
+            }
             let (c, el) = rumqttc::v5::AsyncClient::new(o, queue.max(1));
             (Client::V5(c), Link::V5(Box::new(el)))
         }

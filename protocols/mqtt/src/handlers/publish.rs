@@ -38,10 +38,14 @@ impl Session {
                     self.send(&Packet::PubRec(PubRec::new(id)));
                     return Ok(());
                 }
-                // Without DUP it is a new message reusing an id we never heard the end
-                // of (the client saw the exchange end): a new key.
-                Some(Qos2In::Unsure(k)) if p.dup => key = Some(*k),
-                _ => {}
+                // Recorded by an earlier connection or run, with or without DUP: the
+                // same message ([MQTT-4.3.3-9]: until PUBREL, a PUBLISH with this id is
+                // answered as the first one). The client cannot have reused the id: its
+                // release is deleted from the store before PUBCOMP goes out. paho-mqtt
+                // resends some unacknowledged QoS 2 publishes without DUP after a
+                // reconnect; treating those as new routed them twice (the crash soak).
+                Some(Qos2In::Unsure(k)) => key = Some(*k),
+                None => {}
             }
         }
         if topic.starts_with("$SYS") {

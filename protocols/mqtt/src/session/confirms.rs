@@ -39,8 +39,8 @@ pub(crate) enum Done {
     Refused(PendingAck, ReasonCode, String),
     /// The release of a QoS 2 id is recorded: send PUBCOMP.
     Released(PacketId),
-    /// The PUBREC of an outgoing QoS 2 message is recorded and its delivery settled:
-    /// send PUBREL.
+    /// The PUBREC of an outgoing QoS 2 message is recorded and its delivery's ack
+    /// written: send PUBREL.
     Received(PacketId),
 }
 
@@ -87,7 +87,17 @@ impl Confirmer {
                     Job::Received(id, write, queue, delivery) => {
                         match written(write).await {
                             Ok(()) => {
-                                let _ = queue.settle(vec![delivery], Outcome::Ack).await;
+                                // PUBREL waits until the queue has written the ack:
+                                // the client's PUBCOMP deletes the PUBREC record, and
+                                // a crash after that delete with the ack still unwritten
+                                // brought the message back as a new PUBLISH (a new
+                                // packet id, so the client delivered it twice; the
+                                // soak's duplicates).
+                                if let Ok(w) =
+                                    queue.settle_written(vec![delivery], Outcome::Ack).await
+                                {
+                                    w.wait().await;
+                                }
                             }
                             // Unsettled, the delivery comes back on the next
                             // connection: at least once rather than lost.

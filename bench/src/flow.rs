@@ -130,6 +130,7 @@ impl Receiver {
     pub fn on_message(&mut self, payload: &[u8]) {
         let now = stamp::now_ns();
         match stamp::read(payload) {
+            Some(s) if s.producer == stamp::BACKLOG => self.tally.record_foreign(),
             Some(s) => {
                 self.tally.record(s.producer, s.seq);
                 self.latency.record(now.saturating_sub(s.sent_ns));
@@ -217,7 +218,8 @@ pub fn summarize(
 
 /// How several receivers shared the messages: each one's count, or the range for many.
 fn shares_note(shares: &[u64]) -> String {
-    match shares.len() {
+    let idle = shares.iter().filter(|&&s| s == 0).count();
+    let mut note = match shares.len() {
         0 | 1 => String::new(),
         2..=8 => format!(
             "per consumer {}",
@@ -232,7 +234,11 @@ fn shares_note(shares: &[u64]) -> String {
             shares.iter().min().unwrap_or(&0),
             shares.iter().max().unwrap_or(&0)
         ),
+    };
+    if idle > 0 && shares.len() > 1 {
+        note.push_str(&format!(", {idle} idle"));
     }
+    note
 }
 
 /// A name no earlier run used, for queues, exchanges and topics.

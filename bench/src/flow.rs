@@ -328,4 +328,28 @@ mod tests {
         );
         assert_eq!((m.received, m.lost, m.duplicated), (11, 2, 1));
     }
+
+    #[test]
+    fn backlog_messages_count_but_are_neither_matched_nor_timed() {
+        let finish = Finish::new(true);
+        let mut r = receiver(Layout::Competing(1), &finish);
+        r.on_message(&payload(stamp::BACKLOG, 0));
+        r.on_message(&payload(stamp::BACKLOG, 0));
+        r.on_message(&payload(0, 0));
+        finish.produced(1 + 2);
+        assert!(r.done());
+        let m = summarize(Layout::Competing(1), &[(0, 1)], vec![r], Instant::now(), 32);
+        assert_eq!((m.received, m.lost, m.duplicated), (3, 0, 0));
+        assert_eq!(m.latency.map(|h| h.len()), Some(1));
+    }
+
+    #[test]
+    fn idle_consumers_are_named() {
+        assert_eq!(
+            shares_note(&[150, 150, 0, 0]),
+            "per consumer 150/150/0/0, 2 idle"
+        );
+        assert_eq!(shares_note(&[3, 4]), "per consumer 3/4");
+        assert_eq!(shares_note(&[0]), "");
+    }
 }

@@ -263,3 +263,19 @@ pub async fn run(ends: &Ends, i: Proto, o: Proto, run: &Run) -> Result<Measured>
     }
     Ok(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_topic_bound_from_amqp_or_mqtt_needs_amqp() {
+        assert_eq!(
+            needs(Proto::Mqtt, Proto::Kafka),
+            vec!["mqtt", "kafka", "amqp"]
+        );
+        assert_eq!(needs(Proto::Amqp, Proto::Kafka), vec!["amqp", "kafka"]);
+        assert_eq!(needs(Proto::Kafka, Proto::Kafka), vec!["kafka"]);
+        assert_eq!(needs(Proto::Kafka, Proto::Mqtt), vec!["kafka", "mqtt"]);
+    }
+}

@@ -95,3 +95,19 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
     }
     rows
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kill_falls_past_the_middle_and_off_ack_boundaries() {
+        assert_eq!(kill_point(300), 160);
+        assert_eq!(kill_point(50_000), 26_501);
+        assert_eq!(kill_point(1), 1);
+        assert_eq!(kill_point(2), 1);
+        for n in [300u64, 1000, 50_000] {
+            assert_ne!(kill_point(n) % 50, 0, "{n}");
+        }
+    }
+}

@@ -60,6 +60,9 @@ impl Quota {
     }
 }
 
+/// How long a receiver that got nothing yet waits after the producers finished.
+const FIRST_MESSAGE: Duration = Duration::from_secs(30);
+
 /// What the receivers of one run share: how many messages are expected in total once the
 /// producers are done, and whether they are.
 #[derive(Debug)]
@@ -157,7 +160,14 @@ impl Receiver {
         if got >= expected {
             return true;
         }
-        self.finish.is_produced() && self.last_any.elapsed() > self.finish.idle
+        // Before the first message, wait longer: a group join (5 s on some Kafka-protocol
+        // brokers) is not a loss.
+        let idle = if self.last.is_none() {
+            self.finish.idle.max(FIRST_MESSAGE)
+        } else {
+            self.finish.idle
+        };
+        self.finish.is_produced() && self.last_any.elapsed() > idle
     }
 
     /// Called while waiting for messages, so that the idle clock starts no earlier than

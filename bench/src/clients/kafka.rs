@@ -2,7 +2,7 @@
 //! receiver, each on its own blocking thread (librdkafka has its own threads anyway).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -164,6 +164,7 @@ pub async fn run(addr: &HostPort, flow: Flow, run: &Run) -> Result<Measured> {
     }
     let finish = Finish::new(run.quick);
     let mut receivers = Vec::new();
+    let mut assigned = Vec::new();
     let group = unique_name("group");
     for i in 0..flow.layout.receivers() {
         let mut cfg = ClientConfig::new();
@@ -194,11 +195,30 @@ pub async fn run(addr: &HostPort, flow: Flow, run: &Run) -> Result<Measured> {
             _ => consumer.subscribe(&[&topic]).context("subscribe")?,
         }
         let r = Receiver::new(flow.layout, finish.clone(), run.progress.clone());
-        receivers.push(tokio::task::spawn_blocking(move || receive(consumer, r)));
+        let owned = Arc::new(AtomicUsize::new(0));
+        assigned.push(owned.clone());
+        receivers.push(tokio::task::spawn_blocking(move || {
+            receive_owning(consumer, r, Some(owned))
+        }));
+    }
+    if let Layout::Competing(_) = flow.layout {
+        // Wait until the group gave out every partition (a join takes 3 s with Kafka's
+        // initial rebalance delay, 5 to 20 s on some Kafka-protocol brokers), so that
+        // latency is not the join.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while assigned
+            .iter()
+            .map(|a| a.load(Ordering::Acquire))
+            .sum::<usize>()
+            < flow.partitions.max(1) as usize
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     if flow.layout != Layout::SendOnly {
-        // Let the group settle (and assigned readers resolve their start offsets and
-        // send their first fetch) before producing, so that latency is not the start.
+        // Let assigned readers resolve their start offsets and send their first fetch
+        // before producing, so that latency is not the start.
         tokio::time::sleep(Duration::from_millis(if run.quick { 500 } else { 3000 })).await;
     }
 
@@ -320,8 +340,24 @@ pub(crate) fn produce(
     Ok((seq, note))
 }
 
-pub(crate) fn receive(consumer: BaseConsumer, mut r: Receiver) -> Result<Receiver> {
+pub(crate) fn receive(consumer: BaseConsumer, r: Receiver) -> Result<Receiver> {
+    receive_owning(consumer, r, None)
+}
+
+/// Like [`receive`]; until the consumer owns partitions, publishes how many to `owned`.
+fn receive_owning(
+    consumer: BaseConsumer,
+    mut r: Receiver,
+    mut owned: Option<Arc<AtomicUsize>>,
+) -> Result<Receiver> {
     while !r.done() {
+        if let Some(o) = &owned {
+            let n = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+            o.store(n, Ordering::Release);
+            if n > 0 {
+                owned = None;
+            }
+        }
         match consumer.poll(Duration::from_millis(100)) {
             None => r.waiting(),
             Some(Err(e)) => bail!("consume: {e}"),

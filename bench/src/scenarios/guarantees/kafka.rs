@@ -60,7 +60,7 @@ pub async fn run(addr: &HostPort, mode: Mode, n: u64, run: &Run) -> Result<Measu
         Mode::AtMostOnce => note.push_str("; acks=0, commit before processing"),
         Mode::AtLeastOnce => note.push_str("; acks=all, commit after processing"),
         Mode::ExactlyOnce => note.push_str(&format!(
-            "; idempotent producer, {dropped} re-reads dropped by key dedup; no transactions (Trident does not serve them)"
+            "; idempotent producer, {dropped} re-reads dropped by key dedup; no transactions (Trident does not serve them, so the bench uses them on no target)"
         )),
     }
     if let Some(e) = errors {

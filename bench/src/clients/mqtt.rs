@@ -71,6 +71,9 @@ pub async fn run(addr: &HostPort, flow: Flow, run: &Run) -> Result<Measured> {
     let (publish_topic, filter) = match flow.layout {
         // A wildcard subscription per subscriber, as fan-out over MQTT is usually done.
         Layout::Fanout(_) => (format!("{base}/x"), format!("{base}/#")),
+        // One consumer needs no group: a plain subscription works on brokers without
+        // shared subscriptions (RabbitMQ 3.10).
+        Layout::Competing(1) => (base.clone(), base.clone()),
         // A shared subscription: the broker hands each message to one of the group.
         Layout::Competing(_) => (base.clone(), format!("$share/bench/{base}")),
         Layout::SendOnly => (base.clone(), String::new()),

@@ -111,6 +111,8 @@ pub struct Receiver {
     pub bytes: u64,
     pub last: Option<Instant>,
     last_any: Instant,
+    /// Nothing arrived since the start or a restart: wait [`FIRST_MESSAGE`] before idle.
+    fresh: bool,
     fanout: bool,
     finish: Arc<Finish>,
     progress: Arc<Progress>,
@@ -124,6 +126,7 @@ impl Receiver {
             bytes: 0,
             last: None,
             last_any: Instant::now(),
+            fresh: true,
             fanout: matches!(layout, Layout::Fanout(_)),
             finish,
             progress,
@@ -144,6 +147,7 @@ impl Receiver {
         let at = Instant::now();
         self.last = Some(at);
         self.last_any = at;
+        self.fresh = false;
         self.progress.add(1);
         self.finish.received.fetch_add(1, Ordering::Relaxed);
     }
@@ -162,12 +166,19 @@ impl Receiver {
         }
         // Before the first message, wait longer: a group join (5 s on some Kafka-protocol
         // brokers) is not a loss.
-        let idle = if self.last.is_none() {
+        let idle = if self.fresh {
             self.finish.idle.max(FIRST_MESSAGE)
         } else {
             self.finish.idle
         };
         self.finish.is_produced() && self.last_any.elapsed() > idle
+    }
+
+    /// The consumer behind this receiver was restarted (`guarantees`): its group join or
+    /// session resumption is not idleness.
+    pub fn restarted(&mut self) {
+        self.fresh = true;
+        self.last_any = Instant::now();
     }
 
     /// Called while waiting for messages, so that the idle clock starts no earlier than

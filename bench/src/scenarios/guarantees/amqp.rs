@@ -54,6 +54,9 @@ pub async fn run(uri: &str, mode: Mode, n: u64, run: &Run) -> Result<Measured> {
         let conn = connect(uri, &format!("trident-bench guarantees consumer {life}")).await?;
         let ch = conn.create_channel().await?;
         ch.basic_qos(100, BasicQosOptions::default()).await?;
+        if life > 0 {
+            r.restarted();
+        }
         let no_ack = mode == Mode::AtMostOnce;
         let mut consumer = ch
             .basic_consume(

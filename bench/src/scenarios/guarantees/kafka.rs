@@ -91,6 +91,9 @@ fn consume(
             .set("fetch.queue.backoff.ms", "10")
             .create()
             .context("consumer")?;
+        if life > 0 {
+            r.restarted();
+        }
         c.subscribe(&[topic]).context("subscribe")?;
         let mut killed = false;
         while !killed && !r.done() {

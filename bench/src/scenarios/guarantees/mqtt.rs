@@ -62,6 +62,9 @@ pub async fn run(addr: &HostPort, mode: Mode, n: u64, run: &Run) -> Result<Measu
                 Ok::<_, anyhow::Error>(sent)
             }));
         }
+        if life > 0 {
+            r.restarted();
+        }
         let killed = loop {
             if r.done() {
                 break false;

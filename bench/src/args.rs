@@ -18,6 +18,17 @@ pub enum Scenario {
     /// Competing consumers vs every subscriber getting every message.
     #[value(name = "p2p-pubsub")]
     P2pPubsub,
+    /// Push (consume with prefetch) vs pull (basic.get, Kafka fetch variants).
+    #[value(name = "push-pull")]
+    PushPull,
+    /// Throughput and p99 while a queue and a log hold a backlog (--backlog).
+    Backlog,
+    /// At-most/at-least/exactly-once with the consumer killed and restarted mid-run.
+    Guarantees,
+    /// N consumers on P partitions, rebalance time, replay by rewinding.
+    Groups,
+    /// The same flow within one protocol and across protocols (IN->OUT).
+    Cross,
     /// Every scenario above, then report.html and report.md.
     All,
 }
@@ -29,16 +40,26 @@ impl Scenario {
             Scenario::Batching => "batching",
             Scenario::Fanout => "fanout",
             Scenario::P2pPubsub => "p2p-pubsub",
+            Scenario::PushPull => "push-pull",
+            Scenario::Backlog => "backlog",
+            Scenario::Guarantees => "guarantees",
+            Scenario::Groups => "groups",
+            Scenario::Cross => "cross",
             Scenario::All => "all",
         }
     }
 
     /// What `all` runs, in order.
-    pub const SET: [Scenario; 4] = [
+    pub const SET: [Scenario; 9] = [
         Scenario::Sink,
         Scenario::Batching,
+        Scenario::PushPull,
+        Scenario::Backlog,
+        Scenario::Guarantees,
+        Scenario::Groups,
         Scenario::Fanout,
         Scenario::P2pPubsub,
+        Scenario::Cross,
     ];
 }
 
@@ -68,6 +89,10 @@ pub struct BenchArgs {
     /// Publisher connections per variant.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_connections)]
     pub connections: usize,
+    /// Backlogs for `backlog`, a comma-separated list of message counts with an optional
+    /// k or M suffix (default 0,1M,10M; with --quick 0,1k).
+    #[arg(long, value_name = "N[,N...]", value_parser = parse_backlog)]
+    pub backlog: Option<Backlogs>,
     /// Tiny counts and fewer variants: finishes in seconds (tests, smoke runs).
     #[arg(long)]
     pub quick: bool,
@@ -83,7 +108,19 @@ pub enum Budget {
     For(Duration),
 }
 
+/// The backlog sizes of `backlog`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backlogs(pub Vec<u64>);
+
 impl BenchArgs {
+    pub fn backlogs(&self) -> Vec<u64> {
+        match (&self.backlog, self.quick) {
+            (Some(b), _) => b.0.clone(),
+            (None, true) => vec![0, 1000],
+            (None, false) => vec![0, 1_000_000, 10_000_000],
+        }
+    }
+
     pub fn budget(&self) -> Budget {
         match (self.count, self.duration) {
             (Some(n), _) => Budget::Count(n),
@@ -236,6 +273,28 @@ fn parse_count(s: &str) -> Result<u64, String> {
     }
 }
 
+pub fn parse_backlog(s: &str) -> Result<Backlogs, String> {
+    let mut v = Vec::new();
+    for part in s.split(',') {
+        let p = part.trim();
+        let (digits, mult) = match p.strip_suffix(['k', 'K']) {
+            Some(d) => (d, 1_000),
+            None => match p.strip_suffix('M') {
+                Some(d) => (d, 1_000_000),
+                None => (p, 1),
+            },
+        };
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("{p:?}: expected a count such as 0, 5000, 100k or 1M"))?;
+        v.push(
+            n.checked_mul(mult)
+                .ok_or_else(|| format!("{p:?}: too large"))?,
+        );
+    }
+    Ok(Backlogs(v))
+}
+
 fn parse_connections(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=10_000).contains(&n) => Ok(n),
@@ -292,6 +351,16 @@ mod tests {
         assert!(parse_target("x=mqtt://h").is_err());
         assert!(parse_target("x=mqtt://h:99999").is_err());
         assert!(parse_target("=mqtt://h:1").is_err());
+    }
+
+    #[test]
+    fn backlog_list() {
+        assert_eq!(
+            parse_backlog("0,1M,10M,5k,7").map(|b| b.0),
+            Ok(vec![0, 1_000_000, 10_000_000, 5000, 7])
+        );
+        assert!(parse_backlog("lots").is_err());
+        assert!(parse_backlog("1,,2").is_err());
     }
 
     #[test]

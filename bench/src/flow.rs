@@ -60,6 +60,9 @@ impl Quota {
     }
 }
 
+/// How long a receiver that got nothing yet waits after the producers finished.
+const FIRST_MESSAGE: Duration = Duration::from_secs(30);
+
 /// What the receivers of one run share: how many messages are expected in total once the
 /// producers are done, and whether they are.
 #[derive(Debug)]
@@ -108,6 +111,8 @@ pub struct Receiver {
     pub bytes: u64,
     pub last: Option<Instant>,
     last_any: Instant,
+    /// Nothing arrived since the start or a restart: wait [`FIRST_MESSAGE`] before idle.
+    fresh: bool,
     fanout: bool,
     finish: Arc<Finish>,
     progress: Arc<Progress>,
@@ -121,6 +126,7 @@ impl Receiver {
             bytes: 0,
             last: None,
             last_any: Instant::now(),
+            fresh: true,
             fanout: matches!(layout, Layout::Fanout(_)),
             finish,
             progress,
@@ -130,6 +136,7 @@ impl Receiver {
     pub fn on_message(&mut self, payload: &[u8]) {
         let now = stamp::now_ns();
         match stamp::read(payload) {
+            Some(s) if s.producer == stamp::BACKLOG => self.tally.record_foreign(),
             Some(s) => {
                 self.tally.record(s.producer, s.seq);
                 self.latency.record(now.saturating_sub(s.sent_ns));
@@ -140,6 +147,7 @@ impl Receiver {
         let at = Instant::now();
         self.last = Some(at);
         self.last_any = at;
+        self.fresh = false;
         self.progress.add(1);
         self.finish.received.fetch_add(1, Ordering::Relaxed);
     }
@@ -156,7 +164,21 @@ impl Receiver {
         if got >= expected {
             return true;
         }
-        self.finish.is_produced() && self.last_any.elapsed() > self.finish.idle
+        // Before the first message, wait longer: a group join (5 s on some Kafka-protocol
+        // brokers) is not a loss.
+        let idle = if self.fresh {
+            self.finish.idle.max(FIRST_MESSAGE)
+        } else {
+            self.finish.idle
+        };
+        self.finish.is_produced() && self.last_any.elapsed() > idle
+    }
+
+    /// The consumer behind this receiver was restarted (`guarantees`): its group join or
+    /// session resumption is not idleness.
+    pub fn restarted(&mut self) {
+        self.fresh = true;
+        self.last_any = Instant::now();
     }
 
     /// Called while waiting for messages, so that the idle clock starts no earlier than
@@ -217,7 +239,8 @@ pub fn summarize(
 
 /// How several receivers shared the messages: each one's count, or the range for many.
 fn shares_note(shares: &[u64]) -> String {
-    match shares.len() {
+    let idle = shares.iter().filter(|&&s| s == 0).count();
+    let mut note = match shares.len() {
         0 | 1 => String::new(),
         2..=8 => format!(
             "per consumer {}",
@@ -232,7 +255,11 @@ fn shares_note(shares: &[u64]) -> String {
             shares.iter().min().unwrap_or(&0),
             shares.iter().max().unwrap_or(&0)
         ),
+    };
+    if idle > 0 && shares.len() > 1 {
+        note.push_str(&format!(", {idle} idle"));
     }
+    note
 }
 
 /// A name no earlier run used, for queues, exchanges and topics.
@@ -321,5 +348,29 @@ mod tests {
             32,
         );
         assert_eq!((m.received, m.lost, m.duplicated), (11, 2, 1));
+    }
+
+    #[test]
+    fn backlog_messages_count_but_are_neither_matched_nor_timed() {
+        let finish = Finish::new(true);
+        let mut r = receiver(Layout::Competing(1), &finish);
+        r.on_message(&payload(stamp::BACKLOG, 0));
+        r.on_message(&payload(stamp::BACKLOG, 0));
+        r.on_message(&payload(0, 0));
+        finish.produced(1 + 2);
+        assert!(r.done());
+        let m = summarize(Layout::Competing(1), &[(0, 1)], vec![r], Instant::now(), 32);
+        assert_eq!((m.received, m.lost, m.duplicated), (3, 0, 0));
+        assert_eq!(m.latency.map(|h| h.len()), Some(1));
+    }
+
+    #[test]
+    fn idle_consumers_are_named() {
+        assert_eq!(
+            shares_note(&[150, 150, 0, 0]),
+            "per consumer 150/150/0/0, 2 idle"
+        );
+        assert_eq!(shares_note(&[3, 4]), "per consumer 3/4");
+        assert_eq!(shares_note(&[0]), "");
     }
 }

@@ -113,6 +113,11 @@ pub fn about(s: Scenario) -> &'static str {
         Scenario::Batching => scenarios::batching::ABOUT,
         Scenario::Fanout => scenarios::fanout::ABOUT,
         Scenario::P2pPubsub => scenarios::p2p_pubsub::ABOUT,
+        Scenario::PushPull => scenarios::push_pull::ABOUT,
+        Scenario::Backlog => scenarios::backlog::ABOUT,
+        Scenario::Guarantees => scenarios::guarantees::ABOUT,
+        Scenario::Groups => scenarios::groups::ABOUT,
+        Scenario::Cross => scenarios::cross::ABOUT,
         Scenario::All => "Every scenario, then one report.",
     }
 }
@@ -123,6 +128,11 @@ async fn run_one(ctx: &Ctx) -> Vec<Row> {
         Scenario::Batching => scenarios::batching::run(ctx).await,
         Scenario::Fanout => scenarios::fanout::run(ctx).await,
         Scenario::P2pPubsub => scenarios::p2p_pubsub::run(ctx).await,
+        Scenario::PushPull => scenarios::push_pull::run(ctx).await,
+        Scenario::Backlog => scenarios::backlog::run(ctx).await,
+        Scenario::Guarantees => scenarios::guarantees::run(ctx).await,
+        Scenario::Groups => scenarios::groups::run(ctx).await,
+        Scenario::Cross => scenarios::cross::run(ctx).await,
         Scenario::All => Vec::new(),
     }
 }
@@ -136,7 +146,8 @@ async fn run(a: &BenchArgs, command: &str) -> anyhow::Result<bool> {
         a.budget(),
         a.connections,
         a.quick,
-    );
+    )
+    .with_backlogs(a.backlogs());
     let list: Vec<Scenario> = match a.scenario {
         Scenario::All => Scenario::SET.to_vec(),
         s => vec![s],

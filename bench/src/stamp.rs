@@ -12,6 +12,10 @@ use std::time::Instant;
 /// The smallest payload that holds a whole stamp.
 pub const STAMP_LEN: usize = 20;
 
+/// The producer id of backlog messages (`backlog`): published before the measured run,
+/// counted as received but neither matched against a producer nor timed.
+pub const BACKLOG: u32 = u32::MAX;
+
 fn base() -> Instant {
     static BASE: OnceLock<Instant> = OnceLock::new();
     *BASE.get_or_init(Instant::now)

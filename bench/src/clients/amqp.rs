@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
     QueueDeclareOptions, QueueDeleteOptions,
 };
@@ -29,6 +29,25 @@ pub struct Flow {
     pub layout: Layout,
     pub prefetch: u16,
     pub no_ack: bool,
+    /// Poll with basic.get instead of basic.consume (push-pull).
+    pub basic_get: bool,
+    /// Messages published into the queue before the measured run (backlog); they are
+    /// consumed with the rest, counted as received, not timed.
+    pub preload: u64,
+}
+
+impl Flow {
+    /// No confirms, consume with `prefetch`, manual acks.
+    pub fn new(layout: Layout, prefetch: u16) -> Flow {
+        Flow {
+            confirm_batch: None,
+            layout,
+            prefetch,
+            no_ack: false,
+            basic_get: false,
+            preload: 0,
+        }
+    }
 }
 
 pub async fn connect(uri: &str, name: &str) -> Result<Connection> {
@@ -76,6 +95,26 @@ pub async fn run(uri: &str, flow: Flow, run: &Run) -> Result<Measured> {
         }
         Layout::SendOnly => (String::new(), name.clone()),
     };
+    if flow.preload > 0 {
+        // Confirmed in batches, so that the whole backlog is in the queue before the
+        // measured run starts.
+        sch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .context("confirm.select")?;
+        let quota = Quota::Count(flow.preload);
+        publish(
+            &sch,
+            &exchange,
+            &routing_key,
+            stamp::BACKLOG,
+            quota,
+            run.size,
+            Some(1000),
+            None,
+        )
+        .await
+        .context("publishing the backlog")?;
+    }
 
     let finish = Finish::new(run.quick);
     let mut conns = vec![setup];
@@ -93,8 +132,10 @@ pub async fn run(uri: &str, flow: Flow, run: &Run) -> Result<Measured> {
             continue;
         };
         let ch = conn.create_channel().await?;
-        ch.basic_qos(flow.prefetch, BasicQosOptions::default())
-            .await?;
+        if !flow.basic_get {
+            ch.basic_qos(flow.prefetch, BasicQosOptions::default())
+                .await?;
+        }
         let queue = match flow.layout {
             Layout::Fanout(_) => {
                 let q = ch
@@ -123,6 +164,11 @@ pub async fn run(uri: &str, flow: Flow, run: &Run) -> Result<Measured> {
             }
             _ => name.clone(),
         };
+        let r = Receiver::new(flow.layout, finish.clone(), run.progress.clone());
+        if flow.basic_get {
+            receivers.push(tokio::spawn(poll_get(ch, queue, r, flow.no_ack)));
+            continue;
+        }
         let consumer = ch
             .basic_consume(
                 &queue,
@@ -135,8 +181,14 @@ pub async fn run(uri: &str, flow: Flow, run: &Run) -> Result<Measured> {
             )
             .await
             .context("basic.consume")?;
-        let r = Receiver::new(flow.layout, finish.clone(), run.progress.clone());
-        receivers.push(tokio::spawn(consume(ch, consumer, r, flow.no_ack)));
+        let ack_every = ack_every(flow.prefetch);
+        receivers.push(tokio::spawn(consume(
+            ch,
+            consumer,
+            r,
+            flow.no_ack,
+            ack_every,
+        )));
     }
     if let Some(c) = ch_conn.take() {
         conns.push(c);
@@ -192,7 +244,7 @@ pub async fn run(uri: &str, flow: Flow, run: &Run) -> Result<Measured> {
         return Err(e);
     }
     let expected: u64 = sent.iter().map(|s| s.1).sum();
-    finish.produced(expected);
+    finish.produced(expected + flow.preload);
     let mut done = Vec::new();
     for r in receivers {
         done.push(r.await.context("consumer task")??);
@@ -221,7 +273,7 @@ pub async fn run(uri: &str, flow: Flow, run: &Run) -> Result<Measured> {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn publish(
+pub(crate) async fn publish(
     ch: &Channel,
     exchange: &str,
     routing_key: &str,
@@ -284,11 +336,60 @@ async fn publish(
     Ok(seq)
 }
 
-async fn consume(
+/// Polls the queue with basic.get, acking every 50 (multiple), sleeping a millisecond
+/// when it is empty (a polling client that does not sleep only measures its own spin).
+async fn poll_get(ch: Channel, queue: String, mut r: Receiver, no_ack: bool) -> Result<Receiver> {
+    let mut unacked = 0u64;
+    let mut last_tag = 0u64;
+    while !r.done() {
+        match ch
+            .basic_get(&queue, BasicGetOptions { no_ack })
+            .await
+            .context("basic.get")?
+        {
+            None => {
+                r.waiting();
+                if unacked > 0 {
+                    ch.basic_ack(last_tag, BasicAckOptions { multiple: true })
+                        .await?;
+                    unacked = 0;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Some(m) => {
+                r.on_message(&m.delivery.data);
+                if !no_ack {
+                    unacked += 1;
+                    last_tag = m.delivery.delivery_tag;
+                    if unacked >= 50 {
+                        ch.basic_ack(last_tag, BasicAckOptions { multiple: true })
+                            .await?;
+                        unacked = 0;
+                    }
+                }
+            }
+        }
+    }
+    if unacked > 0 {
+        let _ = ch
+            .basic_ack(last_tag, BasicAckOptions { multiple: true })
+            .await;
+    }
+    Ok(r)
+}
+
+/// How many deliveries a consumer acks at once (multiple): at most 50, and at most half
+/// the prefetch window, so that the broker never waits on the client's ack batch.
+pub(crate) fn ack_every(prefetch: u16) -> u64 {
+    u64::from(prefetch / 2).clamp(1, 50)
+}
+
+pub(crate) async fn consume(
     ch: Channel,
     mut consumer: lapin::Consumer,
     mut r: Receiver,
     no_ack: bool,
+    ack_every: u64,
 ) -> Result<Receiver> {
     let mut unacked = 0u64;
     let mut last_tag = 0u64;
@@ -309,7 +410,7 @@ async fn consume(
                 if !no_ack {
                     unacked += 1;
                     last_tag = d.delivery_tag;
-                    if unacked >= 50 {
+                    if unacked >= ack_every {
                         ch.basic_ack(last_tag, BasicAckOptions { multiple: true })
                             .await?;
                         unacked = 0;

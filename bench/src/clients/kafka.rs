@@ -2,7 +2,7 @@
 //! receiver, each on its own blocking thread (librdkafka has its own threads anyway).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -29,6 +29,29 @@ pub struct Flow {
     pub batch_size: u32,
     pub partitions: i32,
     pub layout: Layout,
+    /// Consumer settings beyond the defaults (push-pull's fetch variants).
+    pub consumer: &'static [(&'static str, &'static str)],
+    /// Producer settings beyond the defaults (idempotence).
+    pub producer: &'static [(&'static str, &'static str)],
+    /// Records appended before the measured run (backlog); fan-out readers then start
+    /// at the end of the log, so the backlog stays in it unread.
+    pub preload: u64,
+}
+
+impl Flow {
+    /// acks=1, linger 5 ms, 1 MB batches, librdkafka's consumer defaults.
+    pub fn new(layout: Layout, partitions: i32) -> Flow {
+        Flow {
+            acks: "1",
+            linger_ms: 5,
+            batch_size: 1_000_000,
+            partitions,
+            layout,
+            consumer: &[],
+            producer: &[],
+            preload: 0,
+        }
+    }
 }
 
 struct Acked {
@@ -57,7 +80,17 @@ impl ProducerContext for Acked {
     }
 }
 
-fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<()> {
+pub(crate) fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<()> {
+    create_topic_with(bootstrap, topic, partitions, &[])
+}
+
+/// CreateTopics with topic configs (cross: `trident.forward.*`).
+pub(crate) fn create_topic_with(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    config: &[(&str, &str)],
+) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
@@ -65,7 +98,10 @@ fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let t = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let mut t = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    for (k, v) in config {
+        t = t.set(k, v);
+    }
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let res = rt
         .block_on(admin.create_topics([&t], &opts))
@@ -79,7 +115,7 @@ fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<()> {
     Ok(())
 }
 
-fn delete_topic(bootstrap: &str, topic: &str) {
+pub(crate) fn delete_topic(bootstrap: &str, topic: &str) {
     let Ok(admin) = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create::<AdminClient<DefaultClientContext>>()
@@ -98,14 +134,37 @@ fn delete_topic(bootstrap: &str, topic: &str) {
 pub async fn run(addr: &HostPort, flow: Flow, run: &Run) -> Result<Measured> {
     let bootstrap = addr.to_string();
     let topic = unique_name("kafka");
-    {
+    // A discard server (send-only) has no CreateTopics: its Metadata knows every topic.
+    let admin = flow.layout != Layout::SendOnly;
+    if admin {
         let (b, t, p) = (bootstrap.clone(), topic.clone(), flow.partitions);
         tokio::task::spawn_blocking(move || create_topic(&b, &t, p))
             .await
             .context("admin task")??;
     }
+    // Where fan-out readers start: the beginning, or the end of the backlog.
+    let mut start_at = vec![Offset::Beginning; flow.partitions.max(1) as usize];
+    if flow.preload > 0 {
+        let (b, t, f) = (bootstrap.clone(), topic.clone(), flow.clone());
+        let size = run.size;
+        start_at = tokio::task::spawn_blocking(move || -> Result<Vec<Offset>> {
+            produce(
+                &b,
+                &t,
+                &f,
+                stamp::BACKLOG,
+                Quota::Count(f.preload),
+                size,
+                None,
+            )?;
+            high_watermarks(&b, &t, f.partitions)
+        })
+        .await
+        .context("backlog task")??;
+    }
     let finish = Finish::new(run.quick);
     let mut receivers = Vec::new();
+    let mut assigned = Vec::new();
     let group = unique_name("group");
     for i in 0..flow.layout.receivers() {
         let mut cfg = ClientConfig::new();
@@ -119,23 +178,47 @@ pub async fn run(addr: &HostPort, flow: Flow, run: &Run) -> Result<Measured> {
             .set("auto.offset.reset", "earliest")
             // librdkafka >= 2.4 otherwise pauses a partition's fetching for a second
             // whenever its local queue fills, and the run measures the backoff.
-            .set("fetch.queue.backoff.ms", "10");
+            .set("fetch.queue.backoff.ms", "10")
+            .set("fetch.error.backoff.ms", "10");
+        for (k, v) in flow.consumer {
+            cfg.set(*k, *v);
+        }
         let consumer: BaseConsumer = cfg.create().context("consumer")?;
         match flow.layout {
             Layout::Fanout(_) => {
                 let mut tpl = TopicPartitionList::new();
-                for p in 0..flow.partitions {
-                    tpl.add_partition_offset(&topic, p, Offset::Beginning)?;
+                for (p, at) in start_at.iter().enumerate() {
+                    tpl.add_partition_offset(&topic, p as i32, *at)?;
                 }
                 consumer.assign(&tpl).context("assign")?;
             }
             _ => consumer.subscribe(&[&topic]).context("subscribe")?,
         }
         let r = Receiver::new(flow.layout, finish.clone(), run.progress.clone());
-        receivers.push(tokio::task::spawn_blocking(move || receive(consumer, r)));
+        let owned = Arc::new(AtomicUsize::new(0));
+        assigned.push(owned.clone());
+        receivers.push(tokio::task::spawn_blocking(move || {
+            receive_owning(consumer, r, Some(owned))
+        }));
     }
     if let Layout::Competing(_) = flow.layout {
-        // Let the group settle before producing, so that latency is not the rebalance.
+        // Wait until the group gave out every partition (a join takes 3 s with Kafka's
+        // initial rebalance delay, 5 to 20 s on some Kafka-protocol brokers), so that
+        // latency is not the join.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while assigned
+            .iter()
+            .map(|a| a.load(Ordering::Acquire))
+            .sum::<usize>()
+            < flow.partitions.max(1) as usize
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    if flow.layout != Layout::SendOnly {
+        // Let assigned readers resolve their start offsets and send their first fetch
+        // before producing, so that latency is not the start.
         tokio::time::sleep(Duration::from_millis(if run.quick { 500 } else { 3000 })).await;
     }
 
@@ -168,14 +251,36 @@ pub async fn run(addr: &HostPort, flow: Flow, run: &Run) -> Result<Measured> {
     if !note.is_empty() {
         m.note = note;
     }
-    let (b, t) = (bootstrap.clone(), topic.clone());
-    let _ = tokio::task::spawn_blocking(move || delete_topic(&b, &t)).await;
+    if admin {
+        let (b, t) = (bootstrap.clone(), topic.clone());
+        let _ = tokio::task::spawn_blocking(move || delete_topic(&b, &t)).await;
+    }
     Ok(m)
+}
+
+/// Each partition's end offset, where a reader that skips the backlog starts.
+pub(crate) fn high_watermarks(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+) -> Result<Vec<Offset>> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .context("consumer")?;
+    (0..partitions.max(1))
+        .map(|p| {
+            let (_, high) = c
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .context("ListOffsets")?;
+            Ok(Offset::Offset(high))
+        })
+        .collect()
 }
 
 /// Produces the quota and waits for every delivery report; returns what was sent and,
 /// if deliveries failed, a note saying how many and why.
-fn produce(
+pub(crate) fn produce(
     bootstrap: &str,
     topic: &str,
     f: &Flow,
@@ -189,14 +294,16 @@ fn produce(
         errors: AtomicU64::new(0),
         first_error: std::sync::Mutex::new(None),
     };
-    let p: ThreadedProducer<Acked> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", bootstrap)
         .set("acks", f.acks)
         .set("linger.ms", f.linger_ms.to_string())
         .set("batch.size", f.batch_size.to_string())
-        .set("queue.buffering.max.messages", "1000000")
-        .create_with_context(ctx)
-        .context("producer")?;
+        .set("queue.buffering.max.messages", "1000000");
+    for (k, v) in f.producer {
+        cfg.set(*k, *v);
+    }
+    let p: ThreadedProducer<Acked> = cfg.create_with_context(ctx).context("producer")?;
     let mut body = stamp::filler(size);
     let mut seq = 0u64;
     let mut reported = 0u64;
@@ -233,8 +340,24 @@ fn produce(
     Ok((seq, note))
 }
 
-fn receive(consumer: BaseConsumer, mut r: Receiver) -> Result<Receiver> {
+pub(crate) fn receive(consumer: BaseConsumer, r: Receiver) -> Result<Receiver> {
+    receive_owning(consumer, r, None)
+}
+
+/// Like [`receive`]; until the consumer owns partitions, publishes how many to `owned`.
+fn receive_owning(
+    consumer: BaseConsumer,
+    mut r: Receiver,
+    mut owned: Option<Arc<AtomicUsize>>,
+) -> Result<Receiver> {
     while !r.done() {
+        if let Some(o) = &owned {
+            let n = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+            o.store(n, Ordering::Release);
+            if n > 0 {
+                owned = None;
+            }
+        }
         match consumer.poll(Duration::from_millis(100)) {
             None => r.waiting(),
             Some(Err(e)) => bail!("consume: {e}"),

@@ -3,7 +3,9 @@
 //! Kafka ones blocking threads), one connection each unless said otherwise.
 
 pub mod amqp;
+pub mod cross;
 pub mod kafka;
+pub mod kafka_groups;
 pub mod mqtt;
 
 use std::sync::Arc;

@@ -21,7 +21,7 @@ pub struct Flow {
     pub layout: Layout,
 }
 
-fn qos(q: u8) -> QoS {
+pub fn qos(q: u8) -> QoS {
     match q {
         0 => QoS::AtMostOnce,
         1 => QoS::AtLeastOnce,
@@ -31,11 +31,26 @@ fn qos(q: u8) -> QoS {
 
 /// Connects and waits for a successful CONNACK.
 pub async fn connect(addr: &HostPort, id: &str, inflight: u16) -> Result<(AsyncClient, EventLoop)> {
+    connect_with(addr, options(addr, id, inflight), inflight).await
+}
+
+/// The options every bench client starts from.
+pub fn options(addr: &HostPort, id: &str, inflight: u16) -> MqttOptions {
     let mut o = MqttOptions::new(id, addr.host.clone(), addr.port);
     o.set_inflight(inflight.max(1))
         .set_keep_alive(Duration::from_secs(60))
         .set_max_packet_size(16 << 20, 16 << 20);
-    let (client, mut el) = AsyncClient::new(o, usize::from(inflight.max(10)));
+    o
+}
+
+/// Connects with `o` and waits for a successful CONNACK; `queue` is the depth of the
+/// client's request queue (at least 10).
+pub async fn connect_with(
+    addr: &HostPort,
+    o: MqttOptions,
+    queue: u16,
+) -> Result<(AsyncClient, EventLoop)> {
+    let (client, mut el) = AsyncClient::new(o, usize::from(queue.max(10)));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let ev = tokio::time::timeout_at(deadline, el.poll())
@@ -56,6 +71,9 @@ pub async fn run(addr: &HostPort, flow: Flow, run: &Run) -> Result<Measured> {
     let (publish_topic, filter) = match flow.layout {
         // A wildcard subscription per subscriber, as fan-out over MQTT is usually done.
         Layout::Fanout(_) => (format!("{base}/x"), format!("{base}/#")),
+        // One consumer needs no group: a plain subscription works on brokers without
+        // shared subscriptions (RabbitMQ 3.10).
+        Layout::Competing(1) => (base.clone(), base.clone()),
         // A shared subscription: the broker hands each message to one of the group.
         Layout::Competing(_) => (base.clone(), format!("$share/bench/{base}")),
         Layout::SendOnly => (base.clone(), String::new()),
@@ -108,7 +126,7 @@ pub async fn run(addr: &HostPort, flow: Flow, run: &Run) -> Result<Measured> {
 /// Publishes the quota, then waits until the broker acknowledged all of it (PUBACK,
 /// PUBCOMP) or, at QoS 0, until all of it was written.
 #[allow(clippy::too_many_arguments)]
-async fn publish(
+pub(crate) async fn publish(
     client: AsyncClient,
     mut el: EventLoop,
     topic: String,
@@ -162,7 +180,11 @@ async fn publish(
     Ok(seq)
 }
 
-async fn receive(client: AsyncClient, mut el: EventLoop, mut r: Receiver) -> Result<Receiver> {
+pub(crate) async fn receive(
+    client: AsyncClient,
+    mut el: EventLoop,
+    mut r: Receiver,
+) -> Result<Receiver> {
     while !r.done() {
         match tokio::time::timeout(Duration::from_millis(100), el.poll()).await {
             Err(_) => r.waiting(),

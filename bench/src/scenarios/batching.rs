@@ -17,6 +17,8 @@ fn variants(quick: bool) -> Vec<(String, Flow)> {
             layout: one,
             prefetch: 1000,
             no_ack: false,
+            basic_get: false,
+            preload: 0,
         })
     };
     v.push(("no confirms".to_string(), amqp(None)));
@@ -49,6 +51,9 @@ fn variants(quick: bool) -> Vec<(String, Flow)> {
             batch_size,
             partitions: 1,
             layout: one,
+            consumer: &[],
+            producer: &[],
+            preload: 0,
         })
     };
     let lingers: &[u32] = if quick { &[5] } else { &[0, 5] };

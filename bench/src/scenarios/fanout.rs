@@ -30,6 +30,8 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
                 layout,
                 prefetch: 1000,
                 no_ack: true,
+                basic_get: false,
+                preload: 0,
             });
             rows.push(variant(ctx, t, &name, amqp, budget).await);
             let mqtt = Flow::Mqtt(mqtt::Flow {
@@ -53,6 +55,9 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
                 batch_size: 1_000_000,
                 partitions: 1,
                 layout,
+                consumer: &[],
+                producer: &[],
+                preload: 0,
             });
             rows.push(variant(ctx, t, &name, kafka, budget).await);
         }

@@ -1,9 +1,14 @@
 //! The scenarios, one file each, and what they share: running one variant against one
 //! target's endpoint, with its progress line, a time limit, and a row whatever happens.
 
+pub mod backlog;
 pub mod batching;
+pub mod cross;
 pub mod fanout;
+pub mod groups;
+pub mod guarantees;
 pub mod p2p_pubsub;
+pub mod push_pull;
 pub mod sink;
 
 use std::collections::HashMap;
@@ -25,6 +30,8 @@ pub struct Ctx {
     pub budget: Budget,
     pub connections: usize,
     pub quick: bool,
+    /// `backlog`'s sizes.
+    pub backlogs: Vec<u64>,
     reachable: Mutex<HashMap<String, Result<(), String>>>,
 }
 
@@ -44,8 +51,14 @@ impl Ctx {
             budget,
             connections,
             quick,
+            backlogs: Vec::new(),
             reachable: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub fn with_backlogs(mut self, b: Vec<u64>) -> Ctx {
+        self.backlogs = b;
+        self
     }
 
     /// The same run for another scenario (`all`).
@@ -58,6 +71,7 @@ impl Ctx {
             budget: self.budget,
             connections: self.connections,
             quick: self.quick,
+            backlogs: self.backlogs.clone(),
             reachable: Mutex::new(reachable),
         }
     }
@@ -207,5 +221,75 @@ pub async fn variant(ctx: &Ctx, target: &Target, variant: &str, flow: Flow, budg
             variant,
             format!("failed: no result within {} s", limit.as_secs()),
         ),
+    }
+}
+
+/// Runs a scenario's own measurement against `target`, which must have a reachable
+/// endpoint for every protocol in `needs`; `label` fills the protocol column (`IN->OUT`
+/// for `cross`), `expected` the progress line's ETA. The run gets the progress counter.
+pub async fn custom<F, Fut>(
+    ctx: &Ctx,
+    target: &Target,
+    label: &str,
+    variant: &str,
+    needs: &[&str],
+    expected: Option<u64>,
+    f: F,
+) -> Row
+where
+    F: FnOnce(Run) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<crate::row::Measured>>,
+{
+    for &p in needs {
+        let Some(ep) = endpoint(target, p) else {
+            return Row::skipped(
+                &target.name,
+                label,
+                variant,
+                format!("skipped: the target has no {p}:// URL"),
+            );
+        };
+        let addr = match &ep {
+            Endpoint::Amqp(_, a) => a.clone(),
+            Endpoint::Mqtt(a) | Endpoint::Kafka(a) => a.to_string(),
+        };
+        if let Err(why) = ctx.reachable(&addr).await {
+            return Row::skipped(&target.name, label, variant, why);
+        }
+    }
+    let line = progress::start(
+        format!("{} {} {label} {variant}", ctx.scenario.name(), target.name),
+        expected,
+        None,
+    );
+    let run = Run {
+        size: ctx.size,
+        budget: ctx.budget,
+        producers: ctx.connections,
+        quick: ctx.quick,
+        progress: line.progress(),
+    };
+    let limit = Duration::from_secs(if ctx.quick { 120 } else { 900 });
+    let result = tokio::time::timeout(limit, f(run)).await;
+    drop(line);
+    match result {
+        Ok(Ok(m)) => Row::measured(&target.name, label, variant, m),
+        Ok(Err(e)) => Row::failed(&target.name, label, variant, &e),
+        Err(_) => Row::skipped(
+            &target.name,
+            label,
+            variant,
+            format!("failed: no result within {} s", limit.as_secs()),
+        ),
+    }
+}
+
+/// The count a scenario that needs one uses (`guarantees`, `groups` replay): `--count`,
+/// or for a timed run the default.
+pub fn count_of(b: Budget, quick: bool) -> u64 {
+    match b {
+        Budget::Count(n) => n,
+        Budget::For(_) if quick => 300,
+        Budget::For(_) => 50_000,
     }
 }

@@ -23,6 +23,8 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
                     layout,
                     prefetch: 100,
                     no_ack: false,
+                    basic_get: false,
+                    preload: 0,
                 }),
                 Flow::Mqtt(mqtt::Flow {
                     qos: 1,
@@ -36,6 +38,9 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
                     // One partition per consumer, so that a group can share the work.
                     partitions: n as i32,
                     layout,
+                    consumer: &[],
+                    producer: &[],
+                    preload: 0,
                 }),
             ];
             for flow in flows {

@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 
 use super::Ctx;
 use crate::args::HostPort;
-use crate::clients::{self, Run, amqp, mqtt};
+use crate::clients::{self, Run, amqp, kafka, mqtt};
 use crate::flow::Layout;
 use crate::progress;
 use crate::row::{Measured, Row};
 use crate::sink::{self, Sink};
 
-pub const ABOUT: &str = "The bench's own ceiling: the same clients publishing to discard servers that only count, so that every broker figure can be shown to be below what the bench itself can send.";
+pub const ABOUT: &str = "The bench's own ceiling: the same clients publishing to AMQP, MQTT and Kafka discard servers that only count, so that every broker figure can be shown to be below what the bench itself can send.";
 
 const TARGET: &str = "sink";
 
@@ -28,6 +28,8 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
                     layout: Layout::SendOnly,
                     prefetch: 0,
                     no_ack: true,
+                    basic_get: false,
+                    preload: 0,
                 };
                 let u = uri.clone();
                 let r = measure(ctx, &s, "amqp", variant, move |run| async move {
@@ -75,12 +77,32 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
             format!("failed: sink: {e}"),
         )),
     }
-    rows.push(Row::skipped(
-        TARGET,
-        "kafka",
-        "produce",
-        "skipped: no Kafka discard server yet",
-    ));
+    match sink::kafka::start().await {
+        Ok(s) => {
+            let addr = HostPort {
+                host: "127.0.0.1".into(),
+                port: s.addr.port(),
+            };
+            for (variant, acks) in [("acks=0 linger=5ms", "0"), ("acks=1 linger=5ms", "1")] {
+                let flow = kafka::Flow {
+                    acks,
+                    ..kafka::Flow::new(Layout::SendOnly, 1)
+                };
+                let a = addr.clone();
+                let r = measure(ctx, &s, "kafka", variant, move |run| async move {
+                    kafka::run(&a, flow, &run).await
+                })
+                .await;
+                rows.push(r);
+            }
+        }
+        Err(e) => rows.push(Row::skipped(
+            TARGET,
+            "kafka",
+            "-",
+            format!("failed: sink: {e}"),
+        )),
+    }
     rows
 }
 

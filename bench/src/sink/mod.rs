@@ -3,6 +3,7 @@
 //! that the rate the bench reaches against them is the bench's own ceiling.
 
 pub mod amqp;
+pub mod kafka;
 pub mod mqtt;
 
 use std::net::SocketAddr;

@@ -43,7 +43,9 @@ pub use offsets::CommittedOffset;
 pub use permissions::Access;
 pub use publish::{Confirm, Nack, PublishOptions, Published};
 pub use queue::{QueueRef, QueueStats, Short, Written};
-pub use stream_queue::{MAX_STREAM_PARTITIONS, StreamSpec, parse_stream_duration_ms};
+pub use stream_queue::{
+    MAX_STREAM_PARTITIONS, STREAM_REFUSED_ARGUMENTS, StreamSpec, parse_stream_duration_ms,
+};
 pub use topic::{
     AppendError, AppendRequest, AppendResult, PartitionRef, PendingAppend, ProducerSeq, ReadResult,
     Topic,

@@ -36,6 +36,19 @@ pub struct StreamSpec {
 /// The most partitions a stream may be declared with.
 pub const MAX_STREAM_PARTITIONS: u64 = 10_000;
 
+/// Classic-queue arguments RabbitMQ refuses on a stream (every declaring surface refuses
+/// them: AMQP `queue.declare`, the management API, definitions).
+pub const STREAM_REFUSED_ARGUMENTS: [&str; 8] = [
+    "x-message-ttl",
+    "x-expires",
+    "x-max-length",
+    "x-overflow",
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-max-priority",
+    "x-single-active-consumer",
+];
+
 /// RabbitMQ's duration syntax (`x-max-age`, interval offsets): a positive integer and a
 /// unit, `Y` (365 days), `M` (30 days), `D`, `h`, `m` or `s`. In milliseconds. Here so
 /// that every surface that takes stream arguments reads them alike.

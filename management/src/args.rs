@@ -3,7 +3,9 @@
 
 use serde_json::{Map, Value};
 use trident_core::{ExchangeName, FieldTable, FieldValue, Overflow, QueueArgs, TopicConfig};
-use trident_engine::{MAX_STREAM_PARTITIONS, StreamSpec, parse_stream_duration_ms};
+use trident_engine::{
+    MAX_STREAM_PARTITIONS, STREAM_REFUSED_ARGUMENTS, StreamSpec, parse_stream_duration_ms,
+};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -71,23 +73,11 @@ pub fn queue_args(args: &Map<String, Value>) -> ApiResult<QueueArgs> {
     })
 }
 
-/// Classic-queue arguments RabbitMQ refuses on a stream.
-const CLASSIC_ONLY: [&str; 8] = [
-    "x-message-ttl",
-    "x-expires",
-    "x-max-length",
-    "x-overflow",
-    "x-dead-letter-exchange",
-    "x-dead-letter-routing-key",
-    "x-max-priority",
-    "x-single-active-consumer",
-];
-
 /// The stream a queue with `x-queue-type: stream` describes, read as RabbitMQ (and the
 /// AMQP adapter) reads it: `x-max-age` (RabbitMQ's duration syntax, "7D"),
 /// `x-max-length-bytes`, `x-stream-max-segment-size-bytes`, and our `x-partitions`.
 pub fn stream_spec(args: &Map<String, Value>) -> ApiResult<StreamSpec> {
-    for name in CLASSIC_ONLY {
+    for name in STREAM_REFUSED_ARGUMENTS {
         if args.get(name).is_some_and(|v| !v.is_null()) {
             return Err(ApiError::bad_request(format!(
                 "argument '{name}' is not valid for a queue of type stream"

@@ -5,23 +5,13 @@
 
 use trident_core::message::now_ms;
 use trident_core::{FieldTable, FieldValue};
-use trident_engine::{MAX_STREAM_PARTITIONS, StreamReadOptions, StreamSpec, StreamStart};
+use trident_engine::{
+    MAX_STREAM_PARTITIONS, STREAM_REFUSED_ARGUMENTS, StreamReadOptions, StreamSpec, StreamStart,
+};
 
 use crate::args::{int_arg, invalid, str_arg, type_name};
 use crate::codec::table::lossy_str;
 use crate::error::{AmqpError, AmqpResult};
-
-/// Classic-queue arguments RabbitMQ refuses on a stream.
-const CLASSIC_ONLY: [&str; 8] = [
-    "x-message-ttl",
-    "x-expires",
-    "x-max-length",
-    "x-overflow",
-    "x-dead-letter-exchange",
-    "x-dead-letter-routing-key",
-    "x-max-priority",
-    "x-single-active-consumer",
-];
 
 /// The most partitions a stream may be declared with.
 const MAX_PARTITIONS: u64 = MAX_STREAM_PARTITIONS;
@@ -31,7 +21,7 @@ pub use trident_engine::parse_stream_duration_ms as parse_duration_ms;
 
 /// The stream a `queue.declare` with `x-queue-type: stream` describes.
 pub fn stream_spec(args: &FieldTable, queue: &str, vhost: &str) -> AmqpResult<StreamSpec> {
-    for name in CLASSIC_ONLY {
+    for name in STREAM_REFUSED_ARGUMENTS {
         if args.get(name).is_some() {
             return Err(AmqpError::precondition(format!(
                 "invalid arg '{name}' for queue '{queue}' in vhost '{vhost}' of queue type stream"

@@ -42,27 +42,20 @@ impl Broker {
 
     /// Starts a broker with extra `--set key=value` settings.
     pub fn start_with(settings: &[(&str, &str)]) -> Broker {
-        let mut b = Broker {
-            child: None,
-            dir: tempfile::tempdir().expect("temp dir"),
-            amqp: free_port(),
-            kafka: free_port(),
-            mqtt: free_port(),
-            http: free_port(),
-            extra: settings
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            all_interfaces: false,
-        };
-        b.spawn();
-        b
+        Self::start_fresh(settings, false)
     }
 
     /// Like [`start_with`](Self::start_with), listening on every interface so that a
     /// client can come from a non-loopback address (the addresses kept here stay
     /// 127.0.0.1 with the same ports).
     pub fn start_on_all_interfaces(settings: &[(&str, &str)]) -> Broker {
+        Self::start_fresh(settings, true)
+    }
+
+    /// A first start on fresh ports. A port `free_port` picked can be taken before the
+    /// broker binds it (another test's client socket, when many run at once); the broker
+    /// then exits naming the listener, and a start on new ports is tried, at most 3 times.
+    fn start_fresh(settings: &[(&str, &str)], all_interfaces: bool) -> Broker {
         let mut b = Broker {
             child: None,
             dir: tempfile::tempdir().expect("temp dir"),
@@ -74,9 +67,19 @@ impl Broker {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            all_interfaces: true,
+            all_interfaces,
         };
-        b.spawn();
+        for attempt in 1.. {
+            b.launch();
+            match b.try_ready(Duration::from_secs(30)) {
+                Ok(()) => break,
+                Err(why) if attempt < 3 && why.starts_with("trident exited") => {
+                    (b.amqp, b.kafka, b.mqtt, b.http) =
+                        (free_port(), free_port(), free_port(), free_port());
+                }
+                Err(why) => panic!("{why}"),
+            }
+        }
         b
     }
 
@@ -102,7 +105,7 @@ impl Broker {
         self.dir.path()
     }
 
-    fn spawn(&mut self) {
+    fn launch(&mut self) {
         let listen = |a: SocketAddr| {
             if self.all_interfaces {
                 format!("0.0.0.0:{}", a.port())
@@ -134,24 +137,35 @@ impl Broker {
             cmd.arg("--set").arg(format!("{k}={v}"));
         }
         self.child = Some(cmd.spawn().expect("spawn the trident binary"));
+    }
+
+    fn spawn(&mut self) {
+        self.launch();
         self.wait_ready(Duration::from_secs(30));
     }
 
     /// Polls `/healthz` until it answers 200.
     pub fn wait_ready(&mut self, timeout: Duration) {
+        if let Err(why) = self.try_ready(timeout) {
+            panic!("{why}");
+        }
+    }
+
+    fn try_ready(&mut self, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!("trident exited during start: {status}");
+                self.child = None;
+                return Err(format!("trident exited during start: {status}"));
             }
             if http_get(self.http, "/healthz").is_some_and(|(code, _)| code == 200) {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("trident did not become ready within {timeout:?}");
+        Err(format!("trident did not become ready within {timeout:?}"))
     }
 
     /// SIGKILL: no flush, no goodbye.
